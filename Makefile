@@ -1,0 +1,45 @@
+# patchwire — see README.md.
+GO ?= go
+BIN := bin/patchwire
+DATA ?= ./patchwire-data
+
+.PHONY: run build test test-race fuzz bench vet fmt tools clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/patchwire
+
+run: build
+	$(BIN) serve --data $(DATA)
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target a short while; longer runs: make fuzz FUZZTIME=10m
+FUZZTIME ?= 20s
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | grep '^Fuzz'); do \
+		pkg=$$(grep -rl "func $$t(" --include='*_test.go' . | head -1 | xargs dirname); \
+		echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# Debian tools the tests and benchmarks compare against.
+tools:
+	@command -v zstd >/dev/null && command -v bsdiff >/dev/null && command -v xdelta3 >/dev/null || \
+		(apt-get update && apt-get install -y zstd bsdiff xdelta3)
+
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

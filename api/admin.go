@@ -1,0 +1,108 @@
+package api
+
+import (
+	"time"
+
+	"github.com/patchwire/patchwire/manifest"
+)
+
+// Error is the body of every non-2xx JSON answer.
+type Error struct {
+	Code    string `json:"error"`   // machine-readable, stable
+	Message string `json:"message"` // for a person
+}
+
+// Error codes the admin API answers with beyond manifest's input codes.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeUnauthorized    = "unauthorized"
+	CodeForbidden       = "forbidden"
+	CodeNotFound        = "not_found"
+	CodeVersionExists   = "version_exists"
+	CodeAppExists       = "app_exists"
+	CodeMissingObjects  = "missing_objects"
+	CodeBodyTooLarge    = "body_too_large"
+	CodeTooManyRequests = "too_many_requests"
+	CodeInvalidVersion  = "invalid_version"
+	CodeInvalidAppID    = "invalid_app_id"
+	CodeInternal        = "internal"
+)
+
+// Key scopes.
+const (
+	ScopeAdmin  = "admin"  // everything
+	ScopeUpload = "upload" // upload and list bundles of the listed apps
+	ScopeRead   = "read"   // read the catalog
+)
+
+// App is one application.
+type App struct {
+	ID        string    `json:"app_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateAppRequest is the body of POST /api/v1/apps.
+type CreateAppRequest struct {
+	ID string `json:"app_id"`
+}
+
+// BundleMeta is what an uploader may say about a bundle besides its files.
+type BundleMeta struct {
+	MinUpdateVersion string `json:"min_update_version,omitempty"`
+	Link             string `json:"link,omitempty"`
+	Comment          string `json:"comment,omitempty"`
+}
+
+// Bundle is one committed bundle version.
+type Bundle struct {
+	App       string          `json:"app_id"`
+	Version   string          `json:"version"`
+	Manifest  manifest.Digest `json:"manifest"`
+	Files     int             `json:"files"`
+	Size      int64           `json:"size"`
+	CreatedAt time.Time       `json:"created_at"`
+	BundleMeta
+}
+
+// UploadRequest is the body of POST /api/v1/apps/{app}/uploads: the bundle's
+// manifest. The server answers with an UploadResponse.
+type UploadRequest struct {
+	Version string           `json:"version"`
+	Files   []manifest.Entry `json:"files"`
+	BundleMeta
+}
+
+// UploadResponse names the upload session and the objects the server lacks.
+type UploadResponse struct {
+	ID       string            `json:"upload_id"`
+	Manifest manifest.Digest   `json:"manifest"`
+	Missing  []manifest.Digest `json:"missing"`
+}
+
+// ObjectPutResponse answers PUT /api/v1/uploads/{id}/objects/{sha256}.
+type ObjectPutResponse struct {
+	Digest  manifest.Digest `json:"sha256"`
+	Created bool            `json:"created"` // false when the server already had it
+}
+
+// Key is an API key's public description (never its secret).
+type Key struct {
+	ID        string    `json:"id"`
+	Scope     string    `json:"scope"`
+	Apps      []string  `json:"apps,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateKeyRequest is the body of POST /api/v1/keys.
+type CreateKeyRequest struct {
+	Scope string   `json:"scope"`
+	Apps  []string `json:"apps,omitempty"`
+	Name  string   `json:"name,omitempty"`
+}
+
+// CreateKeyResponse carries the secret once; only its hash is stored.
+type CreateKeyResponse struct {
+	Key    Key    `json:"key"`
+	Secret string `json:"secret"`
+}

@@ -1,0 +1,16 @@
+package api
+
+// Paths of the admin and object API. {x} marks a path parameter as
+// net/http's ServeMux spells it.
+const (
+	PathApps         = "/api/v1/apps"
+	PathBundles      = "/api/v1/apps/{app}/bundles"
+	PathBundle       = "/api/v1/apps/{app}/bundles/{version}"
+	PathUploads      = "/api/v1/apps/{app}/uploads"
+	PathUploadObject = "/api/v1/uploads/{id}/objects/{sha256}"
+	PathUploadCommit = "/api/v1/uploads/{id}/commit"
+	PathKeys         = "/api/v1/keys"
+	PathKey          = "/api/v1/keys/{id}"
+	PathObject       = "/o/{sha256}"
+	PathHealth       = "/healthz"
+)
