@@ -106,3 +106,12 @@ type CreateKeyResponse struct {
 	Key    Key    `json:"key"`
 	Secret string `json:"secret"`
 }
+
+// ZipUploadResponse answers PUT /api/v1/apps/{app}/bundles/{version} with a
+// zip body: the committed bundle and what the upload added to the store.
+type ZipUploadResponse struct {
+	Bundle        Bundle `json:"bundle"`
+	ObjectsNew    int    `json:"objects_new"`
+	ObjectsReused int    `json:"objects_reused"`
+	BytesReceived int64  `json:"bytes_received"`
+}
