@@ -1,0 +1,181 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+const (
+	// ZstdMaxPair is the largest len(old)+len(new) the zstd-dict encoder
+	// accepts: the encoder can only reach back one window, and the window
+	// is at most zstd.MaxWindowSize (512 MiB).
+	ZstdMaxPair = zstd.MaxWindowSize
+
+	// ZstdMaxApplyWindow is the largest frame window the zstd-dict Apply
+	// accepts (2 GiB, zstd --long=31). Apply decodes in memory, so the
+	// window costs no memory; it is only a sanity bound. Frames written by
+	// `zstd --patch-from` on pairs up to about 1 GiB fit.
+	ZstdMaxApplyWindow = 1 << 31
+
+	// zstdLongWindow: frames whose window is larger need --long=N (or
+	// --memory) for the zstd CLI to decode them.
+	zstdLongWindow = 128 << 20
+
+	// zstdOverAlloc is spare capacity given to the decoder past the
+	// expected output, so its fast paths stay enabled.
+	zstdOverAlloc = 64
+
+	// zstdPoolMaxWindow: encoders for windows up to this size are kept in
+	// a sync.Pool. Setting up SpeedBestCompression tables (about 70 MB)
+	// dominates the cost of small encodes; for larger windows the encode
+	// itself dominates and holding the big history buffers is not worth it.
+	zstdPoolMaxWindow = 64 << 20
+)
+
+type zstdDict struct{}
+
+// Name implements Codec.
+func (zstdDict) Name() string { return NameZstdDict }
+
+// zstdWindow returns the encoder window for a pair: the next power of two
+// ≥ len(old)+len(new), at least zstd.MinWindowSize.
+func zstdWindow(oldLen, newLen int) (int, error) {
+	total := int64(oldLen) + int64(newLen)
+	if total > ZstdMaxPair {
+		return 0, fmt.Errorf("delta: zstd-dict: old+new is %d bytes, max %d: %w", total, int64(ZstdMaxPair), ErrTooLarge)
+	}
+	if total <= zstd.MinWindowSize {
+		return zstd.MinWindowSize, nil
+	}
+	return 1 << bits.Len64(uint64(total-1)), nil
+}
+
+// ZstdCLILong returns the --long=N argument the zstd command line tool needs
+// to decode a zstd-dict patch for a pair of these sizes, or 0 when none is
+// needed. Decode with `zstd -d --long=N --patch-from=OLD`.
+func ZstdCLILong(oldLen, newLen int) int {
+	w, err := zstdWindow(oldLen, newLen)
+	if err != nil || w <= zstdLongWindow {
+		return 0
+	}
+	return bits.Len(uint(w)) - 1
+}
+
+// encoder pools, indexed by log2(window).
+var zstdEncPools [bits.UintSize]sync.Pool
+
+func getZstdEncoder(window int, old []byte) (*zstd.Encoder, error) {
+	pooled := window <= zstdPoolMaxWindow
+	if pooled {
+		if e, ok := zstdEncPools[bits.Len(uint(window))].Get().(*zstd.Encoder); ok {
+			if err := e.ResetWithOptions(nil, zstd.WithEncoderDictRaw(0, old)); err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+	}
+	return zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithWindowSize(window),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderDictRaw(0, old),
+		zstd.WithZeroFrames(true),
+	)
+}
+
+func putZstdEncoder(window int, e *zstd.Encoder) {
+	if window <= zstdPoolMaxWindow {
+		zstdEncPools[bits.Len(uint(window))].Put(e)
+	}
+}
+
+// Encode implements Codec. The patch is one zstd frame with a content size
+// and a checksum; old is used as a raw dictionary with ID 0.
+func (zstdDict) Encode(old, new []byte) ([]byte, error) {
+	window, err := zstdWindow(len(old), len(new))
+	if err != nil {
+		return nil, err
+	}
+	enc, err := getZstdEncoder(window, old)
+	if err != nil {
+		return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+	}
+	patch := enc.EncodeAll(new, nil)
+	putZstdEncoder(window, enc)
+	return patch, nil
+}
+
+// Apply implements Codec. It accepts any standard zstd frames (one or more,
+// skippable frames included) whose dictionary ID is 0 or absent, with old as
+// the raw dictionary, as written by Encode or by `zstd --patch-from=OLD`.
+func (zstdDict) Apply(old, patch []byte, maxOut int64) ([]byte, error) {
+	if maxOut < 0 {
+		return nil, fmt.Errorf("delta: zstd-dict: negative maxOut %d", maxOut)
+	}
+	if len(old) > ZstdMaxApplyWindow {
+		return nil, fmt.Errorf("delta: zstd-dict: old is %d bytes: %w", len(old), ErrTooLarge)
+	}
+	var h zstd.Header
+	if err := h.Decode(patch); err != nil {
+		return nil, fmt.Errorf("%w: zstd-dict: %w", ErrCorrupt, err)
+	}
+	if !h.Skippable && h.DictionaryID != 0 {
+		return nil, fmt.Errorf("%w: zstd-dict: frame wants dictionary %d", ErrCorrupt, h.DictionaryID)
+	}
+	if !h.Skippable && h.WindowSize > ZstdMaxApplyWindow {
+		return nil, fmt.Errorf("%w: zstd-dict: window %d > %d", ErrCorrupt, h.WindowSize, ZstdMaxApplyWindow)
+	}
+
+	// The decoder caps output at cap(dst) (WithDecodeAllCapLimit). Start
+	// with the declared content size, or a guess, and grow geometrically
+	// up to maxOut when the guess (or a later frame) does not fit: a
+	// hostile patch costs at most about twice its output in memory, and
+	// a few decodes.
+	limit := uint64(maxOut)
+	var size uint64
+	switch {
+	case h.HasFCS:
+		if h.FrameContentSize > limit {
+			return nil, fmt.Errorf("delta: zstd-dict: frame declares %d bytes, limit %d: %w", h.FrameContentSize, maxOut, ErrOutputLimit)
+		}
+		size = h.FrameContentSize
+	default:
+		size = min(limit, max(64<<10, 4*uint64(len(patch))))
+	}
+
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderDictRaw(0, old),
+		zstd.WithDecoderMaxWindow(ZstdMaxApplyWindow),
+		// The decoder also bounds the window by this, so it cannot be
+		// maxOut: a patch-from frame's window covers old as well. Output
+		// is bounded by cap(dst) instead.
+		zstd.WithDecoderMaxMemory(max(limit, ZstdMaxApplyWindow)),
+		zstd.WithDecodeAllCapLimit(true),
+		zstd.WithDecoderLowmem(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+	}
+	defer dec.Close()
+	for {
+		out, err := dec.DecodeAll(patch, make([]byte, 0, size+zstdOverAlloc))
+		switch {
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded):
+			if size >= limit {
+				return nil, fmt.Errorf("delta: zstd-dict: output over %d bytes: %w", maxOut, ErrOutputLimit)
+			}
+			size = min(limit, max(2*size, 64<<10))
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("%w: zstd-dict: %w", ErrCorrupt, err)
+		case uint64(len(out)) > limit:
+			return nil, fmt.Errorf("delta: zstd-dict: output over %d bytes: %w", maxOut, ErrOutputLimit)
+		}
+		return out, nil
+	}
+}
