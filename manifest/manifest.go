@@ -37,9 +37,12 @@ func New(entries []Entry, lim Limits) (*Manifest, error) {
 	return &Manifest{entries: es}, nil
 }
 
-// check validates sorted entries.
+// check validates sorted entries: each path safe, unique, also after case
+// folding, never both a file and the folder of another file; sizes within
+// lim.
 func check(es []Entry, lim Limits) error {
 	folded := make(map[string]string, len(es))
+	keys := make([]string, len(es))
 	var total int64
 	for i, e := range es {
 		if err := ValidatePath(e.Path, lim); err != nil {
@@ -53,18 +56,53 @@ func check(es []Entry, lim Limits) error {
 			return errorf(CodeCaseCollision, e.Path, "path collides with %q on case-insensitive or normalising file systems", other)
 		}
 		folded[f] = e.Path
+		keys[i] = f
 		if e.Size < 0 {
 			return errorf(CodeBadManifest, e.Path, "negative size %d", e.Size)
 		}
 		if lim.MaxFileBytes > 0 && e.Size > lim.MaxFileBytes {
 			return errorf(CodeTooLarge, e.Path, "file is %d bytes, more than the limit of %d", e.Size, lim.MaxFileBytes)
 		}
-		total += e.Size
-		if lim.MaxBundleBytes > 0 && total > lim.MaxBundleBytes {
+		// Compare before adding: a huge size must not wrap the total.
+		if lim.MaxBundleBytes > 0 && e.Size > lim.MaxBundleBytes-total {
 			return errorf(CodeTooLarge, "", "bundle is more than the limit of %d bytes", lim.MaxBundleBytes)
+		}
+		total += e.Size
+	}
+	// No file may also be a folder: "a" and "a/b.js" (or "A/b.js") cannot
+	// both be written to a device's disk. Folding never adds, removes or
+	// moves a '/', so the folded key's prefixes are the folded prefixes.
+	for i, e := range es {
+		f := keys[i]
+		for k, n := 0, 0; k < len(f); k++ {
+			if f[k] != '/' {
+				continue
+			}
+			n++
+			file, ok := folded[f[:k]]
+			if !ok {
+				continue
+			}
+			dir := nthPrefix(e.Path, n)
+			if file == dir {
+				return errorf(CodeDuplicatePath, e.Path, "path needs %q to be a folder, but %q is also a file", dir, file)
+			}
+			return errorf(CodeCaseCollision, e.Path, "path needs %q to be a folder, which collides with the file %q on case-insensitive or normalising file systems", dir, file)
 		}
 	}
 	return nil
+}
+
+// nthPrefix returns p up to (not including) its n-th '/'.
+func nthPrefix(p string, n int) string {
+	for k := 0; k < len(p); k++ {
+		if p[k] == '/' {
+			if n--; n == 0 {
+				return p[:k]
+			}
+		}
+	}
+	return p
 }
 
 // Entries returns the entries sorted by path. The slice is shared: do not modify it.

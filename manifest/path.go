@@ -33,6 +33,8 @@ func ValidatePath(p string, lim Limits) error {
 			return bad("path contains a backslash")
 		case unicode.IsControl(r):
 			return bad("path contains control character %U", r)
+		case isInvisibleControl(r):
+			return bad("path contains invisible formatting character %U", r)
 		}
 	}
 	if p[0] == '/' {
@@ -58,10 +60,29 @@ func ValidatePath(p string, lim Limits) error {
 	return nil
 }
 
-var folder = cases.Fold()
+// isInvisibleControl reports the characters that are not Unicode controls
+// but still change how a path reads or breaks lines: bidirectional overrides
+// and isolates (a "Trojan Source" name can show "gpj.js" as "sj.jpg"), the
+// line and paragraph separators, and the byte-order mark.
+func isInvisibleControl(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, // LRE, RLE, PDF, LRO, RLO
+		r >= 0x2066 && r <= 0x2069, // LRI, RLI, FSI, PDI
+		r == 0x200E || r == 0x200F, // LRM, RLM
+		r == 0x2028 || r == 0x2029, // line and paragraph separators
+		r == 0xFEFF:                // byte-order mark
+		return true
+	}
+	return false
+}
+
+var folder = cases.Fold() // stateless, safe for concurrent use
 
 // FoldPath is the key two paths collide on when a device's file system is
-// case-insensitive or normalises Unicode: NFC, then Unicode case folding.
+// case-insensitive or normalises Unicode. It is Unicode's canonical caseless
+// match (NFD, case folding, then normalisation again), returned in NFC:
+// folding can break a normal form, and folding an NFC string misses pairs
+// such as "Ś" and "ſ́" that NFD first catches.
 func FoldPath(p string) string {
-	return folder.String(norm.NFC.String(p))
+	return norm.NFC.String(folder.String(norm.NFD.String(p)))
 }
