@@ -1,0 +1,381 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchwire/patchwire/manifest"
+)
+
+// GCStats reports one garbage collection.
+type GCStats struct {
+	Live           int  // stored objects referenced by a bundle or an unexpired upload session
+	Removed        int  // objects deleted
+	Marked         int  // objects newly marked unreferenced (deleted in a later run, after GCGrace)
+	ReclaimedVlog  bool // whether value-log GC rewrote at least one file
+	ExpiredUploads int  // expired upload sessions dropped
+}
+
+// errStale stops a sweep whose picture of live objects is out of date.
+var errStale = errors.New("references changed during the sweep")
+
+// gcAttempts bounds how often one CollectGarbage starts over because
+// references changed while it swept.
+const gcAttempts = 3
+
+// CollectGarbage deletes objects nothing references any more. It is a
+// mark-and-sweep over one consistent snapshot:
+//
+//  1. Expired upload sessions are dropped.
+//  2. Live objects are those referenced by the manifest of any bundle or of
+//     any unexpired upload session. If a bundle's record or manifest cannot
+//     be read, nothing is deleted and the error is returned.
+//  3. A live object loses its GC mark, if it has one. An unreferenced
+//     object without a mark is marked with the current time. One marked at
+//     least GCGrace ago (and created at least GCGrace ago) is deleted: o/,
+//     om/ and gc/ in a transaction that rereads its mark and the reference
+//     epoch, so it conflicts with a concurrent CommitBundle or CreateUpload
+//     (see addReferences); when references changed the sweep stops and
+//     starts over from a new snapshot.
+//  4. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
+//
+// Only one collection runs at a time; the background loop calls it every
+// GCInterval.
+func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	var st GCStats
+	n, err := s.dropExpiredUploads(ctx)
+	st.ExpiredUploads = n
+	if err != nil {
+		return st, fmt.Errorf("collect garbage: %w", err)
+	}
+	for attempt := 1; ; attempt++ {
+		live, marked, removed, stale, err := s.markAndSweep(ctx)
+		st.Live, st.Marked, st.Removed = live, st.Marked+marked, st.Removed+removed
+		if err != nil {
+			return st, fmt.Errorf("collect garbage: %w", err)
+		}
+		if !stale {
+			break
+		}
+		if attempt == gcAttempts {
+			s.log.Info("gc: references keep changing; sweep left for the next run")
+			break
+		}
+	}
+	for ctx.Err() == nil {
+		err := s.db.RunValueLogGC(0.5)
+		if err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				return st, fmt.Errorf("collect garbage: value log: %w", err)
+			}
+			break
+		}
+		st.ReclaimedVlog = true
+	}
+	return st, ctx.Err()
+}
+
+// gcSnapshot is what one mark-and-sweep works from.
+type gcSnapshot struct {
+	epoch   []byte
+	live    map[manifest.Digest]bool
+	objects map[manifest.Digest]time.Time // om/ keys and their creation time
+	marks   map[manifest.Digest]time.Time // gc/ keys and their mark time
+}
+
+func (s *Store) markAndSweep(ctx context.Context) (live, marked, removed int, stale bool, err error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	now := s.opts.Now()
+	grace := s.opts.GCGrace
+	var unmark, mark, del []manifest.Digest
+	for d, created := range snap.objects {
+		t, isMarked := snap.marks[d]
+		switch {
+		case snap.live[d]:
+			live++
+			if isMarked {
+				unmark = append(unmark, d)
+			}
+		case !isMarked:
+			mark = append(mark, d)
+		case now.Sub(t) >= grace && now.Sub(created) >= grace:
+			del = append(del, d)
+		}
+	}
+	for d := range snap.marks {
+		if _, ok := snap.objects[d]; !ok {
+			unmark = append(unmark, d) // a mark left without its object
+		}
+	}
+	if err := s.writeMarks(ctx, unmark, mark, now); err != nil {
+		return live, 0, 0, false, err
+	}
+	removed, stale, err = s.sweep(ctx, del, snap.epoch)
+	return live, len(mark), removed, stale, err
+}
+
+// snapshot reads, in one transaction, the reference epoch, the live set,
+// every object's creation time and every GC mark.
+func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
+	snap := gcSnapshot{
+		live:    map[manifest.Digest]bool{},
+		objects: map[manifest.Digest]time.Time{},
+		marks:   map[manifest.Digest]time.Time{},
+	}
+	now := s.opts.Now()
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var err error
+		if snap.epoch, _, err = getValue(txn, []byte(keyRefEpoch)); err != nil {
+			return err
+		}
+		// Unexpired upload sessions. A session that does not decode is
+		// logged and ignored: at worst its upload fails at commit with
+		// missing objects; a bundle never loses one.
+		err = scan(txn, []byte(pfxUpload), true, func(item *badger.Item) error {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			h, z, err := decodeUploadHeader(item.Key(), v)
+			if err == nil && !now.Before(h.ExpiresAt) {
+				return nil
+			}
+			var m *manifest.Manifest
+			if err == nil {
+				m, err = s.decodeManifest(h.Manifest, z)
+			}
+			if err != nil {
+				s.log.Error("gc: ignoring upload session that does not decode", "key", string(item.Key()), "err", err)
+				return nil
+			}
+			for _, d := range m.Digests() {
+				snap.live[d] = true
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+		// Bundles. Any failure here aborts the collection.
+		seen := map[manifest.Digest]bool{}
+		err = scan(txn, []byte(pfxBundle), true, func(item *badger.Item) error {
+			var r bundleRecord
+			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &r) }); err != nil {
+				return err
+			}
+			if seen[r.Manifest] {
+				return nil
+			}
+			seen[r.Manifest] = true
+			m, err := s.loadManifestTxn(txn, r.Manifest)
+			if err != nil {
+				return fmt.Errorf("bundle %q: %w", item.Key(), err)
+			}
+			for _, e := range m.Entries() {
+				snap.live[e.Digest] = true
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+		err = scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
+			d, ok := digestFromKey(pfxMeta, item.Key())
+			if !ok {
+				return nil
+			}
+			return item.Value(func(v []byte) error {
+				info, err := decodeMeta(d, v)
+				if err != nil {
+					// Unknown age: treat it as new, so it is kept a full grace.
+					s.log.Error("gc: object meta does not decode", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)
+					info.CreatedAt = now
+				}
+				snap.objects[d] = info.CreatedAt
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return scan(txn, []byte(pfxGCMark), true, func(item *badger.Item) error {
+			d, ok := digestFromKey(pfxGCMark, item.Key())
+			if !ok {
+				return nil
+			}
+			return item.Value(func(v []byte) error {
+				if t, ok := decodeMark(v); ok {
+					snap.marks[d] = t
+				} else {
+					snap.marks[d] = now // unreadable: restart the grace period
+				}
+				return nil
+			})
+		})
+	})
+	return snap, err
+}
+
+// writeMarks removes the marks of unmark and marks mark with now. These
+// writes need no conflict protection: a stale mark only delays deletion,
+// and deletion requires a mark GCGrace old plus a fresh snapshot then.
+func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, now time.Time) error {
+	const batch = 1024
+	v := encodeMark(now)
+	for len(unmark)+len(mark) > 0 {
+		n, m := min(len(unmark), batch), 0
+		if n < batch {
+			m = min(len(mark), batch-n)
+		}
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			for _, d := range unmark[:n] {
+				if err := txn.Delete(gcMarkKey(d)); err != nil {
+					return err
+				}
+			}
+			for _, d := range mark[:m] {
+				if err := txn.Set(gcMarkKey(d), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write gc marks: %w", err)
+		}
+		unmark, mark = unmark[n:], mark[m:]
+	}
+	return nil
+}
+
+// sweep deletes the objects of del whose marks are still old enough, in
+// transactions of deleteBatch objects, as long as the reference epoch is
+// the snapshot's.
+func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) (removed int, stale bool, err error) {
+	grace := s.opts.GCGrace
+	for len(del) > 0 {
+		batch := del[:min(len(del), deleteBatch)]
+		del = del[len(batch):]
+		n := 0
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			n = 0
+			cur, _, err := getValue(txn, []byte(keyRefEpoch))
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(cur, epoch) {
+				return errStale
+			}
+			now := s.opts.Now()
+			for _, d := range batch {
+				mv, ok, err := getValue(txn, gcMarkKey(d))
+				if err != nil {
+					return err
+				}
+				t, okMark := decodeMark(mv)
+				if !ok || !okMark || now.Sub(t) < grace {
+					continue
+				}
+				mb, ok, err := getValue(txn, metaKey(d))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+				if info, err := decodeMeta(d, mb); err != nil || now.Sub(info.CreatedAt) < grace {
+					continue
+				}
+				for _, k := range [][]byte{objectKey(d), metaKey(d), gcMarkKey(d)} {
+					if err := txn.Delete(k); err != nil {
+						return err
+					}
+				}
+				n++
+			}
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			return removed, true, nil
+		}
+		if err != nil {
+			return removed, false, fmt.Errorf("delete objects: %w", err)
+		}
+		removed += n
+	}
+	return removed, false, nil
+}
+
+// dropExpiredUploads deletes the upload sessions past their expiry.
+func (s *Store) dropExpiredUploads(ctx context.Context) (int, error) {
+	now := s.opts.Now()
+	var expired [][]byte
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scan(txn, []byte(pfxUpload), true, func(item *badger.Item) error {
+			return item.Value(func(v []byte) error {
+				h, _, err := decodeUploadHeader(item.Key(), v)
+				if err == nil && !now.Before(h.ExpiresAt) {
+					expired = append(expired, item.KeyCopy(nil))
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, err
+	}
+	total := len(expired)
+	for len(expired) > 0 {
+		batch := expired[:min(len(expired), 1024)]
+		expired = expired[len(batch):]
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			for _, k := range batch {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total - len(expired) - len(batch), fmt.Errorf("drop expired uploads: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// gcLoop runs CollectGarbage every GCInterval until ctx ends.
+func (s *Store) gcLoop(ctx context.Context) {
+	defer close(s.gcDone)
+	t := time.NewTicker(s.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		st, err := s.CollectGarbage(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Error("gc failed", "err", err)
+		default:
+			lsm, vlog := s.Size()
+			s.log.Info("gc done", "live", st.Live, "removed", st.Removed, "marked", st.Marked,
+				"expired_uploads", st.ExpiredUploads, "vlog_reclaimed", st.ReclaimedVlog,
+				"lsm_bytes", lsm, "vlog_bytes", vlog, "took", time.Since(start))
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchwire/patchwire/manifest"
+)
+
+// ObjectInfo describes a stored object without its bytes.
+type ObjectInfo struct {
+	Digest     manifest.Digest
+	Size       int64     // raw size: the length of the bytes that hash to Digest
+	StoredSize int64     // bytes kept on disk (the zstd frame when Encoding is "zstd")
+	Encoding   string    // "" (raw) or EncodingZstd
+	CreatedAt  time.Time // when the object was first stored
+}
+
+// Object is a stored object with its bytes.
+type Object struct {
+	Info ObjectInfo
+	Raw  []byte // the bytes that hash to Info.Digest
+	Zstd []byte // the stored zstd frame; nil unless Info.Encoding is "zstd"
+}
+
+// minSaving is the least a zstd frame must save to be stored instead of the
+// raw bytes: 1/32 (about 3 %) of the raw size. Smaller savings are not worth
+// a decompression on every read.
+func worthCompressing(raw, compressed int) bool {
+	return compressed < raw-raw/32
+}
+
+// PutObject stores raw under its digest d. It refuses bytes that do not
+// hash to d with a *manifest.Error (CodeDigestMismatch), and objects larger
+// than Limits.MaxFileBytes (CodeTooLarge); nothing is stored then. The
+// object is kept zstd-compressed when that is clearly smaller. When
+// PutObject returns nil the object is on stable storage.
+//
+// PutObject is idempotent: if d is already stored it returns created=false
+// and rewrites nothing (it only clears a pending GC mark, since someone
+// evidently still wants the object).
+func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (created bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if lim := s.opts.Limits.MaxFileBytes; lim > 0 && int64(len(raw)) > lim {
+		return false, &manifest.Error{Code: manifest.CodeTooLarge,
+			Reason: fmt.Sprintf("object %s is %d bytes, more than the limit of %d", d, len(raw), lim)}
+	}
+	if got := manifest.Sum(raw); got != d {
+		return false, &manifest.Error{Code: manifest.CodeDigestMismatch,
+			Reason: fmt.Sprintf("object bytes hash to %s, not %s", got, d)}
+	}
+
+	// The common dedup case costs no compression and no write.
+	have, err := s.touchObject(ctx, d)
+	if err != nil || have {
+		return false, err
+	}
+
+	info := ObjectInfo{Digest: d, Size: int64(len(raw)), StoredSize: int64(len(raw))}
+	stored := raw
+	if len(raw) > 0 {
+		if z := s.enc.EncodeAll(raw, make([]byte, 0, len(raw)/2)); worthCompressing(len(raw), len(z)) {
+			stored, info.Encoding, info.StoredSize = z, EncodingZstd, int64(len(z))
+		}
+	}
+
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		created = false
+		ok, err := exists(txn, metaKey(d))
+		if err != nil || ok {
+			return err // a concurrent PutObject won; its write is already durable
+		}
+		info.CreatedAt = s.opts.Now()
+		if err := txn.Set(objectKey(d), stored); err != nil {
+			return err
+		}
+		if err := txn.Set(metaKey(d), encodeMeta(info)); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("put object %s: %w", d, err)
+	}
+	return created, nil
+}
+
+// touchObject reports whether d is stored and, if it is, removes its GC mark.
+func (s *Store) touchObject(ctx context.Context, d manifest.Digest) (bool, error) {
+	var have bool
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		var err error
+		if have, err = exists(txn, metaKey(d)); err != nil || !have {
+			return err
+		}
+		marked, err := exists(txn, gcMarkKey(d))
+		if err != nil || !marked {
+			return err
+		}
+		return txn.Delete(gcMarkKey(d))
+	})
+	if err != nil {
+		return false, fmt.Errorf("put object %s: %w", d, err)
+	}
+	return have, nil
+}
+
+// StatObject returns what the store knows about d without reading its
+// bytes. An absent object is ErrNotFound.
+func (s *Store) StatObject(ctx context.Context, d manifest.Digest) (ObjectInfo, error) {
+	var info ObjectInfo
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var err error
+		info, err = statTxn(txn, d)
+		return err
+	})
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("stat object: %w", err)
+	}
+	return info, nil
+}
+
+func statTxn(txn *badger.Txn, d manifest.Digest) (ObjectInfo, error) {
+	v, ok, err := getValue(txn, metaKey(d))
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if !ok {
+		return ObjectInfo{}, fmt.Errorf("object %s: %w", d, ErrNotFound)
+	}
+	return decodeMeta(d, v)
+}
+
+// MissingObjects returns the digests of ds the store does not hold, in
+// input order, each once. It reads only the small om/ records.
+func (s *Store) MissingObjects(ctx context.Context, ds []manifest.Digest) ([]manifest.Digest, error) {
+	missing := []manifest.Digest{}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		seen := make(map[manifest.Digest]bool, len(ds))
+		for i, d := range ds {
+			if i%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			ok, err := exists(txn, metaKey(d))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing = append(missing, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("missing objects: %w", err)
+	}
+	return missing, nil
+}
+
+// GetObject returns the object d, decompressed, after checking that its
+// bytes hash to d. Bytes that do not (a damaged disk, a damaged value log)
+// are never returned: the error wraps ErrCorrupt and the key is logged. An
+// absent object is ErrNotFound.
+func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error) {
+	var obj Object
+	var stored []byte
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var err error
+		if obj.Info, err = statTxn(txn, d); err != nil {
+			return err
+		}
+		v, ok, err := getValue(txn, objectKey(d))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("object %s: meta present, bytes absent: %w", d, ErrCorrupt)
+		}
+		stored = v
+		return nil
+	})
+	if err == nil {
+		obj, err = s.decodeObject(obj.Info, stored)
+	}
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			s.log.Error("corrupt object", "key", fmt.Sprintf("%s%s", pfxObject, d), "err", err)
+		}
+		return Object{}, fmt.Errorf("get object: %w", err)
+	}
+	return obj, nil
+}
+
+// decodeObject turns stored bytes into an Object and verifies them.
+func (s *Store) decodeObject(info ObjectInfo, stored []byte) (Object, error) {
+	d := info.Digest
+	obj := Object{Info: info}
+	if int64(len(stored)) != info.StoredSize {
+		return Object{}, fmt.Errorf("object %s: %d bytes stored, meta says %d: %w", d, len(stored), info.StoredSize, ErrCorrupt)
+	}
+	switch info.Encoding {
+	case "":
+		obj.Raw = stored
+	case EncodingZstd:
+		if lim := s.opts.Limits.MaxFileBytes; lim > 0 && info.Size > lim {
+			return Object{}, fmt.Errorf("object %s: meta claims %d raw bytes, more than any object may hold: %w", d, info.Size, ErrCorrupt)
+		}
+		raw, err := s.dec.DecodeAll(stored, make([]byte, 0, info.Size))
+		if err != nil {
+			return Object{}, fmt.Errorf("object %s: zstd: %v: %w", d, err, ErrCorrupt)
+		}
+		obj.Raw, obj.Zstd = raw, stored
+	}
+	if int64(len(obj.Raw)) != info.Size {
+		return Object{}, fmt.Errorf("object %s: %d raw bytes, meta says %d: %w", d, len(obj.Raw), info.Size, ErrCorrupt)
+	}
+	if got := manifest.Sum(obj.Raw); got != d {
+		return Object{}, fmt.Errorf("object %s: bytes hash to %s: %w", d, got, ErrCorrupt)
+	}
+	return obj, nil
+}
