@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -364,5 +365,56 @@ func TestLoadManifestCorrupt(t *testing.T) {
 	}
 	if _, err := s.CollectGarbage(ctx); err == nil {
 		t.Errorf("CollectGarbage with an unreadable manifest succeeded; want it to refuse")
+	}
+}
+
+// TestCommitBundleLargest commits a bundle of Limits.MaxFiles files whose
+// objects all carry GC marks: one transaction must hold it.
+func TestCommitBundleLargest(t *testing.T) {
+	s, c := newTestStore(t)
+	ctx := context.Background()
+	if _, err := s.CreateApp(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	n := manifest.DefaultLimits().MaxFiles
+	es := make([]manifest.Entry, n)
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range es {
+		data := fmt.Appendf(nil, "file %d", i)
+		d := manifest.Sum(data)
+		es[i] = manifest.Entry{Path: fmt.Sprintf("dir%03d/some/longer/path/file-%05d.js", i%100, i), Digest: d, Size: int64(len(data))}
+		info := ObjectInfo{Digest: d, Size: int64(len(data)), StoredSize: int64(len(data)), CreatedAt: c.Now()}
+		for k, v := range map[string][]byte{string(objectKey(d)): data, string(metaKey(d)): encodeMeta(info), string(gcMarkKey(d)): encodeMark(c.Now())} {
+			if err := wb.Set([]byte(k), v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.New(es, manifest.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUpload(ctx, "app", "1.0.0", m, api.BundleMeta{}); err != nil {
+		t.Fatalf("CreateUpload of %d files: %v", n, err)
+	}
+	for _, d := range m.Digests()[:3] {
+		setRaw(t, s, gcMarkKey(d), encodeMark(c.Now()))
+	}
+	b, err := s.CommitBundle(ctx, "app", "1.0.0", m, api.BundleMeta{})
+	if err != nil {
+		t.Fatalf("CommitBundle of %d files: %v", n, err)
+	}
+	if b.Files != n {
+		t.Errorf("Files = %d; want %d", b.Files, n)
+	}
+	if lm, err := s.LoadManifest(ctx, b.Manifest); err != nil || lm.Len() != n {
+		t.Errorf("LoadManifest = %v", err)
+	}
+	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Objects != n {
+		t.Errorf("Verify = %d objects, %d problems, %v", rep.Objects, len(rep.Problems), err)
 	}
 }

@@ -126,7 +126,7 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := openBadger(badgerOptions(opts.Dir, log))
+	db, err := openBadger(badgerOptions(opts.Dir, opts.Logger.With("component", "badger")))
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(32)}
+	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16)}
 	if opts.GCInterval > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopGC = cancel
@@ -188,7 +188,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithBlockCacheSize(0).
 		WithIndexCacheSize(16 << 20).
 		// Not WithLoggingLevel: it replaces the logger with Badger's own.
-		WithLogger(badgerLogger{log.With("component", "badger")}).
+		WithLogger(badgerLogger{log}).
 		WithMetricsEnabled(false)
 }
 
