@@ -142,6 +142,7 @@ func testPairs() []pair {
 		{"identical", text, text},
 		{"one byte", []byte("a"), []byte("b")},
 		{"tiny text", []byte("hello, world\n"), []byte("hello, brave new world\n")},
+		{"small text with edits", text[:4096], mutate(r, text[:4096], 4)},
 		{"text with edits", text, mutate(r, text, 20)},
 		{"random edited", rnd, rndEdited},
 		{"random unrelated", randomBytes(r, 4096), randomBytes(r, 5000)},

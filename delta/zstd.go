@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -30,9 +31,8 @@ const (
 	zstdOverAlloc = 64
 
 	// zstdPoolMaxWindow: encoders for windows up to this size are kept in
-	// a sync.Pool. Setting up SpeedBestCompression tables (about 70 MB)
-	// dominates the cost of small encodes; for larger windows the encode
-	// itself dominates and holding the big history buffers is not worth it.
+	// a sync.Pool (see zstdEncode); a pooled encoder holds about 70 MB of
+	// tables plus a history buffer of about the window.
 	zstdPoolMaxWindow = 64 << 20
 )
 
@@ -65,19 +65,25 @@ func ZstdCLILong(oldLen, newLen int) int {
 	return bits.Len(uint(w)) - 1
 }
 
-// encoder pools, indexed by log2(window).
+// Encoder reuse. SpeedBestCompression tables are about 70 MB and every
+// encode with a new dictionary rebuilds and copies them: ~10 ms, which
+// dominates encodes of small files. EncodeAll cannot reuse an encoder
+// cheaply (changing its dictionary also rebuilds the tables of its
+// streaming half, doubling time and memory), but a streaming encode whose
+// input fits in one block goes through the same single-frame path as
+// EncodeAll (content size, single segment, checksum) with one table build.
+// So: new smaller than a block → pooled encoder, streaming Write+Close;
+// larger → a fresh encoder and EncodeAll, where setup is small next to the
+// encode itself.
+const (
+	zstdBlockSize = 128 << 10 // zstd's maximum block size, klauspost's default
+)
+
+// zstdEncPools holds *zstd.Encoder by log2(window), for windows up to
+// zstdPoolMaxWindow (the window cannot change on reset).
 var zstdEncPools [bits.UintSize]sync.Pool
 
-func getZstdEncoder(window int, old []byte) (*zstd.Encoder, error) {
-	pooled := window <= zstdPoolMaxWindow
-	if pooled {
-		if e, ok := zstdEncPools[bits.Len(uint(window))].Get().(*zstd.Encoder); ok {
-			if err := e.ResetWithOptions(nil, zstd.WithEncoderDictRaw(0, old)); err != nil {
-				return nil, err
-			}
-			return e, nil
-		}
-	}
+func newZstdEncoder(window int, old []byte) (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedBestCompression),
 		zstd.WithWindowSize(window),
@@ -87,26 +93,46 @@ func getZstdEncoder(window int, old []byte) (*zstd.Encoder, error) {
 	)
 }
 
-func putZstdEncoder(window int, e *zstd.Encoder) {
-	if window <= zstdPoolMaxWindow {
-		zstdEncPools[bits.Len(uint(window))].Put(e)
-	}
-}
-
 // Encode implements Codec. The patch is one zstd frame with a content size
 // and a checksum; old is used as a raw dictionary with ID 0.
 func (zstdDict) Encode(old, new []byte) ([]byte, error) {
+	return zstdEncode(old, new, true)
+}
+
+// zstdEncode encodes new; pool allows a pooled encoder for small inputs
+// (benchmarks compare both).
+func zstdEncode(old, new []byte, pool bool) ([]byte, error) {
 	window, err := zstdWindow(len(old), len(new))
 	if err != nil {
 		return nil, err
 	}
-	enc, err := getZstdEncoder(window, old)
+	if pool && len(new) > 0 && len(new) < zstdBlockSize && window <= zstdPoolMaxWindow {
+		p := &zstdEncPools[bits.Len(uint(window))]
+		enc, _ := p.Get().(*zstd.Encoder)
+		if enc == nil {
+			if enc, err = newZstdEncoder(window, old); err != nil {
+				return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+			}
+		}
+		var buf bytes.Buffer
+		buf.Grow(len(new)/2 + 64)
+		if err := enc.ResetWithOptions(&buf, zstd.WithEncoderDictRaw(0, old)); err != nil {
+			return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+		}
+		if _, err := enc.Write(new); err != nil {
+			return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("delta: zstd-dict: %w", err)
+		}
+		p.Put(enc)
+		return buf.Bytes(), nil
+	}
+	enc, err := newZstdEncoder(window, old)
 	if err != nil {
 		return nil, fmt.Errorf("delta: zstd-dict: %w", err)
 	}
-	patch := enc.EncodeAll(new, nil)
-	putZstdEncoder(window, enc)
-	return patch, nil
+	return enc.EncodeAll(new, nil), nil
 }
 
 // Apply implements Codec. It accepts any standard zstd frames (one or more,

@@ -77,6 +77,10 @@ func TestZstdEncoderReuse(t *testing.T) {
 			if len(patch) > len(new)/10 {
 				t.Errorf("round %d old %d: patch %d bytes, dictionary not used?", round, i, len(patch))
 			}
+			// The pooled streaming path must write what EncodeAll writes.
+			if fresh, _ := zstdEncode(old, new, false); !bytes.Equal(patch, fresh) {
+				t.Errorf("round %d old %d: pooled patch (%d bytes) differs from EncodeAll's (%d bytes)", round, i, len(patch), len(fresh))
+			}
 		}
 	}
 }
