@@ -27,9 +27,9 @@ type Object struct {
 	Zstd []byte // the stored zstd frame; nil unless Info.Encoding is "zstd"
 }
 
-// minSaving is the least a zstd frame must save to be stored instead of the
-// raw bytes: 1/32 (about 3 %) of the raw size. Smaller savings are not worth
-// a decompression on every read.
+// worthCompressing reports whether a zstd frame saves enough to be stored
+// instead of the raw bytes: at least 1/32 (about 3 %) of the raw size.
+// Smaller savings are not worth a decompression on every read.
 func worthCompressing(raw, compressed int) bool {
 	return compressed < raw-raw/32
 }
