@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -291,6 +292,25 @@ func checkSource(t testing.TB, src Source, want map[string]string) {
 			t.Fatalf("%s: entry %+v does not describe its bytes", e.Path, e)
 		}
 	}
+}
+
+// rereadAll reads every file of src back and checks it against its entry.
+func rereadAll(src Source) error {
+	for _, e := range src.Manifest().Entries() {
+		rc, err := src.Open(e.Path)
+		if err != nil {
+			return err
+		}
+		d, n, err := SumReader(rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if d != e.Digest || n != e.Size {
+			return fmt.Errorf("%s: read %d bytes with digest %s, want %+v", e.Path, n, d, e)
+		}
+	}
+	return nil
 }
 
 func equalStrings(a, b []string) bool {

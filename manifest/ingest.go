@@ -131,43 +131,6 @@ func maxEntries(lim Limits) int {
 	return 2 * lim.MaxFiles
 }
 
-// budget counts files and bytes against Limits while they are read.
-type budget struct {
-	lim   Limits
-	files int
-	bytes int64
-}
-
-// addFile counts one more file named p.
-func (b *budget) addFile(p string) error {
-	b.files++
-	if b.lim.MaxFiles > 0 && b.files > b.lim.MaxFiles {
-		return errorf(CodeTooManyFiles, p, "the bundle has more than the limit of %d files", b.lim.MaxFiles)
-	}
-	return nil
-}
-
-// fileCap is the most bytes the next file may hold: MaxFileBytes and what
-// is left of MaxBundleBytes.
-func (b *budget) fileCap() int64 {
-	c := int64(math.MaxInt64 - 1)
-	if b.lim.MaxFileBytes > 0 {
-		c = min(c, b.lim.MaxFileBytes)
-	}
-	if b.lim.MaxBundleBytes > 0 {
-		c = min(c, max(b.lim.MaxBundleBytes-b.bytes, 0))
-	}
-	return c
-}
-
-// tooLarge is the refusal of file p once more than fileCap bytes were read.
-func (b *budget) tooLarge(p string) *Error {
-	if b.lim.MaxFileBytes > 0 && b.fileCap() == b.lim.MaxFileBytes {
-		return errorf(CodeTooLarge, p, "file is more than the limit of %d bytes", b.lim.MaxFileBytes)
-	}
-	return errorf(CodeTooLarge, p, "the bundle is more than the limit of %d bytes with this file", b.lim.MaxBundleBytes)
-}
-
 // hashCapped hashes r, reading at most max+1 bytes (max < MaxInt64), so n >
 // max says r holds more than max. Bytes also go to extra when it is not nil.
 func hashCapped(r io.Reader, max int64, buf []byte, extra io.Writer) (Digest, int64, error) {
