@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
+	"github.com/patchwire/patchwire/manifest"
+)
+
+func runBundle(ctx context.Context, env *cliEnv, args []string) error {
+	return subcommand(ctx, env, "bundle", args, map[string]func(context.Context, *cliEnv, []string) error{
+		"upload": runBundleUpload,
+		"list":   runBundleList,
+		"delete": runBundleDelete,
+	})
+}
+
+func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bundle upload", env.stderr)
+	conn := addConnFlags(fs)
+	var (
+		app, version string
+		meta         api.BundleMeta
+		noIndex      bool
+		asJSON       bool
+	)
+	fs.StringVar(&app, "app", "", "app id (required)")
+	fs.StringVar(&version, "version", "", "bundle version, semver (required)")
+	fs.StringVar(&meta.MinUpdateVersion, "min-update-version", "", "oldest version that may update to this one (policy metadata)")
+	fs.StringVar(&meta.Link, "link", "", "link shown with the bundle (release notes)")
+	fs.StringVar(&meta.Comment, "comment", "", "comment shown with the bundle")
+	fs.BoolVar(&noIndex, "no-index-check", false, "allow a bundle without index.html at its root")
+	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 1, "PATH (a build folder or a .zip)"); err != nil {
+		return err
+	}
+	if app == "" || version == "" {
+		return usageError("bundle upload needs --app APP_ID and --version SEMVER")
+	}
+	src, err := manifest.OpenPath(ctx, rest[0], manifest.DefaultLimits())
+	if err != nil {
+		return fmt.Errorf("%s: %w", rest[0], err)
+	}
+	defer src.Close()
+	if !noIndex {
+		if err := manifest.CheckIndex(src.Manifest()); err != nil {
+			return fmt.Errorf("%s: %w (pass --no-index-check if that is intended)", rest[0], err)
+		}
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	opt := client.UploadOptions{App: app, Version: version, Meta: meta}
+	var bar *progressbar.ProgressBar
+	if !asJSON && isTerminal(os.Stderr) {
+		opt.Progress = func(done, total int64) {
+			if bar == nil {
+				bar = progressbar.DefaultBytes(total, "uploading")
+			}
+			_ = bar.Set64(done)
+		}
+	}
+	sum, err := c.Upload(ctx, src, opt)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(env.stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(env, sum)
+	}
+	fmt.Fprintf(env.stdout, "Uploaded %s %s\n", sum.App, sum.Version)
+	fmt.Fprintf(env.stdout, "  files:     %d (%s)\n", sum.Files, humanBytes(sum.BundleBytes))
+	fmt.Fprintf(env.stdout, "  objects:   %d new, %d already on the server\n", sum.ObjectsNew, sum.ObjectsReused)
+	pct := 0.0
+	if sum.BundleBytes > 0 {
+		pct = 100 * float64(sum.BytesSent) / float64(sum.BundleBytes)
+	}
+	fmt.Fprintf(env.stdout, "  sent:      %s (%.1f%% of the bundle)\n", humanBytes(sum.BytesSent), pct)
+	fmt.Fprintf(env.stdout, "  manifest:  %s\n", sum.Manifest)
+	return nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+func runBundleList(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bundle list", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *app == "" {
+		return usageError("bundle list needs --app APP_ID")
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	bundles, err := c.ListBundles(ctx, *app)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, bundles)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tFILES\tSIZE\tCREATED\tMANIFEST")
+	for _, b := range bundles {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", b.Version, b.Files, humanBytes(b.Size),
+			b.CreatedAt.Format("2006-01-02 15:04"), b.Manifest.String()[:12])
+	}
+	return tw.Flush()
+}
+
+func runBundleDelete(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bundle delete", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	version := fs.String("version", "", "version to delete (required)")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *app == "" || *version == "" {
+		return usageError("bundle delete needs --app APP_ID and --version VERSION")
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.DeleteBundle(ctx, *app, *version); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Deleted %s %s; its objects no other bundle uses will be collected after the grace period\n", *app, *version)
+	return nil
+}

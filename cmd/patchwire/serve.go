@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/store"
+)
+
+// runServe is `patchwire serve`: open the store, bind, serve until a signal.
+func runServe(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("serve", env.stderr)
+	def := server.DefaultLimits()
+	var (
+		cfg       server.Config
+		logLevel  string
+		gcGrace   time.Duration
+		gcEvery   time.Duration
+		shutdownT time.Duration
+	)
+	fs.StringVar(&cfg.DataDir, "data", "./patchwire-data", "data directory (store, TLS certificate, admin key)")
+	fs.StringVar(&cfg.Addr, "addr", ":8443", "HOST:PORT for HTTPS (TCP) and HTTP/3 (UDP)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (default: self-signed, created under --data)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "optional cleartext HTTP listener HOST:PORT (development, or behind a TLS proxy/CDN)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL for download links when behind a proxy")
+	fs.BoolVar(&cfg.DisableHTTP3, "no-http3", false, "serve no HTTP/3 (UDP)")
+	fs.Int64Var(&cfg.Limits.MaxJSONBytes, "max-body", def.MaxJSONBytes, "largest JSON request body, bytes")
+	fs.Int64Var(&cfg.Limits.MaxUploadBytes, "max-upload", def.MaxUploadBytes, "largest zip upload body, bytes")
+	fs.IntVar(&cfg.Limits.Bundle.MaxFiles, "max-files", def.Bundle.MaxFiles, "most files in one bundle")
+	fs.Int64Var(&cfg.Limits.Bundle.MaxBundleBytes, "max-bundle-bytes", def.Bundle.MaxBundleBytes, "largest bundle (sum of file sizes), bytes")
+	fs.Int64Var(&cfg.Limits.Bundle.MaxFileBytes, "max-file-bytes", def.Bundle.MaxFileBytes, "largest single file, bytes")
+	fs.IntVar(&cfg.Limits.Bundle.MaxPathBytes, "max-path", def.Bundle.MaxPathBytes, "longest file path in a bundle, bytes")
+	fs.DurationVar(&gcGrace, "gc-grace", time.Hour, "how long unreferenced objects are kept before the GC removes them")
+	fs.DurationVar(&gcEvery, "gc-interval", 10*time.Minute, "how often the GC runs (0: never)")
+	fs.DurationVar(&shutdownT, "shutdown-timeout", 20*time.Second, "how long requests in flight may finish after SIGINT/SIGTERM")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, env.getenv); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usageError(fmt.Sprintf("--log-level %q: %v", logLevel, err))
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Limits.Bundle.MaxPathDepth = def.Bundle.MaxPathDepth
+	cfg.Limits.Bundle.MaxRatio = def.Bundle.MaxRatio
+	cfg.Limits.Bundle.RatioFloor = def.Bundle.RatioFloor
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if gcEvery == 0 {
+		gcEvery = -1
+	}
+	st, err := store.Open(store.Options{
+		Dir: filepath.Join(cfg.DataDir, "db"), Logger: log, Limits: cfg.Limits.Bundle,
+		GCGrace: gcGrace, GCInterval: gcEvery,
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	adminKey, err := server.EnsureAdminKey(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	printBanner(env, cfg, srv, adminKey)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", shutdownT)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownT)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return <-errc
+}
+
+// printBanner tells the user where the server is and what to do next.
+func printBanner(env *cliEnv, cfg server.Config, srv *server.Server, adminKey string) {
+	url := "https://" + displayAddr(srv.Addr())
+	w := env.stdout
+	fmt.Fprintf(w, "patchwire is serving\n")
+	fmt.Fprintf(w, "  HTTPS (HTTP/1.1, HTTP/2): %s\n", url)
+	if !cfg.DisableHTTP3 {
+		fmt.Fprintf(w, "  HTTP/3 (QUIC, UDP):       %s\n", url)
+	}
+	if a := srv.HTTPAddr(); a != "" {
+		fmt.Fprintf(w, "  cleartext HTTP:           http://%s\n", displayAddr(a))
+	}
+	fmt.Fprintf(w, "  data:                     %s\n", cfg.DataDir)
+	fmt.Fprintf(w, "  TLS certificate SHA-256:  %s\n", srv.Fingerprint())
+	if adminKey != "" {
+		fmt.Fprintf(w, "\nFirst start: created an admin API key (shown once, also saved in %s):\n  %s\n",
+			filepath.Join(cfg.DataDir, server.AdminKeyFile), adminKey)
+	}
+	ca := ""
+	if cfg.TLSCert == "" {
+		ca = " --ca " + filepath.Join(cfg.DataDir, server.SelfSignedCertFile)
+	}
+	fmt.Fprintf(w, "\nNext, in another terminal:\n")
+	fmt.Fprintf(w, "  bin/patchwire login --server %s --key $(cat %s)%s\n", url, filepath.Join(cfg.DataDir, server.AdminKeyFile), ca)
+	fmt.Fprintf(w, "  bin/patchwire app add com.example.app\n")
+	fmt.Fprintf(w, "  bin/patchwire bundle upload ./dist --app com.example.app --version 1.0.0\n")
+	fmt.Fprintf(w, "\nStop with Ctrl-C.\n")
+}
+
+// displayAddr turns ":8443" or "[::]:8443" into "localhost:8443".
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" || strings.HasPrefix(host, "[::") {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,349 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
+	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/server/servertest"
+)
+
+const app = "com.example.app"
+
+// state fingerprints everything stored, to prove a refused request changed nothing.
+func state(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	n, d, err := env.Store.StateDigest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d keys, %s", n, d)
+}
+
+// call sends a raw request with the admin key and decodes the error body.
+func call(t *testing.T, env *servertest.Env, method, path, key, contentType string, body []byte) (int, api.Error) {
+	t.Helper()
+	req, err := http.NewRequest(method, env.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := env.HTTPSClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e api.Error
+	if resp.StatusCode >= 300 {
+		if err := json.Unmarshal(b, &e); err != nil || e.Code == "" || e.Message == "" {
+			t.Errorf("%s %s: status %d with body %q, want a JSON error", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, e
+}
+
+func newApp(t *testing.T, env *servertest.Env) *client.Client {
+	t.Helper()
+	c := env.Client(env.AdminKey, false)
+	if _, err := c.CreateApp(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func uploadJSON(t *testing.T, files []manifest.Entry, version string) []byte {
+	t.Helper()
+	b, err := json.Marshal(api.UploadRequest{Version: version, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestUploadManifestRefusals(t *testing.T) {
+	env := servertest.Start(t)
+	newApp(t, env)
+	d := manifest.Sum([]byte("x"))
+	entry := func(p string) manifest.Entry { return manifest.Entry{Path: p, Digest: d, Size: 1} }
+	uploads := "/api/v1/apps/" + app + "/uploads"
+	cases := []struct {
+		name   string
+		body   []byte
+		ctype  string
+		status int
+		code   string
+	}{
+		{"dot-dot", uploadJSON(t, []manifest.Entry{entry("../a")}, "1.0.0"), "application/json", 400, manifest.CodeUnsafePath},
+		{"absolute", uploadJSON(t, []manifest.Entry{entry("/a")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"drive letter", uploadJSON(t, []manifest.Entry{entry("C:/a")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"backslash", uploadJSON(t, []manifest.Entry{entry(`a\..\b`)}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"nested dot-dot", uploadJSON(t, []manifest.Entry{entry("a/../../b")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"NUL", uploadJSON(t, []manifest.Entry{entry("a\x00b")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"control", uploadJSON(t, []manifest.Entry{entry("a\x1bb")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"duplicate", uploadJSON(t, []manifest.Entry{entry("a.js"), entry("a.js")}, "1.0.0"), "", 400, manifest.CodeDuplicatePath},
+		{"case collision", uploadJSON(t, []manifest.Entry{entry("app.js"), entry("APP.js")}, "1.0.0"), "", 400, manifest.CodeCaseCollision},
+		{"NFC collision", uploadJSON(t, []manifest.Entry{entry("caf\u00e9.js"), entry("cafe\u0301.js")}, "1.0.0"), "", 400, manifest.CodeCaseCollision},
+		{"long path", uploadJSON(t, []manifest.Entry{entry(strings.Repeat("a", 5000))}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"deep path", uploadJSON(t, []manifest.Entry{entry(strings.Repeat("a/", 100) + "b")}, "1.0.0"), "", 400, manifest.CodeUnsafePath},
+		{"empty", uploadJSON(t, nil, "1.0.0"), "", 400, manifest.CodeEmptyBundle},
+		{"bad version", uploadJSON(t, []manifest.Entry{entry("index.html")}, "v1.2"), "", 400, api.CodeInvalidVersion},
+		{"not JSON", []byte("{"), "", 400, api.CodeBadRequest},
+		{"trailing garbage", append(uploadJSON(t, []manifest.Entry{entry("index.html")}, "1.0.0"), "x"...), "", 400, api.CodeBadRequest},
+		{"unknown member", []byte(`{"version":"1.0.0","files":[],"extra":1}`), "", 400, api.CodeBadRequest},
+		{"case-variant member", []byte(`{"Version":"1.0.0","files":[]}`), "", 400, api.CodeBadRequest},
+		{"duplicate member", []byte(`{"version":"1.0.0","version":"2.0.0","files":[]}`), "", 400, api.CodeBadRequest},
+		{"bad digest", []byte(`{"version":"1.0.0","files":[{"path":"a","sha256":"ABC","size":1}]}`), "", 400, api.CodeBadRequest},
+		{"wrong content type", uploadJSON(t, []manifest.Entry{entry("index.html")}, "1.0.0"), "text/plain", 415, "unsupported_media_type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state(t, env)
+			status, e := call(t, env, "POST", uploads, env.AdminKey, tc.ctype, tc.body)
+			if status != tc.status || e.Code != tc.code {
+				t.Fatalf("got %d %q (%s), want %d %q", status, e.Code, e.Message, tc.status, tc.code)
+			}
+			if after := state(t, env); after != before {
+				t.Errorf("store changed: %s -> %s", before, after)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{AuthFailuresPerMinute: 5}))
+	admin := newApp(t, env)
+	ctx := context.Background()
+	if _, err := admin.CreateApp(ctx, "com.other.app"); err != nil {
+		t.Fatal(err)
+	}
+	up, err := admin.CreateKey(ctx, api.CreateKeyRequest{Scope: api.ScopeUpload, Apps: []string{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := admin.CreateKey(ctx, api.CreateKeyRequest{Scope: api.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := uploadJSON(t, []manifest.Entry{{Path: "index.html", Digest: manifest.Sum(nil), Size: 0}}, "1.0.0")
+	cases := []struct {
+		name, method, path, key string
+		status                  int
+	}{
+		{"upload key on its app", "POST", "/api/v1/apps/" + app + "/uploads", up.Secret, 201},
+		{"upload key on another app", "POST", "/api/v1/apps/com.other.app/uploads", up.Secret, 403},
+		{"upload key creates apps", "POST", "/api/v1/apps", up.Secret, 403},
+		{"read key lists bundles", "GET", "/api/v1/apps/" + app + "/bundles", read.Secret, 200},
+		{"read key uploads", "POST", "/api/v1/apps/" + app + "/uploads", read.Secret, 403},
+		{"admin lists keys", "GET", "/api/v1/keys", env.AdminKey, 200},
+		{"upload key lists keys", "GET", "/api/v1/keys", up.Secret, 403},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b []byte
+			if tc.method == "POST" {
+				b = body
+			}
+			if status, e := call(t, env, tc.method, tc.path, tc.key, "", b); status != tc.status {
+				t.Fatalf("status %d (%s), want %d", status, e.Message, tc.status)
+			}
+		})
+	}
+
+	t.Run("failures then 429", func(t *testing.T) {
+		before := state(t, env)
+		for i := 0; i < 5; i++ {
+			if status, _ := call(t, env, "GET", "/api/v1/apps", "pw_nope_"+fmt.Sprint(i), "", nil); status != 401 {
+				t.Fatalf("wrong key %d: status %d, want 401", i, status)
+			}
+		}
+		status, e := call(t, env, "GET", "/api/v1/apps", env.AdminKey, "", nil)
+		if status != 429 || e.Code != api.CodeTooManyRequests {
+			t.Fatalf("after 5 failures: %d %q, want 429", status, e.Code)
+		}
+		if after := state(t, env); after != before {
+			t.Errorf("store changed: %s -> %s", before, after)
+		}
+	})
+	t.Run("two Authorization headers", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", env.URL+"/api/v1/apps", nil)
+		req.Header.Add("Authorization", "Bearer a")
+		req.Header.Add("Authorization", "Bearer b")
+		resp, err := env.HTTPSClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 && resp.StatusCode != 429 {
+			t.Fatalf("status %d, want 400", resp.StatusCode)
+		}
+	})
+	t.Run("100 KB Authorization header", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", env.URL+"/api/v1/apps", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("k", 100_000))
+		resp, err := env.HTTP1Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 431 {
+			t.Fatalf("status %d, want 431", resp.StatusCode)
+		}
+	})
+}
+
+func TestVersionsAreImmutable(t *testing.T) {
+	env := servertest.Start(t)
+	newApp(t, env)
+	z := zipOf(t, map[string]string{"index.html": "<h1>1</h1>"})
+	path := "/api/v1/apps/" + app + "/bundles/1.0.0"
+	if status, e := call(t, env, "PUT", path, env.AdminKey, "application/zip", z); status != 201 {
+		t.Fatalf("first upload: %d %s", status, e.Message)
+	}
+	before := state(t, env)
+	status, e := call(t, env, "PUT", path, env.AdminKey, "application/zip", zipOf(t, map[string]string{"index.html": "<h1>2</h1>"}))
+	if status != 409 || e.Code != api.CodeVersionExists || !strings.Contains(e.Message, "immutable") {
+		t.Fatalf("second upload: %d %q %q, want 409 version_exists saying versions are immutable", status, e.Code, e.Message)
+	}
+	body := uploadJSON(t, []manifest.Entry{{Path: "index.html", Digest: manifest.Sum(nil), Size: 0}}, "1.0.0")
+	if status, e := call(t, env, "POST", "/api/v1/apps/"+app+"/uploads", env.AdminKey, "", body); status != 409 {
+		t.Fatalf("manifest upload of an existing version: %d %q", status, e.Code)
+	}
+	if after := state(t, env); after != before {
+		t.Errorf("store changed: %s -> %s", before, after)
+	}
+}
+
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, content)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestZipUploadRefusals(t *testing.T) {
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{MaxUploadBytes: 1 << 20}))
+	newApp(t, env)
+	good := map[string]string{"index.html": "<h1>hi</h1>"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range good {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		body   []byte
+		status int
+		code   string
+	}{
+		{"dot-dot entry", zipOf(t, with(map[string]string{"../evil.js": "x"})), 400, manifest.CodeUnsafePath},
+		{"absolute entry", zipOf(t, with(map[string]string{"/abs.js": "x"})), 400, manifest.CodeUnsafePath},
+		{"backslash entry", zipOf(t, with(map[string]string{`a\b.js`: "x"})), 400, manifest.CodeUnsafePath},
+		{"case collision", zipOf(t, with(map[string]string{"app.js": "1", "APP.js": "2"})), 400, manifest.CodeCaseCollision},
+		{"no index.html", zipOf(t, map[string]string{"main.js": "x"}), 400, manifest.CodeNoIndex},
+		{"truncated", zipOf(t, good)[:40], 400, manifest.CodeCorruptZip},
+		{"junk", []byte("this is not a zip at all"), 400, manifest.CodeCorruptZip},
+		{"prepended junk", append([]byte("JUNK"), zipOf(t, good)...), 400, manifest.CodeCorruptZip},
+		{"over the upload limit", append(zipOf(t, good), make([]byte, 2<<20)...), 413, api.CodeBodyTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state(t, env)
+			status, e := call(t, env, "PUT", "/api/v1/apps/"+app+"/bundles/1.0.0", env.AdminKey, "application/zip", tc.body)
+			if status != tc.status || e.Code != tc.code {
+				t.Fatalf("got %d %q (%s), want %d %q", status, e.Code, e.Message, tc.status, tc.code)
+			}
+			if after := state(t, env); after != before {
+				t.Errorf("store changed: %s -> %s", before, after)
+			}
+		})
+	}
+}
+
+func TestObjectUploadRefusals(t *testing.T) {
+	env := servertest.Start(t)
+	c := newApp(t, env)
+	content := []byte("<h1>hello</h1>")
+	d := manifest.Sum(content)
+	status, e := call(t, env, "POST", "/api/v1/apps/"+app+"/uploads", env.AdminKey, "",
+		uploadJSON(t, []manifest.Entry{{Path: "index.html", Digest: d, Size: int64(len(content))}}, "1.0.0"))
+	if status != 201 {
+		t.Fatalf("create upload: %d %s", status, e.Message)
+	}
+	ups, err := env.Store.ListUploads(context.Background())
+	if err != nil || len(ups) != 1 {
+		t.Fatalf("uploads: %v %v", ups, err)
+	}
+	id := ups[0].ID
+	objPath := func(d manifest.Digest) string { return "/api/v1/uploads/" + id + "/objects/" + d.String() }
+	wrong := []byte("<h1>hellO</h1>")
+	cases := []struct {
+		name   string
+		path   string
+		body   []byte
+		status int
+		code   string
+	}{
+		{"bytes that do not hash to the digest", objPath(d), wrong, 400, manifest.CodeDigestMismatch},
+		{"one byte short", objPath(d), content[:len(content)-1], 400, manifest.CodeDigestMismatch},
+		{"one byte more", objPath(d), append(append([]byte{}, content...), '!'), 413, api.CodeBodyTooLarge},
+		{"not in the upload", objPath(manifest.Sum(wrong)), wrong, 400, api.CodeBadRequest},
+		{"commit before objects", "/api/v1/uploads/" + id + "/commit", nil, 409, api.CodeMissingObjects},
+		{"unknown session", "/api/v1/uploads/0123/objects/" + d.String(), content, 404, api.CodeNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state(t, env)
+			method := "PUT"
+			if strings.HasSuffix(tc.path, "/commit") {
+				method = "POST"
+			}
+			status, e := call(t, env, method, tc.path, env.AdminKey, "", tc.body)
+			if status != tc.status || e.Code != tc.code {
+				t.Fatalf("got %d %q (%s), want %d %q", status, e.Code, e.Message, tc.status, tc.code)
+			}
+			if after := state(t, env); after != before {
+				t.Errorf("store changed: %s -> %s", before, after)
+			}
+		})
+	}
+	bundles, err := c.ListBundles(context.Background(), app)
+	if err != nil || len(bundles) != 0 {
+		t.Fatalf("bundles after refusals: %v %v", bundles, err)
+	}
+	var apiErr *client.APIError
+	if err := c.DeleteBundle(context.Background(), app, "9.9.9"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("delete unknown bundle: %v", err)
+	}
+}

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/store"
+)
+
+// httpError is an error that already knows its status and code.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// errorf builds an *httpError.
+func errorf(status int, code, msg string) error {
+	return &httpError{status: status, code: code, msg: msg}
+}
+
+// badRequest is the common 400.
+func badRequest(msg string) error { return errorf(http.StatusBadRequest, api.CodeBadRequest, msg) }
+
+// statusOf maps an error to an HTTP status and a stable code. It is the one
+// place that knows how errors of the lower packages look on the wire.
+func statusOf(err error) (int, string) {
+	var he *httpError
+	var me *manifest.Error
+	var mo *store.MissingObjectsError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.code
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
+	case errors.As(err, &me):
+		if me.Code == manifest.CodeTooLarge || me.Code == manifest.CodeTooManyFiles {
+			return http.StatusRequestEntityTooLarge, me.Code
+		}
+		return http.StatusBadRequest, me.Code
+	case errors.As(err, &mo):
+		return http.StatusConflict, api.CodeMissingObjects
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, api.CodeNotFound
+	case errors.Is(err, store.ErrExists):
+		return http.StatusConflict, api.CodeVersionExists
+	case errors.Is(err, store.ErrUnauthorized):
+		return http.StatusUnauthorized, api.CodeUnauthorized
+	case errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest, api.CodeBadRequest
+	}
+	return http.StatusInternalServerError, api.CodeInternal
+}
+
+// writeError answers with the JSON error body. Internal errors are logged
+// and their text is not sent.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	if status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "internal error; see the server log"
+	}
+	writeJSON(w, status, api.Error{Code: code, Message: msg})
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,307 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/store"
+)
+
+// Server serves one store over HTTPS, HTTP/3 and optionally cleartext HTTP.
+// Create it with New, bind with Listen, run with Serve, stop with Shutdown.
+type Server struct {
+	cfg         Config
+	store       *store.Store
+	log         *slog.Logger
+	handler     http.Handler
+	tlsConfig   *tls.Config
+	fingerprint string
+	authLimiter *failureLimiter
+
+	https *http.Server
+	h3    *http3.Server
+	plain *http.Server
+
+	tcpLn   net.Listener
+	udpConn net.PacketConn
+	plainLn net.Listener
+	h3Up    atomic.Bool
+
+	shutdownOnce sync.Once
+}
+
+// New builds a server over st. It loads or creates the TLS certificate but
+// binds nothing yet.
+func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	cert, fp, err := loadCertificate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:         cfg,
+		store:       st,
+		log:         log,
+		fingerprint: fp,
+		authLimiter: newFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Minute),
+	}
+	s.tlsConfig = &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the server's whole HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Fingerprint is the SHA-256 of the TLS leaf certificate, in hex.
+func (s *Server) Fingerprint() string { return s.fingerprint }
+
+// Listen binds the TCP and UDP listeners on cfg.Addr (the same port for
+// both, also when it is 0) and the cleartext one when configured.
+func (s *Server) Listen() error {
+	addr := s.cfg.Addr
+	if addr == "" {
+		addr = ":8443"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		tcp, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on TCP %s: %w", addr, err)
+		}
+		if s.cfg.DisableHTTP3 {
+			s.tcpLn = tcp
+			break
+		}
+		bound := strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, bound))
+		if err == nil {
+			s.tcpLn, s.udpConn = tcp, udp
+			break
+		}
+		tcp.Close()
+		if port != "0" || attempt >= 20 {
+			return fmt.Errorf("listen on UDP %s: %w", net.JoinHostPort(host, bound), err)
+		}
+	}
+	if s.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
+		}
+		s.plainLn = ln
+	}
+	lim := s.cfg.Limits
+	s.https = &http.Server{
+		Handler:           s.altSvc(s.handler),
+		TLSConfig:         s.tlsConfig.Clone(),
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.udpConn != nil {
+		s.h3 = &http3.Server{
+			Handler:        s.handler,
+			TLSConfig:      http3.ConfigureTLSConfig(s.tlsConfig.Clone()),
+			MaxHeaderBytes: lim.MaxHeaderBytes,
+			IdleTimeout:    lim.IdleTimeout,
+			QUICConfig: &quic.Config{
+				Allow0RTT:            false, // uploads are not idempotent; never replay them
+				HandshakeIdleTimeout: 5 * time.Second,
+				MaxIdleTimeout:       lim.IdleTimeout,
+				MaxIncomingStreams:   100,
+			},
+			Logger: s.log,
+		}
+	}
+	if s.plainLn != nil {
+		s.plain = &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			ReadTimeout:       lim.ReadTimeout,
+			WriteTimeout:      lim.WriteTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			MaxHeaderBytes:    lim.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	if s.tcpLn != nil {
+		s.tcpLn.Close()
+	}
+	if s.udpConn != nil {
+		s.udpConn.Close()
+	}
+	if s.plainLn != nil {
+		s.plainLn.Close()
+	}
+}
+
+// Addr is the bound TCP (and UDP) address; empty before Listen.
+func (s *Server) Addr() string {
+	if s.tcpLn == nil {
+		return ""
+	}
+	return s.tcpLn.Addr().String()
+}
+
+// HTTPAddr is the bound cleartext address, or empty.
+func (s *Server) HTTPAddr() string {
+	if s.plainLn == nil {
+		return ""
+	}
+	return s.plainLn.Addr().String()
+}
+
+// HTTP3Enabled reports whether the UDP listener is serving.
+func (s *Server) HTTP3Enabled() bool { return s.h3Up.Load() }
+
+// Serve runs every listener until Shutdown; it returns the first error other
+// than a clean close.
+func (s *Server) Serve() error {
+	if s.tcpLn == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 3)
+	n := 1
+	go func() { errc <- ignoreClosed(s.https.ServeTLS(s.tcpLn, "", "")) }()
+	if s.h3 != nil {
+		n++
+		s.h3Up.Store(true)
+		go func() {
+			err := s.h3.Serve(s.udpConn)
+			s.h3Up.Store(false)
+			errc <- ignoreClosed(err)
+		}()
+	}
+	if s.plain != nil {
+		n++
+		go func() { errc <- ignoreClosed(s.plain.Serve(s.plainLn)) }()
+	}
+	var first error
+	for i := 0; i < n; i++ {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			go s.Shutdown(context.Background())
+		}
+	}
+	return first
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, quic.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets requests in flight finish until ctx ends
+// (HTTP/3 clients get GOAWAY), then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	s.shutdownOnce.Do(func() {
+		s.h3Up.Store(false)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		add := func(err error) {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}
+		if s.h3 != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				add(ignoreClosed(s.h3.Shutdown(ctx)))
+				s.h3.Close()
+				s.udpConn.Close()
+			}()
+		}
+		for _, hs := range []*http.Server{s.https, s.plain} {
+			if hs == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := hs.Shutdown(ctx); err != nil {
+					hs.Close()
+					add(ignoreClosed(err))
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	return errors.Join(errs...)
+}
+
+// altSvc advertises HTTP/3 on TCP responses while the UDP listener is up.
+func (s *Server) altSvc(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.h3 != nil && s.h3Up.Load() {
+			_ = s.h3.SetQUICHeaders(w.Header())
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routes registers every endpoint.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET "+api.PathObject, s.handleObject)
+	mux.HandleFunc("HEAD "+api.PathObject, s.handleObject)
+	s.adminRoutes(mux)
+	return s.recoverer(mux)
+}
+
+// recoverer turns a panic in a handler into a 500 and a log line.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, r, s.log, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
