@@ -92,7 +92,7 @@ func get(t *testing.T, c *http.Client, method, url string, hdr map[string]string
 func TestObjectServing(t *testing.T) {
 	env := servertest.Start(t)
 	text := []byte(strings.Repeat("console.log('patchwire');\n", 4000)) // compressible: stored as zstd
-	noise := randomBytes(100_000, 1)                                   // incompressible: stored raw
+	noise := randomBytes(100_000, 1)                                    // incompressible: stored raw
 	ds := putObjects(t, env, text, noise)
 
 	transports(t, env, func(t *testing.T, c *http.Client) {
