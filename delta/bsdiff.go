@@ -40,8 +40,10 @@ func (bsdiffCodec) Name() string { return NameBsdiff }
 
 func (bsdiffCodec) chooseLimit() int64 { return BsdiffChooseLimit }
 
-// Encode implements Codec with bsdiff 4.3's algorithm. It needs about
-// 9×len(old) + 2×len(new) bytes of memory.
+// Encode implements Codec with bsdiff 4.3's algorithm; the control, diff
+// and extra data are exactly bsdiff's (the tests check this against Debian
+// bsdiff), only the bzip2 compressor differs. It needs about 9×len(old) +
+// 2×len(new) bytes of memory.
 func (bsdiffCodec) Encode(old, new []byte) ([]byte, error) {
 	if len(old) > BsdiffMaxOld {
 		return nil, fmt.Errorf("delta: bsdiff: old is %d bytes, max %d: %w", len(old), BsdiffMaxOld, ErrTooLarge)
@@ -103,7 +105,7 @@ func offtin(buf []byte) int64 {
 // in old through the suffix array and returns the raw control, diff and
 // extra blocks.
 func bsdiffScan(old, new []byte) (ctrl, diff, extra []byte) {
-	I := qsufsort(old)
+	I := suffixArray(old)
 	oldLen, newLen := len(old), len(new)
 	diff = make([]byte, 0, newLen)
 	extra = make([]byte, 0, newLen/8)

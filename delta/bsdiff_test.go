@@ -29,7 +29,7 @@ func TestOfftinOfftout(t *testing.T) {
 	}
 }
 
-func TestQsufsort(t *testing.T) {
+func TestSuffixArray(t *testing.T) {
 	r := newRand(7)
 	inputs := [][]byte{nil, []byte("a"), []byte("banana"), []byte("mississippi"), make([]byte, 100), bytes.Repeat([]byte("abc"), 50)}
 	for i := 0; i < 50; i++ {
@@ -42,16 +42,42 @@ func TestQsufsort(t *testing.T) {
 	}
 	inputs = append(inputs, genJS(r, 5000), randomBytes(r, 3000))
 	for _, in := range inputs {
-		got := qsufsort(in)
 		want := make([]int32, len(in)+1)
 		for i := range want {
 			want[i] = int32(i)
 		}
 		slices.SortFunc(want, func(a, b int32) int { return bytes.Compare(in[a:], in[b:]) })
-		if !slices.Equal(got, want) {
+		if got := suffixArray(in); !slices.Equal(got, want) {
+			t.Fatalf("suffixArray(%q) = %v, want %v", in, got, want)
+		}
+		if got := qsufsort(in); !slices.Equal(got, want) {
 			t.Fatalf("qsufsort(%q) = %v, want %v", in, got, want)
 		}
 	}
+	// Bigger and repetitive inputs, where the naive sort is too slow:
+	// the two algorithms must agree.
+	big := [][]byte{genJS(r, 300<<10), bytes.Repeat([]byte("abcab"), 20000), make([]byte, 50000), randomBytes(r, 100000)}
+	for _, in := range big {
+		if !slices.Equal(suffixArray(in), qsufsort(in)) {
+			t.Fatalf("suffixArray and qsufsort disagree on %d bytes", len(in))
+		}
+	}
+}
+
+func FuzzSuffixArray(f *testing.F) {
+	f.Add([]byte("mississippi"))
+	f.Add([]byte("abababababab"))
+	f.Add([]byte{0, 0, 0, 255, 255, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want := make([]int32, len(in)+1)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortFunc(want, func(a, b int32) int { return bytes.Compare(in[a:], in[b:]) })
+		if got := suffixArray(in); !slices.Equal(got, want) {
+			t.Fatalf("suffixArray(%q) = %v, want %v", in, got, want)
+		}
+	})
 }
 
 // bsdiffBlocks splits a BSDIFF40 patch and decompresses its three blocks.

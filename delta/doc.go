@@ -25,9 +25,15 @@
 // control and diff blocks, and the length of new, as sign-magnitude
 // little-endian int64s), then three bzip2 streams: control triples, diff
 // bytes (added to old byte-wise) and extra bytes. The encoder follows
-// bsdiff 4.3's algorithm (qsufsort suffix array, approximate-match scan);
-// its patches apply with bspatch, and bsdiff's apply with Apply, which
-// follows bspatch exactly on valid patches.
+// bsdiff 4.3's algorithm (suffix array of old, approximate-match scan with
+// forward and backward extension) and produces exactly Debian bsdiff's
+// control, diff and extra data; it sorts suffixes with SA-IS instead of
+// qsufsort (same array, linear time). Its patches apply with bspatch, and
+// bsdiff's apply with Apply, which follows bspatch on valid patches.
+//
+// The bzip2 streams are written by github.com/dsnet/compress/bzip2, which
+// assigns its Huffman tables round-robin rather than by fit: the same data
+// compresses to about 1.1–1.7× libbz2's size, the most on small diffs.
 //
 // # Limits
 //

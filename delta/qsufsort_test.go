@@ -1,12 +1,9 @@
 package delta
 
-// Suffix sorting for bsdiff: Larsson and Sadakane's qsufsort ("Faster
-// suffix sorting", 1999), the algorithm bsdiff 4.3 uses, written from the
-// published description with the same group-splitting rules so that the
-// resulting suffix array (and therefore the diff) matches bsdiff's.
-//
-// Positions are int32: old must be shorter than 1<<31-1 bytes. I and V take
-// 8 bytes per byte of old.
+// Larsson and Sadakane's qsufsort ("Faster suffix sorting", 1999), the
+// suffix sort bsdiff 4.3 uses, written from the published description. The
+// package uses SA-IS (sais.go); qsufsort stays here as an independent
+// oracle for it, and for the benchmark comparing the two.
 
 // qsufsort returns the suffix array of buf, with the empty suffix at index
 // 0 (sa[0] == len(buf)), as bsdiff expects.
