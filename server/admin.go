@@ -135,10 +135,7 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	m, err := manifest.New(req.Files, s.cfg.Limits.Bundle)
-	if err == nil && m.Len() == 0 {
-		err = &manifest.Error{Code: manifest.CodeEmptyBundle, Reason: "the bundle has no files"}
-	}
+	m, err := uploadManifest(req, s.cfg.Limits.Bundle)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -154,6 +151,15 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.UploadResponse{ID: up.ID, Manifest: m.Digest(), Missing: nonNil(missing)})
+}
+
+// uploadManifest validates the files of an upload request as a manifest.
+func uploadManifest(req api.UploadRequest, lim manifest.Limits) (*manifest.Manifest, error) {
+	m, err := manifest.New(req.Files, lim)
+	if err == nil && m.Len() == 0 {
+		err = &manifest.Error{Code: manifest.CodeEmptyBundle, Reason: "the bundle has no files"}
+	}
+	return m, err
 }
 
 // handleUploadObject receives one object of an upload session, raw or

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -247,8 +248,40 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// zipWith builds a zip whose entries are given by their headers.
+func zipWith(t *testing.T, entries ...zipEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		w, err := zw.CreateHeader(e.hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(e.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type zipEntry struct {
+	hdr  *zip.FileHeader
+	data []byte
+}
+
+func entryWithMode(name string, mode os.FileMode, data string) zipEntry {
+	h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+	h.SetMode(mode)
+	return zipEntry{h, []byte(data)}
+}
+
 func TestZipUploadRefusals(t *testing.T) {
-	env := servertest.Start(t, servertest.WithLimits(server.Limits{MaxUploadBytes: 1 << 20}))
+	lim := server.DefaultLimits()
+	lim.MaxUploadBytes = 8 << 20
+	lim.Bundle.MaxBundleBytes = 4 << 20
+	env := servertest.Start(t, servertest.WithLimits(lim))
 	newApp(t, env)
 	good := map[string]string{"index.html": "<h1>hi</h1>"}
 	with := func(extra map[string]string) map[string]string {
@@ -275,7 +308,13 @@ func TestZipUploadRefusals(t *testing.T) {
 		{"truncated", zipOf(t, good)[:40], 400, manifest.CodeCorruptZip},
 		{"junk", []byte("this is not a zip at all"), 400, manifest.CodeCorruptZip},
 		{"prepended junk", append([]byte("JUNK"), zipOf(t, good)...), 400, manifest.CodeCorruptZip},
-		{"over the upload limit", append(zipOf(t, good), make([]byte, 2<<20)...), 413, api.CodeBodyTooLarge},
+		{"over the upload limit", append(zipOf(t, good), make([]byte, 9<<20)...), 413, api.CodeBodyTooLarge},
+		{"symlink entry", zipWith(t, entryWithMode("index.html", 0o644, "hi"), entryWithMode("link.js", os.ModeSymlink|0o777, "/etc/passwd")), 400, manifest.CodeNotRegular},
+		{"device entry", zipWith(t, entryWithMode("index.html", 0o644, "hi"), entryWithMode("dev", os.ModeDevice|0o644, "")), 400, manifest.CodeNotRegular},
+		{"inflation ratio bomb", zipWith(t, entryWithMode("index.html", 0o644, "hi"), entryWithMode("zeros.js", 0o644, strings.Repeat("\x00", 3<<20))), 400, manifest.CodeCompression},
+		{"more bytes than the bundle limit", zipWith(t, entryWithMode("index.html", 0o644, "hi"),
+			zipEntry{&zip.FileHeader{Name: "a.bin", Method: zip.Store}, randomBytes(5<<19, 7)},
+			zipEntry{&zip.FileHeader{Name: "b.bin", Method: zip.Store}, randomBytes(5<<19, 8)}), 413, manifest.CodeTooLarge},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,13 +18,12 @@ import (
 )
 
 // putObjects stores objects directly and returns their digests.
-func putObjects(t *testing.T, env *servertest.Env, objects ...[]byte) []manifest.Digest {
-	t.Helper()
+func putObjects(t testing.TB, env *servertest.Env, objects ...[]byte) []manifest.Digest {
 	var ds []manifest.Digest
 	for _, b := range objects {
 		d := manifest.Sum(b)
 		if _, err := env.Store.PutObject(context.Background(), d, b); err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		ds = append(ds, d)
 	}

@@ -86,6 +86,9 @@ func TestKilledDuringUploadRestartsClean(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	acked := map[string]bool{}
 	const rounds = 6
+	// Round 0 runs to completion and measures how long an upload takes;
+	// later rounds kill the server at a random moment of that span.
+	var uploadTime time.Duration
 	for round := 0; round < rounds; round++ {
 		srv := startServer(t, bin, data)
 		key, err := os.ReadFile(filepath.Join(data, "admin.key"))
@@ -113,13 +116,20 @@ func TestKilledDuringUploadRestartsClean(t *testing.T) {
 			_, err := c.Upload(ctx, src, client.UploadOptions{App: "com.example.app", Version: version, Concurrency: 2})
 			done <- err
 		}()
-		delay := time.Duration(rng.Intn(400)) * time.Millisecond
+		delay := time.Hour
+		if round > 0 {
+			delay = time.Duration(rng.Int63n(int64(uploadTime)*5/4 + 1))
+		}
+		started := time.Now()
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatalf("upload %s: %v", version, err)
 			}
 			acked[version] = true
+			if round == 0 {
+				uploadTime = time.Since(started)
+			}
 			srv.kill()
 		case <-time.After(delay):
 			srv.kill()
@@ -137,7 +147,7 @@ func TestKilledDuringUploadRestartsClean(t *testing.T) {
 // crashBundle makes a bundle big enough that a kill often lands mid-upload.
 func crashBundle(rng *rand.Rand, round int) map[string][]byte {
 	files := map[string][]byte{"index.html": []byte(fmt.Sprintf("<h1>%d</h1>", round))}
-	for i := 0; i < 120; i++ {
+	for i := 0; i < 60; i++ {
 		b := make([]byte, 8_000+rng.Intn(40_000))
 		rng.Read(b)
 		files[fmt.Sprintf("assets/%d.bin", i)] = b
