@@ -14,3 +14,14 @@ const (
 	PathObject       = "/o/{sha256}"
 	PathHealth       = "/healthz"
 )
+
+// Channel and device routes of the admin API.
+const (
+	PathChannels        = "/api/v1/apps/{app}/channels"
+	PathChannel         = "/api/v1/apps/{app}/channels/{channel}"
+	PathChannelBundle   = "/api/v1/apps/{app}/channels/{channel}/bundle"
+	PathChannelRollback = "/api/v1/apps/{app}/channels/{channel}/rollback"
+	PathChannelRollout  = "/api/v1/apps/{app}/channels/{channel}/rollout"
+	PathChannelHistory  = "/api/v1/apps/{app}/channels/{channel}/history"
+	PathDeviceOverride  = "/api/v1/apps/{app}/devices/{device}/override"
+)
