@@ -26,6 +26,7 @@ type Error struct {
 	Reason string // a sentence for a person
 }
 
+// Error formats e as `code: "path": reason`, or `code: reason` with no path.
 func (e *Error) Error() string {
 	if e.Path != "" {
 		return fmt.Sprintf("%s: %q: %s", e.Code, e.Path, e.Reason)

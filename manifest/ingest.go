@@ -11,26 +11,27 @@ import (
 	"strings"
 )
 
-// Ingestion turns a build folder or a zip into a validated Manifest whose
-// files can be read back. Both forms obey the same rules:
+// Source is a validated bundle whose files can be read back by path. Its
+// methods are safe for concurrent use.
+//
+// OpenDir, OpenZip and OpenPath make one from a build folder or a zip. Both
+// forms obey the same rules:
 //
 //   - every path passes ValidatePath; duplicates, case-fold or Unicode
 //     collisions and a file that is also a folder are refused (see New);
 //   - only regular files are taken: symbolic links (never followed),
 //     devices, named pipes, sockets and setuid or setgid files are refused;
-//   - file count and bytes are counted against Limits on the bytes actually
-//     read or inflated, never on a size someone declared;
+//   - files and bytes are counted against Limits on the bytes actually read
+//     or inflated: a size a zip declares can make a refusal come earlier,
+//     never let more through;
 //   - Finder litter is dropped silently: files named ".DS_Store" and
 //     folders named "__MACOSX" (at any depth). Nothing else is skipped:
 //     "Thumbs.db", "._x" files and hidden files are bundle files like any;
 //   - a bundle with no files is refused (CodeEmptyBundle).
 //
-// Each refusal is an *Error naming the entry; other errors (I/O, a cancelled
-// ctx) are returned as they come. Memory stays flat: files are hashed as a
+// Each refusal is an *Error naming the entry when there is one; other errors
+// (I/O, a cancelled ctx) are returned as they come. Memory stays flat: files are hashed as a
 // stream, never held whole.
-
-// Source is a validated bundle whose files can be read back by path. Its
-// methods are safe for concurrent use.
 type Source interface {
 	// Manifest is the validated manifest; it has at least one file.
 	Manifest() *Manifest
@@ -103,14 +104,22 @@ func CheckIndex(m *Manifest) error {
 }
 
 // skipped reports whether the entry at path p is Finder litter that
-// ingestion drops without a word: a file named ".DS_Store", or a
-// "__MACOSX" folder and everything in it.
+// ingestion drops without a word: a file named ".DS_Store", or a folder
+// named "__MACOSX" and everything in it. A folder named ".DS_Store" or a
+// file named "__MACOSX" is kept.
 func skipped(p string, isDir bool) bool {
-	last := p[strings.LastIndexByte(p, '/')+1:]
-	if !isDir && last == ".DS_Store" {
-		return true
+	dirs := p
+	if !isDir {
+		i := strings.LastIndexByte(p, '/')
+		if p[i+1:] == ".DS_Store" {
+			return true
+		}
+		if i < 0 {
+			return false
+		}
+		dirs = p[:i]
 	}
-	for c := range strings.SplitSeq(p, "/") {
+	for c := range strings.SplitSeq(dirs, "/") {
 		if c == "__MACOSX" {
 			return true
 		}
@@ -177,6 +186,8 @@ func describeMode(m fs.FileMode) string {
 		return "has the setuid bit set"
 	case m&fs.ModeSetgid != 0:
 		return "has the setgid bit set"
+	case m&fs.ModeIrregular != 0:
+		return "has a file type this reader does not know"
 	}
 	return "is not a regular file"
 }

@@ -18,8 +18,8 @@ import (
 
 // OpenDir validates and hashes the build folder dir and returns it as a
 // Source. The walk is confined to dir with os.Root and never follows a
-// symbolic link; see the package's ingestion rules for what is refused and
-// what is skipped. The folder stays open until the Source is closed.
+// symbolic link; see Source for what is refused and what is skipped. The
+// folder stays open until the Source is closed.
 //
 // The folder is listed and every name and file type checked first, in name
 // order, so the first bad entry is the one named; only then are the files

@@ -346,3 +346,30 @@ func TestOpenDirDigests(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 }
+
+func TestSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		p     string
+		isDir bool
+		want  bool
+	}{
+		{".DS_Store", false, true},
+		{"a/b/.DS_Store", false, true},
+		{".DS_Store", true, false},
+		{".DS_Store/x", false, false},
+		{"__MACOSX", true, true},
+		{"a/__MACOSX", true, true},
+		{"__MACOSX/a/._b", false, true},
+		{"a/__MACOSX/b", false, true},
+		{"__MACOSX", false, false},
+		{"a/__MACOSX", false, false},
+		{"__MACOSX.js", false, false},
+		{"._index.html", false, false},
+		{"Thumbs.db", false, false},
+		{".ds_store", false, false},
+	} {
+		if got := skipped(tc.p, tc.isDir); got != tc.want {
+			t.Errorf("skipped(%q, dir=%v) = %v, want %v", tc.p, tc.isDir, got, tc.want)
+		}
+	}
+}

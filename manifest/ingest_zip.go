@@ -55,7 +55,7 @@ const (
 // Source whose Open re-inflates an entry on demand; r must stay readable
 // until the Source is closed, and OpenZip never closes it.
 //
-// Beyond the package's ingestion rules, the zip must be one a different
+// Beyond the rules every Source obeys, the zip must be one a different
 // reader could not read differently, so OpenZip refuses (CodeCorruptZip)
 // anything but a plain single-disk archive: data before the first entry or
 // after the end record, two end records, gaps or overlaps between entries
@@ -112,7 +112,6 @@ type zipEnd struct {
 	records uint64
 	cdOff   int64
 	cdSize  int64
-	endOff  int64 // where the central directory must end: the (zip64) end record
 }
 
 type zipReader struct {
@@ -150,7 +149,7 @@ func openZip(ctx context.Context, r io.ReaderAt, size int64, lim Limits, closer 
 	prefix := flatten(ents)
 	// Refuse on the declared sizes and paths before inflating a byte:
 	// duplicates, collisions, sizes over the limits.
-	es := z.entries(ents, prefix)
+	es := bundleEntries(ents, prefix)
 	if len(es) == 0 {
 		return nil, errorf(CodeEmptyBundle, "", "the zip holds no files")
 	}
@@ -195,7 +194,7 @@ func (z *zipReader) readAt(b []byte, off int64, path, what string) error {
 func (z *zipReader) readEnd() (zipEnd, error) {
 	var e zipEnd
 	if z.size < zipEndLen {
-		return e, corrupt("", "the file is %d bytes, too short to be a zip archive", z.size)
+		return e, corrupt("", "the file is only %d bytes long, too short to be a zip archive", z.size)
 	}
 	var head [4]byte
 	if err := z.readAt(head[:], 0, "", "the first entry header"); err != nil {
@@ -286,13 +285,13 @@ func (z *zipReader) readEnd() (zipEnd, error) {
 	if hi, lo := bits.Mul64(records, zipCentralBudget); hi == 0 && lo < math.MaxUint64-zipCentralSlack && cdSize > lo+zipCentralSlack {
 		return e, corrupt("", "the central directory is %d bytes, more than %d entries need (at most %d bytes of name, extra fields and comment each)", cdSize, records, zipCentralBudget)
 	}
-	return zipEnd{records: records, cdOff: int64(cdOff), cdSize: int64(cdSize), endOff: cdEnd}, nil
+	return zipEnd{records: records, cdOff: int64(cdOff), cdSize: int64(cdSize)}, nil
 }
 
 // readCentral reads and checks every central directory record, in order.
 func (z *zipReader) readCentral(end zipEnd) ([]zipEntry, error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(z.r, end.cdOff, end.cdSize), 64<<10)
-	ents := make([]zipEntry, 0, end.records)
+	ents := make([]zipEntry, 0, min(end.records, 1024))
 	var hdr [zipCentralLen]byte
 	var buf []byte
 	var read int64
@@ -422,7 +421,9 @@ func (z *zipReader) checkEntry(e *zipEntry, files *int) error {
 		return nil
 	case isDir:
 		e.kind = kindDir
-		if m := mode &^ fs.ModeDir; !regularFile(m) {
+		// Only the type matters: setgid and sticky folders are common and
+		// harmless, since no folder is created from its mode.
+		if m := mode & fs.ModeType &^ fs.ModeDir; m != 0 {
 			return errorf(CodeNotRegular, e.name, "folder entry %s", describeMode(m))
 		}
 		if e.usize != 0 {
@@ -678,9 +679,9 @@ func flatten(ents []zipEntry) string {
 	return prefix
 }
 
-// entries sets each file's bundle path and returns them with their
+// bundleEntries sets each file's bundle path and returns them with their
 // declared sizes.
-func (z *zipReader) entries(ents []zipEntry, prefix string) []Entry {
+func bundleEntries(ents []zipEntry, prefix string) []Entry {
 	var es []Entry
 	for i := range ents {
 		e := &ents[i]

@@ -67,6 +67,15 @@ func TestOpenZipNotRegular(t *testing.T) {
 			wantCode(t, err, CodeNotRegular, tc.name)
 		})
 	}
+	t.Run("setgid and sticky folders, sticky file", func(t *testing.T) {
+		b := buildZip(t, zf{name: "d/", mode: fs.ModeDir | fs.ModeSetgid | 0o775}, zf{name: "t/", mode: fs.ModeDir | fs.ModeSticky | 0o777},
+			zf{name: "d/x.js", body: "x", mode: fs.ModeSticky | 0o644})
+		src, err := openZipBytes(b, DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSource(t, src, map[string]string{"x.js": "x"})
+	})
 	raw := func(creator uint16, attrs uint32) []byte {
 		e := stored("x.js", "x")
 		e.creator, e.attrs = creator, attrs
@@ -477,6 +486,8 @@ func TestOpenZipFlatten(t *testing.T) {
 		{"finder litter", []zf{{name: "__MACOSX/"}, {name: "__MACOSX/dist/._index.html", body: "meta"}, {name: ".DS_Store", body: "ds"},
 			{name: "dist/"}, {name: "dist/.DS_Store", body: "ds"}, {name: "dist/index.html", body: "i"}, {name: "dist/a/__MACOSX/x", body: "m"}},
 			map[string]string{"index.html": "i"}},
+		{"only the litter names are skipped", []zf{{name: "dist/__MACOSX", body: "file"}, {name: "dist/.DS_Store/x", body: "in a folder"}, {name: "dist/__MACOSX.js", body: "j"}},
+			map[string]string{"__MACOSX": "file", ".DS_Store/x": "in a folder", "__MACOSX.js": "j"}},
 		{"other dot files are kept", []zf{{name: "dist/._index.html", body: "m"}, {name: "dist/Thumbs.db", body: "t"}, {name: "dist/.well-known/x", body: "w"}},
 			map[string]string{"._index.html": "m", "Thumbs.db": "t", ".well-known/x": "w"}},
 		{"empty files", []zf{{name: "e1"}, {name: "e2", store: true}, {name: "d/e3"}},
