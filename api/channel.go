@@ -91,6 +91,28 @@ type RolloutRequest struct {
 	BasisPoints int    `json:"basis_points,omitempty"`
 }
 
+// Rollout actions (RolloutRequest.Action).
+const (
+	RolloutStart   = "start"   // start a rollout of Bundle, or change its BasisPoints
+	RolloutPause   = "pause"   // freeze: devices on the rollout bundle keep it, nobody enters
+	RolloutResume  = "resume"  // unfreeze
+	RolloutPromote = "promote" // the rollout bundle becomes the channel's bundle
+	RolloutCancel  = "cancel"  // end the rollout; everyone gets the channel's bundle
+)
+
+// Error codes of the channel and device routes.
+const (
+	CodeChannelNotFound  = "channel_not_found"  // 404: no such channel
+	CodeBundleNotFound   = "bundle_not_found"   // 404: a channel or rollout names a missing bundle
+	CodeChannelExists    = "channel_exists"     // 409: the channel name is taken
+	CodeInvalidChannel   = "invalid_channel"    // 400: a setting breaks a rule (name, policy, percentage, ...)
+	CodePublicConflict   = "public_conflict"    // 409: another channel is public for a platform
+	CodeNoPreviousBundle = "no_previous_bundle" // 409: rollback has nothing to go back to
+	CodeNoRollout        = "no_rollout"         // 409: rollout action on a channel without one
+	CodeBundleInUse      = "bundle_in_use"      // 409: bundle delete refused, a channel serves it
+	CodeInvalidDeviceID  = "invalid_device_id"  // 400: device id empty, too long or with control characters
+)
+
 // OverrideRequest is the body of PUT /api/v1/apps/{app}/devices/{device}/override.
 type OverrideRequest struct {
 	Channel string `json:"channel"`

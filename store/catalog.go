@@ -413,7 +413,9 @@ func (s *Store) ListBundles(ctx context.Context, app string) ([]api.Bundle, erro
 }
 
 // DeleteBundle removes version of app (ErrNotFound if absent), and its
-// manifest unless another bundle uses it. The bundle's objects become
+// manifest unless another bundle uses it. While a channel serves the
+// version, or rolls it out, it refuses with ErrBundleInUse (also
+// ErrInvalid) naming the channel. The bundle's objects become
 // collectable: the garbage collector removes those no bundle or upload
 // session references once GCGrace has passed.
 func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
@@ -427,6 +429,16 @@ func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
 		r, err := getBundleTxn(txn, app, version)
 		if err != nil {
 			return err
+		}
+		// Reading every channel (and the channel id counter) here makes a
+		// concurrent channel change that starts serving version conflict
+		// with this transaction.
+		ch, how, err := channelServing(txn, app, version)
+		if err != nil {
+			return err
+		}
+		if ch != "" {
+			return fmt.Errorf("channel %q %s version %s; set the channel to another bundle first: %w", ch, how, version, ErrBundleInUse)
 		}
 		// A concurrent CommitBundle rewrites the epoch: reading it makes this
 		// transaction conflict with one that adds a bundle sharing the
