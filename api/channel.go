@@ -117,3 +117,11 @@ const (
 type OverrideRequest struct {
 	Channel string `json:"channel"`
 }
+
+// DeviceOverride answers PUT /api/v1/apps/{app}/devices/{device}/override:
+// the device (lower-cased) is pinned to Channel.
+type DeviceOverride struct {
+	App     string `json:"app_id"`
+	Device  string `json:"device_id"`
+	Channel string `json:"channel"`
+}

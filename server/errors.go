@@ -53,6 +53,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, api.CodeVersionExists
 	case errors.Is(err, store.ErrUnauthorized):
 		return http.StatusUnauthorized, api.CodeUnauthorized
+	case errors.Is(err, store.ErrBundleInUse):
+		return http.StatusConflict, api.CodeBundleInUse
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest, api.CodeBadRequest
 	}

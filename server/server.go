@@ -288,6 +288,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathObject, s.handleObject)
 	mux.HandleFunc("HEAD "+api.PathObject, s.handleObject)
 	s.adminRoutes(mux)
+	s.channelRoutes(mux)
 	return s.recoverer(mux)
 }
 
