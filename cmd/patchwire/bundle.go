@@ -12,6 +12,7 @@ import (
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/store"
 )
 
 func runBundle(ctx context.Context, env *cliEnv, args []string) error {
@@ -28,6 +29,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	var (
 		app, version string
 		meta         api.BundleMeta
+		channel      string
 		noIndex      bool
 		asJSON       bool
 	)
@@ -36,6 +38,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&meta.MinUpdateVersion, "min-update-version", "", "oldest version that may update to this one (policy metadata)")
 	fs.StringVar(&meta.Link, "link", "", "link shown with the bundle (release notes)")
 	fs.StringVar(&meta.Comment, "comment", "", "comment shown with the bundle")
+	fs.StringVar(&channel, "channel", "", "after the upload, make this channel serve the new version (created if missing, public when the app has none)")
 	fs.BoolVar(&noIndex, "no-index-check", false, "allow a bundle without index.html at its root")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	rest, err := parseArgs(fs, args)
@@ -47,6 +50,11 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if app == "" || version == "" {
 		return usageError("bundle upload needs --app APP_ID and --version SEMVER")
+	}
+	if channel != "" {
+		if err := store.ValidateChannelName(channel); err != nil {
+			return usageError("--channel: " + err.Error())
+		}
 	}
 	src, err := manifest.OpenPath(ctx, rest[0], manifest.DefaultLimits())
 	if err != nil {
@@ -81,8 +89,16 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	res := uploadResult{UploadSummary: sum}
+	if channel != "" {
+		ch, created, err := ensureChannelServes(ctx, c, app, channel, version)
+		if err != nil {
+			return fmt.Errorf("uploaded %s %s, but could not make channel %s serve it: %w", app, version, channel, err)
+		}
+		res.Channel = &uploadChannel{Channel: ch, Created: created}
+	}
 	if asJSON {
-		return printJSON(env, sum)
+		return printJSON(env, res)
 	}
 	fmt.Fprintf(env.stdout, "Uploaded %s %s\n", sum.App, sum.Version)
 	fmt.Fprintf(env.stdout, "  files:     %d (%s)\n", sum.Files, humanBytes(sum.BundleBytes))
@@ -93,7 +109,30 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "  sent:      %s (%.1f%% of the bundle)\n", humanBytes(sum.BytesSent), pct)
 	fmt.Fprintf(env.stdout, "  manifest:  %s\n", sum.Manifest)
+	if ch := res.Channel; ch != nil {
+		switch {
+		case ch.Created && ch.Public:
+			fmt.Fprintf(env.stdout, "  channel:   created %s, public (the app had no public channel), serving %s\n", ch.Name, ch.Bundle)
+		case ch.Created:
+			fmt.Fprintf(env.stdout, "  channel:   created %s, private (the app has a public channel), serving %s\n", ch.Name, ch.Bundle)
+		default:
+			fmt.Fprintf(env.stdout, "  channel:   %s now serves %s (sequence %d)\n", ch.Name, ch.Bundle, ch.Sequence)
+		}
+	}
 	return nil
+}
+
+// uploadResult is the JSON summary of bundle upload: the upload's, plus
+// the channel that serves the new version when --channel was given.
+type uploadResult struct {
+	client.UploadSummary
+	Channel *uploadChannel `json:"channel,omitempty"`
+}
+
+// uploadChannel is the channel bundle upload --channel set (or created).
+type uploadChannel struct {
+	api.Channel
+	Created bool `json:"created"`
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

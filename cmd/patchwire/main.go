@@ -28,11 +28,13 @@ type cliEnv struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  {"run the server", runServe},
-		"login":  {"save the server URL and API key for later commands", runLogin},
-		"app":    {"add and list apps", runApp},
-		"bundle": {"upload, list and delete bundle versions", runBundle},
-		"key":    {"create, list and delete API keys", runKey},
+		"serve":   {"run the server", runServe},
+		"login":   {"save the server URL and API key for later commands", runLogin},
+		"app":     {"add and list apps", runApp},
+		"bundle":  {"upload, list and delete bundle versions", runBundle},
+		"key":     {"create, list and delete API keys", runKey},
+		"channel": {"create channels, set their bundle, roll out, roll back", runChannel},
+		"device":  {"per-device settings: override (pin a device to a channel)", runDevice},
 	}
 }
 

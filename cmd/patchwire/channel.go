@@ -1,0 +1,508 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
+	"github.com/patchwire/patchwire/store"
+)
+
+func runChannel(ctx context.Context, env *cliEnv, args []string) error {
+	return subcommand(ctx, env, "channel", args, map[string]func(context.Context, *cliEnv, []string) error{
+		"create":   runChannelCreate,
+		"update":   runChannelUpdate,
+		"set":      runChannelSet,
+		"list":     runChannelList,
+		"show":     runChannelShow,
+		"rollback": runChannelRollback,
+		"rollout":  runChannelRollout,
+		"history":  runChannelHistory,
+		"delete":   runChannelDelete,
+	})
+}
+
+// settingsFlags are the channel settings create and update share. Only the
+// flags given on the command line are sent (fs.Visit), so update changes
+// nothing else and create leaves the rest at the server's defaults.
+type settingsFlags struct {
+	public, selfSet, noEmulator, noDevice, noDev, noProd, underNative bool
+	platforms, policy                                                 string
+}
+
+func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
+	f := &settingsFlags{}
+	fs.BoolVar(&f.public, "public", false, "serve devices that name no channel (at most one public channel per platform)")
+	fs.StringVar(&f.platforms, "platforms", "ios,android,electron", `platforms the channel serves, comma-separated ("" for none)`)
+	fs.StringVar(&f.policy, "policy", "major", "auto-update policy: none, major, minor, patch or metadata")
+	fs.BoolVar(&f.selfSet, "self-set", false, "let devices assign themselves to the channel")
+	fs.BoolVar(&f.noEmulator, "no-emulator", false, "refuse emulators")
+	fs.BoolVar(&f.noDevice, "no-device", false, "refuse real devices")
+	fs.BoolVar(&f.noDev, "no-dev", false, "refuse development builds")
+	fs.BoolVar(&f.noProd, "no-prod", false, "refuse production builds")
+	fs.BoolVar(&f.underNative, "allow-under-native", false, "allow bundles older than the device's native version")
+	return f
+}
+
+// settings returns the settings of the flags given on the command line.
+func (f *settingsFlags) settings(fs *flag.FlagSet) (api.ChannelSettings, int, error) {
+	var st api.ChannelSettings
+	n := 0
+	var err error
+	ptr := func(b bool) *bool { return &b }
+	fs.Visit(func(fl *flag.Flag) {
+		n++
+		switch fl.Name {
+		case "public":
+			st.Public = ptr(f.public)
+		case "self-set":
+			st.AllowSelfAssign = ptr(f.selfSet)
+		case "no-emulator":
+			st.AllowEmulator = ptr(!f.noEmulator)
+		case "no-device":
+			st.AllowDevice = ptr(!f.noDevice)
+		case "no-dev":
+			st.AllowDev = ptr(!f.noDev)
+		case "no-prod":
+			st.AllowProd = ptr(!f.noProd)
+		case "allow-under-native":
+			st.AllowUnderNative = ptr(f.underNative)
+		case "policy":
+			p := f.policy
+			st.Policy = &p
+		case "platforms":
+			ios, android, electron := false, false, false
+			for _, p := range strings.Split(f.platforms, ",") {
+				switch strings.ToLower(strings.TrimSpace(p)) {
+				case "":
+				case "ios":
+					ios = true
+				case "android":
+					android = true
+				case "electron":
+					electron = true
+				default:
+					err = usageError(fmt.Sprintf("--platforms: unknown platform %q (want ios, android, electron)", p))
+				}
+			}
+			st.IOS, st.Android, st.Electron = ptr(ios), ptr(android), ptr(electron)
+		default:
+			n--
+		}
+	})
+	return st, n, err
+}
+
+// channelArgs parses a "channel VERB NAME --app A ..." command line and
+// returns the channel name (or none, when name is false).
+func channelArgs(fs *flag.FlagSet, args []string, verb string, name bool, app *string) (string, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if name {
+		if err := wantArgs(rest, 1, "NAME (the channel)"); err != nil {
+			return "", err
+		}
+	} else if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return "", err
+	}
+	if *app == "" {
+		return "", usageError("channel " + verb + " needs --app APP_ID")
+	}
+	if name {
+		return rest[0], nil
+	}
+	return "", nil
+}
+
+func runChannelCreate(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel create", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	bundle := fs.String("bundle", "", `bundle to serve: a version or "builtin" (default: none yet)`)
+	sf := addSettingsFlags(fs)
+	asJSON := fs.Bool("json", false, "print the channel as JSON")
+	name, err := channelArgs(fs, args, "create", true, app)
+	if err != nil {
+		return err
+	}
+	st, _, err := sf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if *bundle != "" {
+		st.Bundle = bundle
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.CreateChannel(ctx, *app, api.CreateChannelRequest{Name: name, ChannelSettings: st})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, ch)
+	}
+	fmt.Fprintf(env.stdout, "Created channel %s of %s: %s\n", ch.Name, ch.App, describeChannel(ch))
+	return nil
+}
+
+func runChannelUpdate(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel update", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	sf := addSettingsFlags(fs)
+	asJSON := fs.Bool("json", false, "print the channel as JSON")
+	name, err := channelArgs(fs, args, "update", true, app)
+	if err != nil {
+		return err
+	}
+	st, n, err := sf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false)")
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.UpdateChannel(ctx, *app, name, st)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, ch)
+	}
+	fmt.Fprintf(env.stdout, "Updated channel %s of %s: %s\n", ch.Name, ch.App, describeChannel(ch))
+	return nil
+}
+
+func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel set", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	bundle := fs.String("bundle", "", `bundle to serve: a version or "builtin" (required)`)
+	name, err := channelArgs(fs, args, "set", true, app)
+	if err != nil {
+		return err
+	}
+	if *bundle == "" {
+		return usageError(`channel set needs --bundle VERSION (or --bundle builtin)`)
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.SetChannelBundle(ctx, *app, name, *bundle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Channel %s of %s now serves %s (sequence %d)\n", ch.Name, ch.App, bundleLabel(ch.Bundle), ch.Sequence)
+	return nil
+}
+
+func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel list", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := channelArgs(fs, args, "list", false, app); err != nil {
+		return err
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.ListChannels(ctx, *app)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, list)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSEQUENCE")
+	for _, ch := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%d\n", ch.Name, bundleLabel(ch.Bundle), ch.Public,
+			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), ch.Sequence)
+	}
+	return tw.Flush()
+}
+
+func runChannelShow(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel show", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	name, err := channelArgs(fs, args, "show", true, app)
+	if err != nil {
+		return err
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.GetChannel(ctx, *app, name)
+	if err != nil {
+		return err
+	}
+	return printJSON(env, ch)
+}
+
+func runChannelRollback(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel rollback", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	name, err := channelArgs(fs, args, "rollback", true, app)
+	if err != nil {
+		return err
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.RollbackChannel(ctx, *app, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Rolled channel %s of %s back to %s (sequence %d)\n", ch.Name, ch.App, bundleLabel(ch.Bundle), ch.Sequence)
+	return nil
+}
+
+func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel rollout", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	bundle := fs.String("bundle", "", "version to roll out (with --percent)")
+	percent := fs.String("percent", "", "share of devices, 0 to 100, up to two decimals (12.5 = 1250 basis points)")
+	actions := map[string]*bool{}
+	for _, a := range []string{api.RolloutPause, api.RolloutResume, api.RolloutPromote, api.RolloutCancel} {
+		actions[a] = fs.Bool(a, false, a+" the channel's rollout")
+	}
+	name, err := channelArgs(fs, args, "rollout", true, app)
+	if err != nil {
+		return err
+	}
+	var req api.RolloutRequest
+	for a, on := range actions {
+		if *on {
+			if req.Action != "" {
+				return usageError(fmt.Sprintf("channel rollout: --%s and --%s exclude each other", req.Action, a))
+			}
+			req.Action = a
+		}
+	}
+	switch {
+	case req.Action != "" && (*bundle != "" || *percent != ""):
+		return usageError(fmt.Sprintf("channel rollout --%s takes no --bundle or --percent", req.Action))
+	case req.Action == "":
+		if *bundle == "" || *percent == "" {
+			return usageError("channel rollout needs --bundle VERSION --percent P, or one of --pause, --resume, --promote, --cancel")
+		}
+		bp, err := parsePercent(*percent)
+		if err != nil {
+			return err
+		}
+		req = api.RolloutRequest{Action: api.RolloutStart, Bundle: *bundle, BasisPoints: bp}
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.Rollout(ctx, *app, name, req)
+	if err != nil {
+		return err
+	}
+	switch req.Action {
+	case api.RolloutPromote:
+		fmt.Fprintf(env.stdout, "Promoted: channel %s of %s now serves %s to every device\n", ch.Name, ch.App, bundleLabel(ch.Bundle))
+	case api.RolloutCancel:
+		fmt.Fprintf(env.stdout, "Cancelled the rollout: channel %s of %s serves %s to every device\n", ch.Name, ch.App, bundleLabel(ch.Bundle))
+	default:
+		fmt.Fprintf(env.stdout, "Channel %s of %s serves %s, %s\n", ch.Name, ch.App, bundleLabel(ch.Bundle), rolloutLabel(ch.Rollout))
+	}
+	return nil
+}
+
+// parsePercent turns "12.5" into 1250 basis points.
+func parsePercent(s string) (int, error) {
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
+		return 0, usageError(fmt.Sprintf("--percent %q: want a number from 0 to 100", s))
+	}
+	bp := math.Round(f * 100)
+	if math.Abs(bp-f*100) > 1e-6 {
+		return 0, usageError(fmt.Sprintf("--percent %q: at most two decimals (basis points)", s))
+	}
+	return int(bp), nil
+}
+
+func runChannelHistory(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel history", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	name, err := channelArgs(fs, args, "history", true, app)
+	if err != nil {
+		return err
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	hist, err := c.ChannelHistory(ctx, *app, name)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, hist)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tACTION\tBUNDLE\tPREVIOUS\tDETAIL")
+	for _, ev := range hist {
+		prev := ev.Previous
+		if prev == "" {
+			prev = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.At.Format("2006-01-02 15:04:05"), ev.Action, bundleLabel(ev.Bundle), prev, ev.Detail)
+	}
+	return tw.Flush()
+}
+
+func runChannelDelete(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("channel delete", env.stderr)
+	conn := addConnFlags(fs)
+	app := fs.String("app", "", "app id (required)")
+	name, err := channelArgs(fs, args, "delete", true, app)
+	if err != nil {
+		return err
+	}
+	c, err := conn.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.DeleteChannel(ctx, *app, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Deleted channel %s of %s (and the device overrides pointing at it)\n", name, *app)
+	return nil
+}
+
+// ensureChannelServes makes channel name of app serve version: it sets the
+// channel's bundle, or creates the channel with the defaults when it does
+// not exist, public when the app has no public channel yet.
+func ensureChannelServes(ctx context.Context, c *client.Client, app, name, version string) (ch api.Channel, created bool, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		ch, err = c.SetChannelBundle(ctx, app, name, version)
+		if !isAPICode(err, api.CodeChannelNotFound) {
+			return ch, false, err
+		}
+		list, lerr := c.ListChannels(ctx, app)
+		if lerr != nil {
+			return ch, false, lerr
+		}
+		public := true
+		for _, o := range list {
+			if o.Public {
+				public = false
+			}
+		}
+		ch, err = c.CreateChannel(ctx, app, api.CreateChannelRequest{Name: name,
+			ChannelSettings: api.ChannelSettings{Bundle: &version, Public: &public}})
+		if !isAPICode(err, api.CodeChannelExists) && !isAPICode(err, api.CodePublicConflict) {
+			return ch, err == nil, err
+		}
+		// Someone created it (or a public channel) meanwhile: try again.
+	}
+	return ch, false, err
+}
+
+func isAPICode(err error, code string) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Code == code
+}
+
+// describeChannel is a one-line summary of a channel's settings.
+func describeChannel(ch api.Channel) string {
+	var parts []string
+	vis := "private"
+	if ch.Public {
+		vis = "public"
+	}
+	parts = append(parts, vis, "bundle "+bundleLabel(ch.Bundle), "platforms "+platformList(ch), "policy "+ch.Policy)
+	var refused []string
+	for _, r := range []struct {
+		allowed bool
+		what    string
+	}{{ch.AllowEmulator, "emulators"}, {ch.AllowDevice, "real devices"}, {ch.AllowDev, "dev builds"}, {ch.AllowProd, "prod builds"}} {
+		if !r.allowed {
+			refused = append(refused, r.what)
+		}
+	}
+	if len(refused) > 0 {
+		parts = append(parts, "refuses "+strings.Join(refused, ", "))
+	}
+	if ch.AllowSelfAssign {
+		parts = append(parts, "devices may self-assign")
+	}
+	if ch.AllowUnderNative {
+		parts = append(parts, "allows bundles under the native version")
+	}
+	if ch.Rollout != nil {
+		parts = append(parts, rolloutLabel(ch.Rollout))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func bundleLabel(b string) string {
+	if b == "" {
+		return "(none)"
+	}
+	return b
+}
+
+func platformList(ch api.Channel) string {
+	var p []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{ch.IOS, "ios"}, {ch.Android, "android"}, {ch.Electron, "electron"}} {
+		if x.on {
+			p = append(p, x.name)
+		}
+	}
+	if len(p) == 0 {
+		return "none"
+	}
+	return strings.Join(p, ",")
+}
+
+func rolloutLabel(r *api.Rollout) string {
+	if r == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("rolling out %s to %s%%", r.Bundle, store.FormatBasisPoints(r.BasisPoints))
+	if r.Paused {
+		s += " (paused)"
+	}
+	return s
+}
