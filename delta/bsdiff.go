@@ -279,7 +279,7 @@ func (bsdiffCodec) Apply(old, patch []byte, maxOut int64) ([]byte, error) {
 	// bsdiff writes about one entry per match, at most about one per two
 	// bytes of new, but entries may make no progress (x = y = 0). Bound
 	// them so that a compressed run of empty entries cannot spin.
-	maxEntries := 2*newSize + 1024
+	maxEntries := 2*min(newSize, math.MaxInt64/4) + 1024
 	for entries := int64(0); len(out) < size; entries++ {
 		if entries >= maxEntries {
 			return nil, fmt.Errorf("%w: bsdiff: over %d control entries", ErrCorrupt, maxEntries)
