@@ -20,8 +20,9 @@
 //   - ParseVersion, ParseNativeVersion: bounded semver parsing;
 //   - KindOf, StatusOf, Message: the code table.
 //
-// The per-device plan of file changes (keep, copy, patch, fetch) will live in
-// its own file of this package; it is not built yet.
+//   - NewChanges, Changes.Plan: the per-device plan of file changes (keep,
+//     copy, remove, and deliver by bundle patch, per-file patch or whole
+//     object), see plan.go.
 //
 // # Versions
 //
