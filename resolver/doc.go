@@ -18,8 +18,7 @@
 //     endpoint's rules;
 //   - Bucket, InRollout: sticky percentage rollouts;
 //   - ParseVersion, ParseNativeVersion: bounded semver parsing;
-//   - KindOf, StatusOf, Message: the code table.
-//
+//   - KindOf, StatusOf, Message: the code table;
 //   - NewChanges, Changes.Plan: the per-device plan of file changes (keep,
 //     copy, remove, and deliver by bundle patch, per-file patch or whole
 //     object), see plan.go.
