@@ -1,6 +1,7 @@
 // Package store keeps patchwire's data in Badger v4: content-addressed
 // objects, shared by every app and version, and the catalog (apps,
-// bundles, manifests, API keys, upload sessions).
+// bundles, manifests, API keys, upload sessions), plus device records and
+// stats.
 //
 // # Objects
 //
@@ -33,7 +34,43 @@
 //	gc/<digest>             time (Unix ns, int64 BE) the object was first found
 //	                        unreferenced by the garbage collector
 //	s/ref-epoch             16 random bytes, rewritten by every transaction that adds
-//	                        references (CommitBundle, CreateUpload); see Garbage collection
+//	                        references (CommitBundle, CreateUpload, PutDerived, TouchDerived);
+//	                        see Garbage collection
+//	dz/<manifest digest>    32 bytes: digest of the object holding the bundle's deterministic
+//	                        zip (derived.go)
+//	br/<file digest>        32 bytes: digest of the object holding the file's Brotli form, or
+//	                        the single byte 0: Brotli is not smaller (derived.go)
+//	dv/<app>\x00<device id> device record, JSON {first_seen, last_seen, platform, version_os,
+//	                        version_build, plugin_version, custom_id, default_channel,
+//	                        is_emulator, is_prod, bundle, channel, events, next_seq}
+//	ev/<app>\x00<device id>\x00<seq>
+//	                        one stats event (seq uint64 BE, per device), JSON {at, device_at,
+//	                        action, version_name, old_version_name, channel, metadata}
+//	sb/<app>\x00<channel>\x00<bundle>
+//	                        per-bundle counters, JSON {devices, downloads, installs, failures,
+//	                        rollbacks}; devices is kept in step with the dv/ records
+//
+// # Derived objects
+//
+// The bundle zip the Capgo protocol downloads and the Brotli form of a file
+// are computed once and stored as ordinary objects; dz/ and br/ remember
+// which object a manifest or file was derived into ([Store.PutDerived],
+// [Store.GetDerived]). No bundle references them, so they stay alive only
+// while someone serves them: the server passes the ones it hands out to
+// [Store.TouchDerived] at least every [Store.DerivedRefresh] (GCGrace/4),
+// which clears their GC marks like CommitBundle does. One nobody asked for
+// during GCGrace is collected; its mapping then reads as absent and the
+// object is derived again on the next request.
+//
+// # Devices and stats
+//
+// [Store.RecordActivity] writes, per device, the latest report (dv/), the
+// stats events it sent (ev/) and the per-bundle counters (sb/) in one
+// transaction per chunk of devices. Retention is bounded: each device keeps
+// its newest [EventsPerDevice] events (older ones are deleted as new ones
+// arrive), and [Store.ExpireDevices] forgets devices not seen for a given
+// time with all their events. Stats writes are batched by the server (one
+// transaction for many requests), not one per request.
 //
 // # Durability
 //

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchwire/patchwire/manifest"
+)
+
+// Derived objects are objects computed from other content once and then
+// kept: the zip of a bundle (built from its manifest) and the Brotli form of
+// a file. They are ordinary content-addressed objects (o/, om/), served by
+// their own digest like any other; what is derived is only remembered by a
+// small mapping record from the source digest, so the work is done once per
+// source however many bundles, apps or devices want it.
+//
+// No bundle manifest references a derived object, so the garbage collector
+// marks them like any unreferenced object. Whoever serves them calls
+// [Store.TouchDerived] at least every [Store.DerivedRefresh]: that clears the
+// marks (and, like CommitBundle, rewrites the reference epoch), so an object
+// in use is never deleted, and one nobody asks for any more is collected
+// after the usual grace period. A mapping whose object was collected reads as
+// absent, and the object is simply derived again.
+
+// Key prefixes of the derived-object mappings (doc.go, "Key layout"). They
+// live here rather than in layout.go because only this file uses them.
+const (
+	pfxDerivedZip    = "dz/"
+	pfxDerivedBrotli = "br/"
+)
+
+// DerivedKind names what a derived object is derived as.
+type DerivedKind string
+
+// The kinds of derived object. The value is the key prefix of the mapping.
+const (
+	// DerivedZip maps a manifest digest to the object holding the bundle's
+	// deterministic zip.
+	DerivedZip DerivedKind = pfxDerivedZip
+	// DerivedBrotli maps a file's digest to the object holding its Brotli
+	// form, or records that Brotli did not make it smaller.
+	DerivedBrotli DerivedKind = pfxDerivedBrotli
+)
+
+func (k DerivedKind) valid() bool { return k == DerivedZip || k == DerivedBrotli }
+
+// Derived is what the store remembers about one source.
+type Derived struct {
+	// Known is false when nothing is recorded for the source (or the
+	// recorded object has since been collected): derive it.
+	Known bool
+	// None records that deriving gave nothing worth keeping (a Brotli form
+	// that is not smaller than the file); Object and Size are zero then.
+	None bool
+	// Object is the derived object's digest and Size its length in bytes.
+	Object manifest.Digest
+	Size   int64
+}
+
+// derived values: 32 bytes of digest, or the single byte derivedNone.
+const derivedNone = 0
+
+func derivedKey(kind DerivedKind, src manifest.Digest) []byte { return digestKey(string(kind), src) }
+
+// GetDerived returns what is recorded for the sources srcs of kind, in input
+// order, from one snapshot. A mapping whose object is no longer stored is
+// reported as not Known.
+func (s *Store) GetDerived(ctx context.Context, kind DerivedKind, srcs []manifest.Digest) ([]Derived, error) {
+	if !kind.valid() {
+		return nil, fmt.Errorf("get derived: kind %q: %w", kind, ErrInvalid)
+	}
+	out := make([]Derived, len(srcs))
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		for i, src := range srcs {
+			if i%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			d, err := getDerivedTxn(txn, kind, src)
+			if err != nil {
+				return err
+			}
+			out[i] = d
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get derived: %w", err)
+	}
+	return out, nil
+}
+
+func getDerivedTxn(txn *badger.Txn, kind DerivedKind, src manifest.Digest) (Derived, error) {
+	v, ok, err := getValue(txn, derivedKey(kind, src))
+	if err != nil || !ok {
+		return Derived{}, err
+	}
+	switch {
+	case len(v) == 1 && v[0] == derivedNone:
+		return Derived{Known: true, None: true}, nil
+	case len(v) == manifest.DigestSize:
+		obj := manifest.Digest(v)
+		info, err := statTxn(txn, obj)
+		if errors.Is(err, ErrNotFound) {
+			return Derived{}, nil // collected: derive again
+		}
+		if err != nil {
+			return Derived{}, err
+		}
+		return Derived{Known: true, Object: obj, Size: info.Size}, nil
+	}
+	// An unreadable mapping is only a lost cache entry: derive again.
+	return Derived{}, nil
+}
+
+// PutDerived stores raw as an object and records it as the kind form of
+// src. It returns the object's digest. Storing the same thing twice is
+// harmless: the object is content-addressed and the mapping is overwritten
+// with the same value.
+func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, src manifest.Digest, raw []byte) (manifest.Digest, error) {
+	if !kind.valid() {
+		return manifest.Digest{}, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
+	}
+	obj := manifest.Sum(raw)
+	if _, err := s.PutObject(ctx, obj, raw); err != nil {
+		return manifest.Digest{}, fmt.Errorf("put derived: %w", err)
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		// The object was just stored (or already was); if a GC sweep removed
+		// it in between, report that rather than record a dangling mapping.
+		if _, err := statTxn(txn, obj); err != nil {
+			return err
+		}
+		if err := addReferences(txn, []manifest.Digest{obj}); err != nil {
+			return err
+		}
+		return txn.Set(derivedKey(kind, src), obj[:])
+	})
+	if err != nil {
+		return manifest.Digest{}, fmt.Errorf("put derived: %w", err)
+	}
+	return obj, nil
+}
+
+// PutDerivedNone records that src has no kind form worth keeping.
+func (s *Store) PutDerivedNone(ctx context.Context, kind DerivedKind, src manifest.Digest) error {
+	if !kind.valid() {
+		return fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return txn.Set(derivedKey(kind, src), []byte{derivedNone})
+	})
+	if err != nil {
+		return fmt.Errorf("put derived: %w", err)
+	}
+	return nil
+}
+
+// DerivedRefresh is how often a derived object in use must be passed to
+// TouchDerived so the garbage collector keeps it: a quarter of GCGrace.
+func (s *Store) DerivedRefresh() time.Duration { return s.opts.GCGrace / 4 }
+
+// TouchDerived tells the garbage collector that the objects objs are still
+// in use: their GC marks are cleared in one transaction that also rewrites
+// the reference epoch (so a sweep working from an older picture stops). It
+// returns the digests of objs that are no longer stored, in input order;
+// whoever holds them must derive them again.
+func (s *Store) TouchDerived(ctx context.Context, objs []manifest.Digest) (missing []manifest.Digest, err error) {
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		missing = missing[:0]
+		present := make([]manifest.Digest, 0, len(objs))
+		for _, d := range objs {
+			ok, err := exists(txn, metaKey(d))
+			if err != nil {
+				return err
+			}
+			if ok {
+				present = append(present, d)
+			} else {
+				missing = append(missing, d)
+			}
+		}
+		if len(present) == 0 {
+			return nil
+		}
+		return addReferences(txn, present)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("touch derived: %w", err)
+	}
+	return missing, nil
+}

@@ -1,0 +1,472 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// Devices and their stats events (doc.go, "Devices and stats").
+//
+//	dv/<app>\x00<device id>                 device record (JSON deviceRecord)
+//	ev/<app>\x00<device id>\x00<seq BE64>  one stats event (JSON eventRecord)
+//	sb/<app>\x00<channel>\x00<bundle>      per-bundle counters (JSON bundleCounters)
+//
+// App ids, device ids, channel names and bundle versions never hold \x00, so
+// each prefix up to a \x00 selects exactly one app (or device).
+const (
+	pfxDevice      = "dv/"
+	pfxEvent       = "ev/"
+	pfxBundleStats = "sb/"
+)
+
+// Retention of stats (doc.go, "Devices and stats").
+const (
+	// EventsPerDevice is how many stats events are kept per device: when a
+	// device sends more, its oldest are deleted in the same transaction.
+	EventsPerDevice = 100
+	// maxEventBytes bounds one stored event: an event whose JSON is larger
+	// is stored without its metadata.
+	maxEventBytes = 8 << 10
+	// maxActivityTxnBytes is roughly how many bytes of records one
+	// RecordActivity transaction writes before it commits and starts the
+	// next, well below Badger's transaction size limit.
+	maxActivityTxnBytes = 2 << 20
+	// maxNameBytes bounds a device id, channel name or bundle version in a
+	// key.
+	maxNameBytes = 256
+)
+
+// DeviceReport is what one request tells the server about a device. Every
+// field is stored as given (the device's latest word), except Bundle and
+// Channel, which are applied only when set (Bundle != "", SetChannel).
+type DeviceReport struct {
+	App, DeviceID string
+	// At is when the server heard it; zero means the store clock.
+	At                                      time.Time
+	Platform, VersionOS, VersionBuild       string
+	PluginVersion, CustomID, DefaultChannel string
+	IsEmulator, IsProd                      bool
+	// Bundle is the bundle the device runs now ("builtin" for the native
+	// one); "" leaves the recorded one.
+	Bundle string
+	// Channel is the channel the server resolved for the device ("" for
+	// none); it is applied only when SetChannel is true.
+	Channel    string
+	SetChannel bool
+}
+
+// Event is one stats event of a device.
+type Event struct {
+	App, DeviceID string
+	// At is when the server received it; zero means the store clock.
+	At time.Time
+	// DeviceAt is the device's timestamp, zero when it sent none.
+	DeviceAt time.Time
+	Action   string
+	// Version is the version_name the event is about, as sent (per-file
+	// failures send "<version>:<file>"); OldVersion the previous bundle.
+	Version, OldVersion string
+	Metadata            map[string]string
+}
+
+// Activity is a batch of device reports and events, written by
+// RecordActivity.
+type Activity struct {
+	Devices []DeviceReport
+	Events  []Event
+}
+
+// deviceRecord is the dv/ value.
+type deviceRecord struct {
+	FirstSeen      time.Time `json:"first_seen"`
+	LastSeen       time.Time `json:"last_seen"`
+	Platform       string    `json:"platform,omitempty"`
+	VersionOS      string    `json:"version_os,omitempty"`
+	VersionBuild   string    `json:"version_build,omitempty"`
+	PluginVersion  string    `json:"plugin_version,omitempty"`
+	CustomID       string    `json:"custom_id,omitempty"`
+	DefaultChannel string    `json:"default_channel,omitempty"`
+	IsEmulator     bool      `json:"is_emulator,omitempty"`
+	IsProd         bool      `json:"is_prod,omitempty"`
+	Bundle         string    `json:"bundle,omitempty"`
+	Channel        string    `json:"channel,omitempty"`
+	// Events is how many ev/ keys the device has: seqs NextSeq-Events up
+	// to NextSeq-1.
+	Events  int    `json:"events,omitempty"`
+	NextSeq uint64 `json:"next_seq,omitempty"`
+}
+
+func (r deviceRecord) device(app, id string) api.Device {
+	return api.Device{
+		App: app, ID: id, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+		Platform: r.Platform, VersionOS: r.VersionOS, VersionBuild: r.VersionBuild,
+		PluginVersion: r.PluginVersion, CustomID: r.CustomID, DefaultChannel: r.DefaultChannel,
+		IsEmulator: r.IsEmulator, IsProd: r.IsProd, Bundle: r.Bundle, Channel: r.Channel,
+	}
+}
+
+// eventRecord is the ev/ value.
+type eventRecord struct {
+	At         time.Time         `json:"at"`
+	DeviceAt   *time.Time        `json:"device_at,omitempty"`
+	Action     string            `json:"action"`
+	Version    string            `json:"version_name"`
+	OldVersion string            `json:"old_version_name,omitempty"`
+	Channel    string            `json:"channel,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+}
+
+func appDevicePrefix(pfx, app string) []byte {
+	k := make([]byte, 0, len(pfx)+len(app)+1)
+	k = append(k, pfx...)
+	k = append(k, app...)
+	return append(k, 0)
+}
+
+func deviceKey(app, id string) []byte { return append(appDevicePrefix(pfxDevice, app), id...) }
+
+func eventPrefix(app, id string) []byte {
+	return append(append(appDevicePrefix(pfxEvent, app), id...), 0)
+}
+
+func eventKey(app, id string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(eventPrefix(app, id), seq)
+}
+
+func validName(field, s string) error {
+	if len(s) > maxNameBytes || strings.IndexByte(s, 0) >= 0 {
+		return invalid(field, s, fmt.Sprintf("must be at most %d bytes without NUL", maxNameBytes))
+	}
+	return nil
+}
+
+func validDevice(app, id string) error {
+	if err := ValidateAppID(app); err != nil {
+		return err
+	}
+	if id == "" {
+		return invalid("device id", id, "must not be empty")
+	}
+	return validName("device id", id)
+}
+
+// deviceBatch is everything one device gets in a RecordActivity call.
+type deviceBatch struct {
+	app, id string
+	reports []DeviceReport
+	events  []Event
+	size    int // rough bytes written
+}
+
+// RecordActivity writes device reports and stats events: it creates or
+// updates each device's record, appends its events (keeping the newest
+// EventsPerDevice), and keeps the per-bundle counters in step (devices per
+// bundle and channel, downloads, installs, failures, rollbacks; see
+// api.BundleStats). An event is counted under the channel the device's
+// record names after this batch's reports. Large batches are written in
+// several transactions, each consistent on its own; the call is meant for a
+// single background writer, and concurrent calls are safe (conflicts are
+// retried). Invalid names fail the whole call before anything is written.
+func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
+	batches := map[string]*deviceBatch{}
+	get := func(app, id string) (*deviceBatch, error) {
+		k := app + "\x00" + id
+		b := batches[k]
+		if b == nil {
+			if err := validDevice(app, id); err != nil {
+				return nil, err
+			}
+			b = &deviceBatch{app: app, id: id, size: 512}
+			batches[k] = b
+		}
+		return b, nil
+	}
+	for _, r := range a.Devices {
+		b, err := get(r.App, r.DeviceID)
+		if err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		if err := errors.Join(validName("bundle", r.Bundle), validName("channel", r.Channel)); err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		b.reports = append(b.reports, r)
+	}
+	for _, e := range a.Events {
+		b, err := get(e.App, e.DeviceID)
+		if err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		if err := errors.Join(validName("version", e.Version), validName("action", e.Action)); err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		b.events = append(b.events, e)
+		b.size += 256 + len(e.Version) + len(e.OldVersion)
+		for k, v := range e.Metadata {
+			b.size += len(k) + len(v)
+		}
+	}
+	keys := make([]string, 0, len(batches))
+	for k := range batches {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for len(keys) > 0 {
+		n, size := 0, 0
+		for n < len(keys) && (n == 0 || size+batches[keys[n]].size <= maxActivityTxnBytes) {
+			size += batches[keys[n]].size
+			n++
+		}
+		chunk := make([]*deviceBatch, n)
+		for i, k := range keys[:n] {
+			chunk[i] = batches[k]
+		}
+		keys = keys[n:]
+		if err := s.update(ctx, func(txn *badger.Txn) error { return s.recordTxn(txn, chunk) }); err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordTxn writes one chunk of devices. It may run more than once.
+func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
+	now := s.now()
+	deltas := map[counterKey]*bundleCounters{}
+	delta := func(app, channel, bundle string) *bundleCounters {
+		k := counterKey{app, channel, bundle}
+		c := deltas[k]
+		if c == nil {
+			c = &bundleCounters{}
+			deltas[k] = c
+		}
+		return c
+	}
+	for _, b := range chunk {
+		dk := deviceKey(b.app, b.id)
+		var rec deviceRecord
+		v, ok, err := getValue(txn, dk)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := decodeRecord(dk, v, &rec); err != nil {
+				// A record that does not decode is replaced: stats are not
+				// worth failing every later write of this device for.
+				s.log.Error("device record does not decode; starting afresh", "key", string(dk), "err", err)
+				rec = deviceRecord{}
+			}
+		}
+		oldChannel, oldBundle := rec.Channel, rec.Bundle
+		for _, r := range b.reports {
+			at := r.At
+			if at.IsZero() {
+				at = now
+			}
+			at = at.UTC().Round(time.Microsecond)
+			if rec.FirstSeen.IsZero() || at.Before(rec.FirstSeen) {
+				rec.FirstSeen = at
+			}
+			if at.After(rec.LastSeen) {
+				rec.LastSeen = at
+			}
+			rec.Platform, rec.VersionOS, rec.VersionBuild = r.Platform, r.VersionOS, r.VersionBuild
+			rec.PluginVersion, rec.CustomID, rec.DefaultChannel = r.PluginVersion, r.CustomID, r.DefaultChannel
+			rec.IsEmulator, rec.IsProd = r.IsEmulator, r.IsProd
+			if r.Bundle != "" {
+				rec.Bundle = r.Bundle
+			}
+			if r.SetChannel {
+				rec.Channel = r.Channel
+			}
+		}
+		if oldChannel != rec.Channel || oldBundle != rec.Bundle {
+			if oldBundle != "" {
+				delta(b.app, oldChannel, oldBundle).Devices--
+			}
+			if rec.Bundle != "" {
+				delta(b.app, rec.Channel, rec.Bundle).Devices++
+			}
+		}
+		for _, e := range b.events {
+			at := e.At
+			if at.IsZero() {
+				at = now
+			}
+			at = at.UTC().Round(time.Microsecond)
+			if rec.FirstSeen.IsZero() {
+				rec.FirstSeen = at
+			}
+			if at.After(rec.LastSeen) {
+				rec.LastSeen = at
+			}
+			er := eventRecord{At: at, Action: e.Action, Version: e.Version, OldVersion: e.OldVersion,
+				Channel: rec.Channel, Metadata: e.Metadata}
+			if !e.DeviceAt.IsZero() {
+				t := e.DeviceAt.UTC().Round(time.Millisecond)
+				er.DeviceAt = &t
+			}
+			ev, err := json.Marshal(er)
+			if err != nil {
+				return err
+			}
+			if len(ev) > maxEventBytes {
+				er.Metadata = map[string]string{"patchwire": "metadata dropped: event too large"}
+				if ev, err = json.Marshal(er); err != nil {
+					return err
+				}
+			}
+			if err := txn.Set(eventKey(b.app, b.id, rec.NextSeq), ev); err != nil {
+				return err
+			}
+			rec.NextSeq++
+			rec.Events++
+			countEvent(delta(b.app, rec.Channel, EventBundle(e.Version)), e.Action)
+		}
+		for ; rec.Events > EventsPerDevice; rec.Events-- {
+			if err := txn.Delete(eventKey(b.app, b.id, rec.NextSeq-uint64(rec.Events))); err != nil {
+				return err
+			}
+		}
+		enc, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(dk, enc); err != nil {
+			return err
+		}
+	}
+	return addCounters(txn, deltas)
+}
+
+// EventBundle is the bundle version an event's version_name is about: the
+// part before the first ':' (per-file failures send "<version>:<file>").
+func EventBundle(versionName string) string {
+	if i := strings.IndexByte(versionName, ':'); i > 0 {
+		return versionName[:i]
+	}
+	return versionName
+}
+
+// GetDevice returns what the store knows about device id of app, or
+// ErrNotFound.
+func (s *Store) GetDevice(ctx context.Context, app, id string) (api.Device, error) {
+	if err := validDevice(app, id); err != nil {
+		return api.Device{}, fmt.Errorf("get device: %w", err)
+	}
+	var rec deviceRecord
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		k := deviceKey(app, id)
+		v, ok, err := getValue(txn, k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("device %q of app %q: %w", id, app, ErrNotFound)
+		}
+		return decodeRecord(k, v, &rec)
+	})
+	if err != nil {
+		return api.Device{}, fmt.Errorf("get device: %w", err)
+	}
+	return rec.device(app, id), nil
+}
+
+// DeviceEvents returns the stats events kept for device id of app, oldest
+// first (at most EventsPerDevice).
+func (s *Store) DeviceEvents(ctx context.Context, app, id string) ([]api.DeviceEvent, error) {
+	if err := validDevice(app, id); err != nil {
+		return nil, fmt.Errorf("device events: %w", err)
+	}
+	out := []api.DeviceEvent{}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scan(txn, eventPrefix(app, id), true, func(item *badger.Item) error {
+			var er eventRecord
+			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &er) }); err != nil {
+				return err
+			}
+			out = append(out, api.DeviceEvent{At: er.At, DeviceAt: er.DeviceAt, Action: er.Action,
+				Version: er.Version, OldVersion: er.OldVersion, Channel: er.Channel, Metadata: er.Metadata})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("device events: %w", err)
+	}
+	return out, nil
+}
+
+// ExpireDevices forgets the devices of every app not seen for idle: their
+// records, their events and their place in the per-bundle device counts.
+// It returns how many it removed. Run it now and then (the server does,
+// hourly); it reads every device record.
+func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, error) {
+	cutoff := s.now().Add(-idle)
+	var expired [][]byte
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scan(txn, []byte(pfxDevice), true, func(item *badger.Item) error {
+			var rec deviceRecord
+			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+			if err == nil && rec.LastSeen.Before(cutoff) {
+				expired = append(expired, item.KeyCopy(nil))
+			}
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire devices: %w", err)
+	}
+	removed := 0
+	for len(expired) > 0 {
+		batch := expired[:min(len(expired), 256)]
+		expired = expired[len(batch):]
+		n := 0
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			n = 0
+			deltas := map[counterKey]*bundleCounters{}
+			for _, k := range batch {
+				v, ok, err := getValue(txn, k)
+				if err != nil {
+					return err
+				}
+				var rec deviceRecord
+				if !ok || json.Unmarshal(v, &rec) != nil || !rec.LastSeen.Before(cutoff) {
+					continue // gone, or seen again since the scan
+				}
+				app, id, _ := bytes.Cut(k[len(pfxDevice):], []byte{0})
+				for i := 0; i < rec.Events; i++ {
+					if err := txn.Delete(eventKey(string(app), string(id), rec.NextSeq-uint64(rec.Events)+uint64(i))); err != nil {
+						return err
+					}
+				}
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+				if rec.Bundle != "" {
+					ck := counterKey{string(app), rec.Channel, rec.Bundle}
+					if deltas[ck] == nil {
+						deltas[ck] = &bundleCounters{}
+					}
+					deltas[ck].Devices--
+				}
+				n++
+			}
+			return addCounters(txn, deltas)
+		})
+		if err != nil {
+			return removed, fmt.Errorf("expire devices: %w", err)
+		}
+		removed += n
+	}
+	return removed, nil
+}
