@@ -469,6 +469,9 @@ func (s *Store) DeleteChannel(ctx context.Context, app, name string) error {
 // SetOverride pins device deviceID of app to channel, which must exist
 // (ErrChannelNotFound). The device id is lower-cased (NormalizeDeviceID).
 func (s *Store) SetOverride(ctx context.Context, app, deviceID, channel string) error {
+	if channel == "" {
+		return invalid("override channel", channel, "is required (ClearOverride removes an override)")
+	}
 	return s.setDeviceChannel(ctx, "set override", pfxOverride, app, deviceID, channel)
 }
 
