@@ -1,10 +1,36 @@
 package api
 
+// Notes from the server side (server/native.go, which implements this
+// protocol), for device implementers:
+//
+//   - Unknown current bundle. When the device's Current.Manifest is not the
+//     manifest of any bundle of the app, the server cannot know its files:
+//     Plan.From is then the digest of the empty manifest (EmptyManifest,
+//     the SHA-256 of "patchwire-manifest/1\n"), and the plan rebuilds the
+//     target from nothing: every target file is in Fetches, nothing in
+//     Removed, Copies, FilePatches or BundlePatch. Accept a plan whose From
+//     is either the current manifest or EmptyManifest.
+//   - Back to the built-in bundle. When the channel sends devices back to
+//     the bundle shipped in the app, the answer is a Plan whose
+//     Target.Version is "builtin", Target.Manifest the zero digest, with no
+//     changes and DownloadBytes 0.
+//   - Whole objects' sizes in DownloadBytes are the objects' stored sizes,
+//     what /o/{sha256} sends with Content-Encoding: zstd to a client that
+//     sends Accept-Encoding: zstd (else the raw size, Entry.Size).
+//   - Patch URLs (PathDelta) serve the patch bytes as is (no
+//     Content-Encoding), with a strong ETag of the patch's SHA-256, one Range
+//     and Cache-Control immutable, like /o/{sha256}.
+
 import (
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
 )
+
+// EmptyManifest is the digest of the manifest with no files (hex of the
+// SHA-256 of "patchwire-manifest/1\n"): Plan.From of a plan that starts
+// from nothing.
+const EmptyManifest = "2c39420d467a4cf1a9fb37f20b70d55cdc30b5a54ffa5981ea8e015a55a07a36"
 
 // The native device protocol: POST PathCheck with a CheckRequest; the
 // answer is a SignedCheck whose Payload, once its signature verifies,
