@@ -1,7 +1,7 @@
 // Package store keeps patchwire's data in Badger v4: content-addressed
 // objects, shared by every app and version, and the catalog (apps,
-// bundles, manifests, API keys, upload sessions), plus device records and
-// stats.
+// bundles, manifests, API keys, upload sessions, channels and device
+// overrides), plus device records and stats.
 //
 // # Objects
 //
@@ -36,6 +36,19 @@
 //	s/ref-epoch             16 random bytes, rewritten by every transaction that adds
 //	                        references (CommitBundle, CreateUpload, PutDerived, TouchDerived);
 //	                        see Garbage collection
+//	c/<app>\x00<channel>    channel record, JSON {id, bundle, public, ios, android, electron,
+//	                        allow_self_assign, allow_emulator, allow_device, allow_dev,
+//	                        allow_prod, policy, allow_under_native, rollout {id, bundle,
+//	                        basis_points, paused, started_at}, sequence, created_at,
+//	                        updated_at} (channel.go); c/<app>\x00 lists one app's channels
+//	                        in name order
+//	ch/<app>\x00<channel>   the channel's history, JSON array of {at, action, bundle,
+//	                        previous, detail}, the last 100 events
+//	cd/<app>\x00<device id> device override: the channel name the device is pinned to
+//	                        (device ids lower-cased)
+//	cs/<app>\x00<device id> channel an old plugin assigned itself (channel_self)
+//	s/channel-id            last channel id given (uint64 BE); DeleteBundle reads it so a
+//	                        CreateChannel that starts serving the bundle conflicts with it
 //	dz/<manifest digest>    32 bytes: digest of the object holding the bundle's deterministic
 //	                        zip (derived.go)
 //	br/<file digest>        32 bytes: digest of the object holding the file's Brotli form, or
@@ -71,6 +84,19 @@
 // arrive), and [Store.ExpireDevices] forgets devices not seen for a given
 // time with all their events. Stats writes are batched by the server (one
 // transaction for many requests), not one per request.
+//
+// # Channels
+//
+// Channel changes ([Store.CreateChannel], [Store.UpdateChannel] and the
+// helpers built on it: SetChannelBundle, RollbackChannel, Rollout) are one
+// read-modify-write transaction each: the record, its history event and the
+// checks (bundle exists, one public channel per platform) commit together
+// or not at all, and a racing change conflicts and retries. DeleteBundle
+// refuses a bundle a channel serves or rolls out, reading every channel in
+// its transaction, so a channel never serves a deleted bundle.
+// [Store.Snapshot] reads the app, its channels, its bundles and the device's
+// override and self-assignment in one read transaction, with no cache: a
+// device decision sees every change committed before it.
 //
 // # Durability
 //
