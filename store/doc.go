@@ -31,6 +31,12 @@
 //	                        created_at}; the secret itself is never stored
 //	u/<upload id>           upload session: uvarint length, JSON header {app, version,
 //	                        manifest, meta, created_at, expires_at}, zstd manifest encoding
+//	dp/<codec>\x00<kind><from><to>
+//	                        patch mapping (patch.go): kind 'b' (bundle patch: from and to
+//	                        are manifest digests) or 'f' (per-file patch: file digests),
+//	                        49 bytes: format 1, patch object digest (zero: made, found
+//	                        useless, nothing stored), size (uint64 BE), created (Unix ns).
+//	                        The patch bytes are an ordinary object (o/, om/)
 //	gc/<digest>             time (Unix ns, int64 BE) the object was first found
 //	                        unreferenced by the garbage collector
 //	s/ref-epoch             16 random bytes, rewritten by every transaction that adds
@@ -133,7 +139,8 @@
 //
 // [Store.CollectGarbage] (every GCInterval in the background) finds live
 // objects, those of every bundle's and every unexpired upload session's
-// manifest, from one snapshot. It marks each unreferenced object (gc/) and
+// manifest and the patches mapped (dp/) between two live bundles' manifests
+// or two live files, from one snapshot. It marks each unreferenced object (gc/) and
 // deletes it only when it is still unreferenced at least GCGrace after
 // being marked, so downloads of a just-deleted bundle can finish.
 // Races with publishing are closed by Badger's conflict detection:
@@ -141,8 +148,8 @@
 //   - CommitBundle reads the om/ key of every object inside its transaction,
 //     so if a GC delete of one commits first, CommitBundle conflicts,
 //     retries, and reports the object missing.
-//   - CommitBundle and CreateUpload delete the marks of their objects and
-//     rewrite s/ref-epoch; each GC delete transaction rereads the epoch (and
+//   - CommitBundle, CreateUpload and PutPatch delete the marks of their
+//     objects and rewrite s/ref-epoch; each GC delete transaction rereads the epoch (and
 //     the mark), so if references were added since the GC snapshot it
 //     conflicts or sees the new epoch, and the sweep starts over.
 //

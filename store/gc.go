@@ -33,8 +33,10 @@ const gcAttempts = 3
 //
 //  1. Expired upload sessions are dropped.
 //  2. Live objects are those referenced by the manifest of any bundle or of
-//     any unexpired upload session. If a bundle's record or manifest cannot
-//     be read, nothing is deleted and the error is returned.
+//     any unexpired upload session, and the patches mapped between two live
+//     bundles' manifests or two live files (see PutPatch). If a bundle's
+//     record or manifest cannot be read, nothing is deleted and the error is
+//     returned.
 //  3. A live object loses its GC mark, if it has one. An unreferenced
 //     object without a mark is marked with the current time. One marked at
 //     least GCGrace ago (and created at least GCGrace ago) is deleted: o/,
@@ -187,6 +189,10 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 			return ctx.Err()
 		})
 		if err != nil {
+			return err
+		}
+		// Patches between live bundles or live files (patch.go).
+		if err := s.livePatches(ctx, txn, snap.live, seen); err != nil {
 			return err
 		}
 		err = scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
