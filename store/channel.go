@@ -40,13 +40,14 @@ const (
 	MaxBasisPoints = 10000
 )
 
-// Channel policies (api.Channel.Policy).
+// Channel policies (api.Channel.Policy): how far a bundle may move from the
+// device's native version; resolver.Policy documents each.
 const (
-	PolicyNone     = "none"
-	PolicyMajor    = "major"
-	PolicyMinor    = "minor"
-	PolicyPatch    = "patch"
-	PolicyMetadata = "metadata"
+	PolicyNone     = "none"     // any version
+	PolicyMajor    = "major"    // not past the native major (the default)
+	PolicyMinor    = "minor"    // same major.minor as the native version
+	PolicyPatch    = "patch"    // same major.minor.patch as the native version
+	PolicyMetadata = "metadata" // the bundle's min_update_version decides
 )
 
 // kindError is a sentinel that is also another, broader sentinel: it prints
@@ -472,23 +473,32 @@ func (s *Store) SetOverride(ctx context.Context, app, deviceID, channel string) 
 	if channel == "" {
 		return invalid("override channel", channel, "is required (ClearOverride removes an override)")
 	}
-	return s.setDeviceChannel(ctx, "set override", pfxOverride, app, deviceID, channel)
+	return s.setDeviceChannel(ctx, "set override", pfxOverride, app, deviceID, channel, true)
 }
 
 // ClearOverride removes the override of device deviceID; none is not an
 // error.
 func (s *Store) ClearOverride(ctx context.Context, app, deviceID string) error {
-	return s.setDeviceChannel(ctx, "clear override", pfxOverride, app, deviceID, "")
+	return s.setDeviceChannel(ctx, "clear override", pfxOverride, app, deviceID, "", false)
 }
 
 // SetSelfAssigned stores the channel a device (an old plugin, through the
 // Capgo channel_self endpoint) chose for itself; "" clears it. A non-empty
 // channel must exist (ErrChannelNotFound). The device id is lower-cased.
 func (s *Store) SetSelfAssigned(ctx context.Context, app, deviceID, channel string) error {
-	return s.setDeviceChannel(ctx, "set self-assigned channel", pfxSelfAssigned, app, deviceID, channel)
+	return s.setDeviceChannel(ctx, "set self-assigned channel", pfxSelfAssigned, app, deviceID, channel, false)
 }
 
-func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceID, channel string) error {
+// setDeviceChannel writes (or with channel "" deletes) a device's channel
+// record. The channel's key is read, so a DeleteChannel committed first
+// makes this fail. With pin it is also written back unchanged, so a
+// DeleteChannel that started earlier (whose scan cannot see the new device
+// key) conflicts instead: no override outlives its channel. Self-assignments
+// skip that (they come from device traffic, and rewriting one hot key per
+// request would make them conflict with each other); one left behind by
+// that race is harmless, as the resolver ignores a channel that does not
+// exist.
+func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceID, channel string, pin bool) error {
 	if err := ValidateAppID(app); err != nil {
 		return err
 	}
@@ -504,10 +514,20 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 		if channel == "" {
 			return txn.Delete(key)
 		}
-		// Reading the channel key makes a concurrent DeleteChannel conflict
-		// with this transaction, so no override outlives its channel.
-		if _, err := getChannelTxn(txn, app, channel); err != nil {
+		k := channelKey(app, channel)
+		v, ok, err := getValue(txn, k)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			if _, err := getChannelTxn(txn, app, channel); err != nil {
+				return err
+			}
+		}
+		if pin {
+			if err := txn.Set(k, v); err != nil {
+				return err
+			}
 		}
 		return txn.Set(key, []byte(channel))
 	})

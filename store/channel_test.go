@@ -586,3 +586,46 @@ func TestFormatBasisPoints(t *testing.T) {
 		}
 	}
 }
+
+// TestOverrideDeleteChannelRace races overrides against channel deletes: no
+// override may outlive its channel.
+func TestOverrideDeleteChannelRace(t *testing.T) {
+	s := channelStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 25 {
+				name := fmt.Sprintf("ch%d", j%3)
+				if i == 0 {
+					_ = s.DeleteChannel(ctx, "app", name)
+					_, _ = s.CreateChannel(ctx, defaults(name, ""))
+					continue
+				}
+				_ = s.SetOverride(ctx, "app", fmt.Sprintf("dev-%d-%d", i, j), name)
+			}
+		}()
+	}
+	wg.Wait()
+	chans, err := s.ListChannels(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, c := range chans {
+		have[c.Name] = true
+	}
+	for i := 1; i < 4; i++ {
+		for j := range 25 {
+			snap, err := s.Snapshot(ctx, "app", fmt.Sprintf("dev-%d-%d", i, j))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Override != "" && !have[snap.Override] {
+				t.Errorf("override of dev-%d-%d points at missing channel %s", i, j, snap.Override)
+			}
+		}
+	}
+}
