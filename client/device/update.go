@@ -1,0 +1,499 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/delta"
+	"github.com/patchwire/patchwire/manifest"
+)
+
+// Outcomes of an update (Result.Outcome).
+const (
+	OutcomeUpdated  = "updated"   // a new bundle was installed and is now current (pending ready)
+	OutcomeNoUpdate = "no_update" // the server says keep the current bundle
+	OutcomeFailed   = "failed"    // the check or the install failed; the current bundle is untouched
+)
+
+// Result is what one Update did. It is also kept as the state directory's
+// last_update.
+type Result struct {
+	At       time.Time     `json:"at"`
+	Outcome  string        `json:"outcome"`
+	Error    string        `json:"error,omitempty"`
+	From     Bundle        `json:"from"`
+	To       *Bundle       `json:"to,omitempty"`
+	Channel  string        `json:"channel,omitempty"`
+	Sequence uint64        `json:"sequence,omitempty"`
+	NoUpdate *api.NoUpdate `json:"no_update,omitempty"`
+	// RolledBack is the bundle the start check rolled back, if any.
+	RolledBack *Bundle `json:"rolled_back,omitempty"`
+	// Protocol of the last response, "HTTP/3.0" or "HTTP/2.0".
+	Protocol string `json:"protocol,omitempty"`
+	// DownloadedBytes counts every response body byte received: the check
+	// answer, objects and patches, including tries that were cut.
+	DownloadedBytes int64 `json:"downloaded_bytes"`
+	// PlannedBytes is what the plan said the download would be.
+	PlannedBytes int64 `json:"planned_bytes,omitempty"`
+	// ResumedBytes were already on disk from a cut try and not fetched again.
+	ResumedBytes int64         `json:"resumed_bytes,omitempty"`
+	Files        int           `json:"files,omitempty"`     // files of the target bundle
+	Reused       int           `json:"reused,omitempty"`    // target files built from bytes the device had
+	Fetched      int           `json:"fetched,omitempty"`   // objects downloaded whole
+	Patched      int           `json:"patched,omitempty"`   // target files rebuilt by patches
+	Fallbacks    int           `json:"fallbacks,omitempty"` // files fetched whole because their patch failed
+	Duration     time.Duration `json:"duration_ns"`
+}
+
+// updater is one Update in progress.
+type updater struct {
+	st      *state
+	cfg     Config
+	net     *netClient
+	base    *url.URL
+	log     *slog.Logger
+	resumed atomic.Int64
+	fetched atomic.Int64
+}
+
+// Update runs one update on the state directory dir: the start check
+// (rolling back a bundle that never reported ready), then a signed check
+// with the server and, when the answer has a plan, the download, verify,
+// assembly and atomic switch. On any failure the current bundle stays as
+// it is and partial downloads are kept for the next try. The Result is
+// returned (and recorded as last_update) in every case.
+func Update(ctx context.Context, dir string, cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	res := Result{At: cfg.Now(), Outcome: OutcomeFailed}
+	if err := cfg.validate(); err != nil {
+		return res, err
+	}
+	st, err := openState(dir, cfg.Now, false)
+	if err != nil {
+		return res, err
+	}
+	defer st.close()
+	if st.ptr == nil {
+		return res, ErrNotSeeded
+	}
+	base, _ := url.Parse(cfg.Server + "/")
+	u := &updater{st: st, cfg: cfg, net: newNetClient(cfg), base: base, log: cfg.Logger}
+	defer u.net.close()
+	st.remember(cfg)
+
+	start := time.Now()
+	res.RolledBack = st.startCheck(cfg)
+	res.From = st.ptr.Current
+	err = u.run(ctx, &res)
+	res.Duration = time.Since(start)
+	res.DownloadedBytes = u.net.received.Load()
+	res.ResumedBytes = u.resumed.Load()
+	res.Protocol = u.net.protocol()
+	if err != nil {
+		res.Outcome, res.Error = OutcomeFailed, err.Error()
+		st.hist.add(Event{At: res.At, Kind: "failed", From: res.From.Version, Detail: err.Error()})
+		if !errors.Is(err, context.Canceled) {
+			st.queueStat(cfg, "download_fail", res.From.Version, "", nil)
+		}
+	}
+	st.hist.LastUpdate = &res
+	if werr := st.writeJSON(historyFile, st.hist); werr != nil && err == nil {
+		err = werr
+	}
+	st.flushStats(ctx, cfg, u.net.client)
+	return res, err
+}
+
+// run is the check and, when there is a plan, the install.
+func (u *updater) run(ctx context.Context, res *Result) error {
+	st, cfg := u.st, u.cfg
+	if ids := cfg.keyIDs(); !slices.Equal(ids, st.tr.Keys) {
+		if len(st.tr.Keys) > 0 {
+			st.hist.add(Event{At: cfg.Now(), Kind: "keys_changed", Detail: "trusted keys changed; sequence floors reset"})
+		}
+		st.tr = trust{Keys: ids}
+		if err := st.writeJSON(trustFile, st.tr); err != nil {
+			return err
+		}
+	}
+	from, err := st.loadManifest(st.ptr.Current.Manifest, cfg.Limits)
+	if err != nil {
+		return err
+	}
+	now := cfg.Now()
+	ans, err := u.check(ctx, now)
+	if err != nil {
+		return err
+	}
+	res.Channel, res.Sequence = ans.Channel, ans.Sequence
+	if ans.NoUpdate != nil {
+		res.Outcome, res.NoUpdate = OutcomeNoUpdate, ans.NoUpdate
+		st.hist.add(Event{At: now, Kind: "no_update", From: res.From.Version, Detail: ans.NoUpdate.Code})
+		if st.tr.raise(ans.App, ans.Channel, ans.Sequence) {
+			return st.writeJSON(trustFile, st.tr)
+		}
+		return nil
+	}
+	p := ans.Plan
+	res.PlannedBytes = p.DownloadBytes
+	if st.hist.failed(p.Target.Manifest) {
+		return fmt.Errorf("%w: %s (manifest %s)", ErrPreviouslyFailed, p.Target.Version, p.Target.Manifest)
+	}
+	if p.Target.Version == BuiltinVersion {
+		return u.toBuiltin(ans, res)
+	}
+	target, err := TargetManifest(from, p, cfg.Limits)
+	if err != nil {
+		return err
+	}
+	res.Files = target.Len()
+	if p.Target.Manifest == st.ptr.Current.Manifest && p.Target.Version == st.ptr.Current.Version {
+		res.Outcome = OutcomeNoUpdate
+		if st.tr.raise(ans.App, ans.Channel, ans.Sequence) {
+			return st.writeJSON(trustFile, st.tr)
+		}
+		return nil
+	}
+	to, err := u.install(ctx, from, target, p, res)
+	if err != nil {
+		return err
+	}
+	return u.switchTo(ans, to, true, res)
+}
+
+// switchTo makes to the current bundle: first the answer's sequence is
+// durably recorded (a crash after the switch must not let older answers
+// back in), then the pointer is replaced atomically. A pending bundle is
+// rolled back at the next start unless Ready is called.
+func (u *updater) switchTo(ans *api.CheckAnswer, to Bundle, pending bool, res *Result) error {
+	st, cfg := u.st, u.cfg
+	st.tr.raise(ans.App, ans.Channel, ans.Sequence)
+	if err := st.writeJSON(trustFile, st.tr); err != nil {
+		return err
+	}
+	prev := st.ptr.Current
+	ptr := pointer{Current: to, SwitchedAt: cfg.Now()}
+	if pending {
+		ptr.Previous, ptr.Pending = &prev, true
+	}
+	if err := st.writeJSON(pointerFile, ptr); err != nil {
+		return err
+	}
+	st.ptr = &ptr
+	st.gc()
+	st.clearTmp()
+	res.Outcome, res.To = OutcomeUpdated, &to
+	st.hist.add(Event{At: cfg.Now(), Kind: "update", From: prev.Version, To: to.Version,
+		Detail: fmt.Sprintf("sequence %d on %s", ans.Sequence, ans.Channel)})
+	st.queueStat(cfg, "set", to.Version, prev.Version, nil)
+	return nil
+}
+
+// toBuiltin follows a plan back to the bundle shipped with the app: target
+// version "builtin", zero manifest digest, no changes. The built-in bundle
+// is always good, so the switch is not pending.
+func (u *updater) toBuiltin(ans *api.CheckAnswer, res *Result) error {
+	p := ans.Plan
+	if !p.Target.Manifest.IsZero() || len(p.Removed)+len(p.Copies)+len(p.Fetches)+len(p.FilePatches) > 0 || p.BundlePatch != nil {
+		return fmt.Errorf("%w: a plan back to the built-in bundle carries changes", ErrBadPlan)
+	}
+	b, err := u.st.builtin()
+	if err != nil {
+		return fmt.Errorf("device: built-in bundle: %w", err)
+	}
+	if u.st.ptr.Current.Dir == b.Dir {
+		res.Outcome = OutcomeNoUpdate
+		if u.st.tr.raise(ans.App, ans.Channel, ans.Sequence) {
+			return u.st.writeJSON(trustFile, u.st.tr)
+		}
+		return nil
+	}
+	if _, err := u.st.loadManifest(b.Manifest, u.cfg.Limits); err != nil {
+		return err
+	}
+	return u.switchTo(ans, b, false, res)
+}
+
+// check posts the check request and returns the verified, bound answer.
+func (u *updater) check(ctx context.Context, now time.Time) (*api.CheckAnswer, error) {
+	st, cfg := u.st, u.cfg
+	cur := st.ptr.Current
+	body, err := json.Marshal(api.CheckRequest{
+		App: cfg.App, DeviceID: st.deviceID(cfg), Platform: cfg.Platform, NativeVersion: cfg.NativeVersion,
+		Channel: cfg.Channel, Current: api.CurrentBundle{Version: cur.Version, Manifest: cur.Manifest},
+		Codecs: cfg.Codecs, IsEmulator: cfg.IsEmulator, IsDev: cfg.IsDev,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base.JoinPath(api.PathCheck).String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := u.net.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxCheckBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("check: read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e api.Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return nil, fmt.Errorf("check: server answered %s: %s: %s", resp.Status, e.Code, e.Message)
+		}
+		return nil, fmt.Errorf("check: server answered %s", resp.Status)
+	}
+	if len(b) > MaxCheckBytes {
+		return nil, fmt.Errorf("check: %w: answer over %d bytes", ErrTooLarge, MaxCheckBytes)
+	}
+	ans, err := VerifyCheck(b, cfg.PublicKeys)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	bind := Binding{App: cfg.App, Channel: cfg.Channel, Platform: cfg.Platform, DeviceID: st.deviceID(cfg), Now: now, Floors: st.tr.floor}
+	if err := bind.Check(ans); err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	return ans, nil
+}
+
+// install obtains every file of target, assembles it beside the current
+// bundle and returns it; nothing is switched yet.
+func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, p *api.Plan, res *Result) (Bundle, error) {
+	st := u.st
+	dirName, err := st.bundleDirFor(p.Target.Version, p.Target.Manifest)
+	if err != nil {
+		return Bundle{}, err
+	}
+	if lim := u.cfg.Limits.MaxBundleBytes; lim > 0 && target.TotalSize() > lim {
+		return Bundle{}, fmt.Errorf("%w: target bundle of %d bytes", ErrTooLarge, target.TotalSize())
+	}
+	// Where each digest's bytes come from: a verified file of the current
+	// bundle, an object staged by an earlier try, or a download.
+	sources := map[manifest.Digest]string{}
+	need := map[manifest.Digest]manifest.Entry{}
+	curDir := bundlePath(st.ptr.Current.Dir)
+	byDigest := make(map[manifest.Digest]manifest.Entry, from.Len())
+	for _, e := range from.Entries() {
+		if _, ok := byDigest[e.Digest]; !ok {
+			byDigest[e.Digest] = e
+		}
+	}
+	for _, e := range target.Entries() {
+		if _, ok := sources[e.Digest]; ok {
+			continue
+		}
+		if _, ok := need[e.Digest]; ok {
+			continue
+		}
+		if src, ok := u.localSource(from, byDigest, curDir, e); ok {
+			sources[e.Digest] = src
+			continue
+		}
+		need[e.Digest] = e
+	}
+	for _, e := range target.Entries() {
+		if src, ok := sources[e.Digest]; ok && src != stagedPath(e.Digest) {
+			res.Reused++
+		}
+	}
+	jobs, err := u.planJobs(from, p, need)
+	if err != nil {
+		return Bundle{}, err
+	}
+	fallback, patched, err := u.runJobs(ctx, curDir, jobs)
+	res.Patched += patched
+	if err != nil {
+		return Bundle{}, err
+	}
+	if len(fallback) > 0 {
+		res.Fallbacks += len(fallback)
+		var fjobs []job
+		for _, e := range fallback {
+			fjobs = append(fjobs, job{fetch: &fetchJob{entry: e, urls: []string{u.originURL(e.Digest)}}})
+		}
+		if _, _, err := u.runJobs(ctx, curDir, fjobs); err != nil {
+			return Bundle{}, err
+		}
+	}
+	res.Fetched = int(u.fetched.Load())
+	for d := range need {
+		sources[d] = stagedPath(d)
+	}
+	if err := st.assemble(target, sources, dirName); err != nil {
+		return Bundle{}, err
+	}
+	if err := st.saveManifest(target); err != nil {
+		return Bundle{}, err
+	}
+	return Bundle{Version: p.Target.Version, Manifest: target.Digest(), Dir: dirName}, nil
+}
+
+// localSource finds e's bytes on the device: the same path of the current
+// bundle, another path with the same digest, or a staged object.
+func (u *updater) localSource(from *manifest.Manifest, byDigest map[manifest.Digest]manifest.Entry, curDir string, e manifest.Entry) (string, bool) {
+	var cands []string
+	if old, ok := from.Lookup(e.Path); ok && old.Digest == e.Digest && old.Size == e.Size {
+		cands = append(cands, curDir+"/"+e.Path)
+	}
+	if old, ok := byDigest[e.Digest]; ok && old.Size == e.Size && old.Path != e.Path {
+		cands = append(cands, curDir+"/"+old.Path)
+	}
+	cands = append(cands, stagedPath(e.Digest))
+	for _, c := range cands {
+		if ok, _ := u.st.verifyFile(c, e.Digest, e.Size); ok {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// runJobs runs jobs, Concurrency at a time. It returns the entries whose
+// patch could not be used (to fetch whole) and how many entries patches
+// rebuilt. The first transient failure cancels the rest and is returned.
+func (u *updater) runJobs(ctx context.Context, curDir string, jobs []job) ([]manifest.Entry, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		fallback []manifest.Entry
+		patched  int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, u.cfg.Concurrency)
+	for _, j := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var err error
+			var fb []manifest.Entry
+			n := 0
+			if j.fetch != nil {
+				e := j.fetch.entry
+				err = u.fetch(ctx, object{Digest: e.Digest, Size: e.Size, URLs: j.fetch.urls, What: e.Path})
+				if err == nil {
+					u.fetched.Add(1)
+				}
+			} else {
+				fb, n, err = u.runPatch(ctx, curDir, j.patch)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			fallback = append(fallback, fb...)
+			patched += n
+			if err != nil && firstErr == nil {
+				firstErr = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return fallback, patched, firstErr
+}
+
+// runPatch downloads a patch, applies it to its bases and stages every
+// output that verifies. Outputs that do not (and all of them when the
+// patch cannot be downloaded from its source or does not apply) are
+// returned for a whole fetch. Only a transient download failure is an error.
+func (u *updater) runPatch(ctx context.Context, curDir string, pj *patchJob) ([]manifest.Entry, int, error) {
+	if err := u.fetch(ctx, pj.patch); err != nil {
+		if !isSourceError(err) {
+			return nil, 0, err
+		}
+		u.log.Warn("patch download failed, fetching files whole", "patch", pj.patch.What, "err", err)
+		return pj.entries, 0, nil
+	}
+	defer u.st.root.Remove(stagedPath(pj.patch.Digest))
+	out, err := u.applyPatch(curDir, pj)
+	if err != nil {
+		u.log.Warn("patch does not apply, fetching files whole", "patch", pj.patch.What, "err", err)
+		return pj.entries, 0, nil
+	}
+	var fallback []manifest.Entry
+	n := 0
+	for i, e := range pj.entries {
+		if manifest.Sum(out[i]) != e.Digest {
+			u.log.Warn("patch output does not match, fetching file whole", "path", e.Path)
+			fallback = append(fallback, e)
+			continue
+		}
+		if err := u.st.writeFile(stagedPath(e.Digest), out[i]); err != nil {
+			return nil, n, err
+		}
+		n++
+	}
+	return fallback, n, nil
+}
+
+// applyPatch reads the bases (verifying them) and applies the patch as a
+// bundle patch (a file patch is one with a single base and entry): output
+// capped at the entries' total size and split by their sizes.
+func (u *updater) applyPatch(curDir string, pj *patchJob) ([][]byte, error) {
+	dict := make([][]byte, 0, len(pj.bases))
+	for _, b := range pj.bases {
+		data, err := u.st.readVerified(curDir+"/"+b.Path, b.Digest, b.Size)
+		if err != nil {
+			return nil, err
+		}
+		dict = append(dict, data)
+	}
+	patch, err := u.st.readVerified(stagedPath(pj.patch.Digest), pj.patch.Digest, pj.patch.Size)
+	if err != nil {
+		return nil, err
+	}
+	sizes := make([]int64, len(pj.entries))
+	for i, e := range pj.entries {
+		sizes[i] = e.Size
+	}
+	return delta.ApplyBundle(pj.codec, dict, patch, sizes)
+}
+
+// sortedEntries returns the map's entries in path order.
+func sortedEntries(m map[manifest.Digest]manifest.Entry) []manifest.Entry {
+	es := make([]manifest.Entry, 0, len(m))
+	for _, e := range m {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b manifest.Entry) int {
+		switch {
+		case a.Path < b.Path:
+			return -1
+		case a.Path > b.Path:
+			return 1
+		}
+		return 0
+	})
+	return es
+}
