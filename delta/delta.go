@@ -6,8 +6,9 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Every error returned by this package wraps at most one of
-// them, so callers can branch with errors.Is.
+// Sentinel errors. Errors that depend on the input wrap one of them, so
+// callers can branch with errors.Is; the others (a negative maxOut, a
+// Choose verification failure) are bugs in the caller or in this package.
 var (
 	// ErrCorrupt reports a patch that is malformed, truncated, fails its
 	// checksum or does not belong to the given old bytes.

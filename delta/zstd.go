@@ -54,9 +54,11 @@ func zstdWindow(oldLen, newLen int) (int, error) {
 	return 1 << bits.Len64(uint64(total-1)), nil
 }
 
-// ZstdCLILong returns the --long=N argument the zstd command line tool needs
-// to decode a zstd-dict patch for a pair of these sizes, or 0 when none is
-// needed. Decode with `zstd -d --long=N --patch-from=OLD`.
+// ZstdCLILong returns the --long=N argument with which the zstd command
+// line tool decodes a zstd-dict patch for a pair of these sizes, or 0 when
+// none is needed: `zstd -d --long=N --patch-from=OLD`. The CLI refuses
+// frame windows over 128 MiB without it. N is the encoder's window, an
+// upper bound on the frame's (a larger --long on decode is harmless).
 func ZstdCLILong(oldLen, newLen int) int {
 	w, err := zstdWindow(oldLen, newLen)
 	if err != nil || w <= zstdLongWindow {
