@@ -3,6 +3,7 @@ package device_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -125,3 +126,5 @@ func mustUpdate(t testing.TB, dir string, cfg device.Config, want *bundle) devic
 	}
 	return res
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

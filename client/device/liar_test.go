@@ -107,10 +107,10 @@ type liar struct {
 	ttl      time.Duration
 	objects  map[string][]byte // URL path -> bytes (/o/..., /d/...)
 	// Lies. Each is consulted under mu and may be nil.
-	mutate     func(a *api.CheckAnswer)        // edit the answer before signing
-	resign     func(sc *api.SignedCheck)       // edit the signed envelope
-	rawAnswer  func() []byte                   // replace the whole answer body
-	planHook   func(p *api.Plan)               // edit the plan (before mutate)
+	mutate     func(a *api.CheckAnswer)  // edit the answer before signing
+	resign     func(sc *api.SignedCheck) // edit the signed envelope
+	rawAnswer  func() []byte             // replace the whole answer body
+	planHook   func(p *api.Plan)         // edit the plan (before mutate)
 	objectLie  func(w http.ResponseWriter, r *http.Request, body []byte) bool
 	checkLie   func(w http.ResponseWriter, r *http.Request) bool
 	lastSigned []byte // the last answer body sent

@@ -76,7 +76,9 @@ func TestLiarRefusals(t *testing.T) {
 		}, device.ErrUnsigned},
 		{"bad signature", func(l *liar) { l.resign = func(sc *api.SignedCheck) { sc.Signature[7] ^= 1 } }, device.ErrBadSignature},
 		{"payload edited after signing", func(l *liar) {
-			l.resign = func(sc *api.SignedCheck) { sc.Payload = []byte(strings.Replace(string(sc.Payload), `"sequence":`, `"sequence":9`, 1)) }
+			l.resign = func(sc *api.SignedCheck) {
+				sc.Payload = []byte(strings.Replace(string(sc.Payload), `"sequence":`, `"sequence":9`, 1))
+			}
 		}, device.ErrBadSignature},
 		{"unknown key", func(l *liar) {
 			_, other, _ := ed25519.GenerateKey(rand.Reader)

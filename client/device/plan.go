@@ -134,6 +134,7 @@ func (u *updater) planJobs(from *manifest.Manifest, p *api.Plan, need map[manife
 		pj, err := u.patchJob(from, po, baseNames, entries)
 		if err != nil {
 			u.log.Warn("patch unusable, fetching files whole", "err", err)
+			u.fallbacks.Add(int64(len(out)))
 			for _, e := range out {
 				fetch(e, "")
 			}

@@ -59,13 +59,14 @@ type Result struct {
 
 // updater is one Update in progress.
 type updater struct {
-	st      *state
-	cfg     Config
-	net     *netClient
-	base    *url.URL
-	log     *slog.Logger
-	resumed atomic.Int64
-	fetched atomic.Int64
+	st        *state
+	cfg       Config
+	net       *netClient
+	base      *url.URL
+	log       *slog.Logger
+	resumed   atomic.Int64
+	fetched   atomic.Int64
+	fallbacks atomic.Int64 // files fetched whole because their patch was unusable or failed
 }
 
 // Update runs one update on the state directory dir: the start check
@@ -327,7 +328,7 @@ func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, 
 		return Bundle{}, err
 	}
 	if len(fallback) > 0 {
-		res.Fallbacks += len(fallback)
+		u.fallbacks.Add(int64(len(fallback)))
 		var fjobs []job
 		for _, e := range fallback {
 			fjobs = append(fjobs, job{fetch: &fetchJob{entry: e, urls: []string{u.originURL(e.Digest)}}})
@@ -337,6 +338,7 @@ func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, 
 		}
 	}
 	res.Fetched = int(u.fetched.Load())
+	res.Fallbacks = int(u.fallbacks.Load())
 	for d := range need {
 		sources[d] = stagedPath(d)
 	}
