@@ -118,47 +118,106 @@ func getDerivedTxn(txn *badger.Txn, kind DerivedKind, src manifest.Digest) (Deri
 	return Derived{}, nil
 }
 
-// PutDerived stores raw as an object and records it as the kind form of
-// src. It returns the object's digest. Storing the same thing twice is
-// harmless: the object is content-addressed and the mapping is overwritten
-// with the same value.
-func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, src manifest.Digest, raw []byte) (manifest.Digest, error) {
-	if !kind.valid() {
-		return manifest.Digest{}, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
-	}
-	obj := manifest.Sum(raw)
-	if _, err := s.PutObject(ctx, obj, raw); err != nil {
-		return manifest.Digest{}, fmt.Errorf("put derived: %w", err)
-	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		// The object was just stored (or already was); if a GC sweep removed
-		// it in between, report that rather than record a dangling mapping.
-		if _, err := statTxn(txn, obj); err != nil {
-			return err
-		}
-		if err := addReferences(txn, []manifest.Digest{obj}); err != nil {
-			return err
-		}
-		return txn.Set(derivedKey(kind, src), obj[:])
-	})
-	if err != nil {
-		return manifest.Digest{}, fmt.Errorf("put derived: %w", err)
-	}
-	return obj, nil
+// DerivedItem is one derived form to record: Raw is stored as an object
+// and mapped from Src; with None set, Raw is ignored and Src is recorded as
+// having no form worth keeping.
+type DerivedItem struct {
+	Src  manifest.Digest
+	Raw  []byte
+	None bool
 }
 
-// PutDerivedNone records that src has no kind form worth keeping.
-func (s *Store) PutDerivedNone(ctx context.Context, kind DerivedKind, src manifest.Digest) error {
+// maxDerivedTxnBytes bounds the small values one PutDerived transaction
+// writes (values of valueThreshold and more go to the value log and count
+// little towards Badger's transaction limit).
+const maxDerivedTxnBytes = 2 << 20
+
+// PutDerived stores items of kind: each Raw as an object (kept raw, never
+// zstd: derived forms are compressed already) and the mapping from its
+// Src. It returns the objects' digests in input order (zero for None
+// items). Objects already stored are not rewritten. Items are written in as
+// few transactions as Badger allows, each one durable when it commits; an
+// object larger than Limits.MaxFileBytes fails the call with a
+// *manifest.Error (CodeTooLarge) before anything is written.
+func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []DerivedItem) ([]manifest.Digest, error) {
 	if !kind.valid() {
-		return fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
+		return nil, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
 	}
+	objs := make([]manifest.Digest, len(items))
+	for i, it := range items {
+		if it.None {
+			continue
+		}
+		if lim := s.opts.Limits.MaxFileBytes; lim > 0 && int64(len(it.Raw)) > lim {
+			return nil, &manifest.Error{Code: manifest.CodeTooLarge,
+				Reason: fmt.Sprintf("derived object of %s is %d bytes, more than the limit of %d", it.Src, len(it.Raw), lim)}
+		}
+		objs[i] = manifest.Sum(it.Raw)
+	}
+	for start := 0; start < len(items); {
+		end, size := start, 0
+		for end < len(items) && (end == start || size+derivedTxnCost(items[end]) <= maxDerivedTxnBytes) {
+			size += derivedTxnCost(items[end])
+			end++
+		}
+		if err := s.putDerivedTxn(ctx, kind, items[start:end], objs[start:end]); err != nil {
+			return nil, fmt.Errorf("put derived: %w", err)
+		}
+		start = end
+	}
+	return objs, nil
+}
+
+// derivedTxnCost estimates what an item adds to a transaction's size.
+func derivedTxnCost(it DerivedItem) int {
+	if it.None || len(it.Raw) >= valueThreshold {
+		return 256
+	}
+	return 256 + len(it.Raw)
+}
+
+func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []DerivedItem, objs []manifest.Digest) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Set(derivedKey(kind, src), []byte{derivedNone})
+		var refs []manifest.Digest
+		for i, it := range items {
+			if it.None {
+				if err := txn.Set(derivedKey(kind, it.Src), []byte{derivedNone}); err != nil {
+					return err
+				}
+				continue
+			}
+			d := objs[i]
+			have, err := exists(txn, metaKey(d))
+			if err != nil {
+				return err
+			}
+			if !have {
+				info := ObjectInfo{Digest: d, Size: int64(len(it.Raw)), StoredSize: int64(len(it.Raw)), CreatedAt: s.opts.Now()}
+				if err := txn.Set(objectKey(d), it.Raw); err != nil {
+					return err
+				}
+				if err := txn.Set(metaKey(d), encodeMeta(info)); err != nil {
+					return err
+				}
+			}
+			refs = append(refs, d)
+			if err := txn.Set(derivedKey(kind, it.Src), d[:]); err != nil {
+				return err
+			}
+		}
+		if len(refs) == 0 {
+			return nil
+		}
+		return addReferences(txn, refs)
 	})
-	if err != nil {
-		return fmt.Errorf("put derived: %w", err)
+	if errors.Is(err, badger.ErrTxnTooBig) && len(items) > 1 {
+		half := len(items) / 2
+		if err := s.putDerivedTxn(ctx, kind, items[:half], objs[:half]); err != nil {
+			return err
+		}
+		return s.putDerivedTxn(ctx, kind, items[half:], objs[half:])
 	}
-	return nil
+	return err
 }
 
 // DerivedRefresh is how often a derived object in use must be passed to

@@ -1,0 +1,113 @@
+package capgo
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/patchwire/patchwire/resolver"
+)
+
+// handleSetChannel answers POST /channel_self, the plugin's setChannel
+// (protocol §7): resolver.SetChannel decides; for old plugins its action
+// (store or clear the device's self-assignment) is written before the
+// answer, and a failed write is 200 override_not_allowed.
+func (h *Handler) handleSetChannel(w http.ResponseWriter, r *http.Request) {
+	req, _, bp, ok := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
+	if !ok {
+		return
+	}
+	putBody(bp)
+	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
+	if err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	res := resolver.SetChannel(snap, req.device(), req.Channel)
+	h.writeChannelResult(w, r, req, res)
+}
+
+// handleGetChannel answers PUT /channel_self, the plugin's getChannel: the
+// channel the device's update checks really use (resolver.GetChannel).
+func (h *Handler) handleGetChannel(w http.ResponseWriter, r *http.Request) {
+	req, _, bp, ok := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
+	if !ok {
+		return
+	}
+	putBody(bp)
+	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
+	if err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	h.writeChannelResult(w, r, req, resolver.GetChannel(snap, req.device()))
+}
+
+// handleListChannels answers GET /channel_self?..., the plugin's
+// listChannels: a JSON array of {id, name, public, allow_self_set}.
+func (h *Handler) handleListChannels(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.queryRequest(w, r, schemaChannelList)
+	if !ok {
+		return
+	}
+	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
+	if err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	list, refusal := resolver.ListChannels(snap, req.device())
+	if refusal != nil {
+		writeJSON(w, refusal.Status, refusal.Body())
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// handleUnsetChannel answers DELETE /channel_self?..., which only old
+// plugins send (resolver.UnsetChannel).
+func (h *Handler) handleUnsetChannel(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.queryRequest(w, r, schemaChannel)
+	if !ok {
+		return
+	}
+	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
+	if err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	h.writeChannelResult(w, r, req, resolver.UnsetChannel(snap, req.device()))
+}
+
+// queryRequest validates the query string of GET and DELETE like a body
+// (Capgo's convertQueryToBody), with invalid_query_parameters for an empty
+// or malformed query and schema failures.
+func (h *Handler) queryRequest(w http.ResponseWriter, r *http.Request, s schema) (*request, bool) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeAPIError(w, newAPIError(resolver.CodeInvalidQuery, map[string]any{"reason": err.Error()}))
+		return nil, false
+	}
+	req, aerr := validate(objectFromQuery(q), s, resolver.CodeInvalidQuery)
+	if aerr != nil {
+		writeAPIError(w, aerr)
+		return nil, false
+	}
+	return req, true
+}
+
+// writeChannelResult applies a channel_self result's store action and
+// answers with its status and body.
+func (h *Handler) writeChannelResult(w http.ResponseWriter, r *http.Request, req *request, res resolver.ChannelResult) {
+	var err error
+	switch res.Action {
+	case resolver.ActionStore:
+		err = h.st.SetSelfAssigned(r.Context(), req.AppID, req.DeviceID, res.Channel)
+	case resolver.ActionClear:
+		err = h.st.SetSelfAssigned(r.Context(), req.AppID, req.DeviceID, "")
+	}
+	if err != nil {
+		h.log.Error("channel_self: storing the self-assignment failed", "app", req.AppID, "device", req.DeviceID, "err", err)
+		c := resolver.CodeOverrideNotAllowed
+		res = resolver.ChannelResult{Status: resolver.StatusOf(c), Code: c, Message: resolver.Message(c)}
+	}
+	writeJSON(w, res.Status, res.Body())
+}

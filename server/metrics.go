@@ -1,0 +1,171 @@
+//go:build prometheus
+
+package server
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// PathMetrics is where the Prometheus metrics are served.
+const PathMetrics = "/metrics"
+
+// metrics are the server's Prometheus metrics, on a registry of its own (no
+// global state: two servers in one process keep separate counts).
+//
+//	patchwire_http_request_duration_seconds{route}  histogram of request latency
+//	patchwire_http_response_bytes_total{route}      response body bytes written
+//	patchwire_update_checks_total{outcome,reason}   Capgo update checks by answer
+//	patchwire_stats_events_total{result}            Capgo stats events stored / refused
+//	patchwire_device_reports_dropped_total          device sightings dropped (writer behind)
+//
+// route is the ServeMux pattern that matched ("POST /updates", "GET
+// /o/{sha256}", ...) or "unmatched"; outcome is update, up_to_date, blocked,
+// failed, rejected (4xx/429) or error (5xx); reason the Capgo code.
+type metrics struct {
+	reg      *prometheus.Registry
+	latency  *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+	checks   *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	dropped  prometheus.Counter
+	stored   prometheus.Counter
+	refused  prometheus.Counter
+	handler  http.Handler
+	routes   sync.Map // route -> *routeMetrics
+	checkMu  sync.RWMutex
+	checkFor map[[2]string]prometheus.Counter
+}
+
+// routeMetrics are one route's children, looked up once.
+type routeMetrics struct {
+	latency prometheus.Observer
+	bytes   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), checkFor: map[[2]string]prometheus.Counter{}}
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "patchwire_http_request_duration_seconds",
+		Help:    "Time from the request's headers to the end of the handler, by route.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"route"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_http_response_bytes_total",
+		Help: "Response body bytes written, by route.",
+	}, []string{"route"})
+	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_update_checks_total",
+		Help: "Capgo update checks (POST /updates) by outcome and reason code.",
+	}, []string{"outcome", "reason"})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_stats_events_total",
+		Help: "Capgo stats events by result: stored, or refused (invalid, unknown app or version).",
+	}, []string{"result"})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "patchwire_device_reports_dropped_total",
+		Help: "Device sightings of update checks dropped because the writer fell behind.",
+	})
+	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return m
+}
+
+// UpdateCheck implements capgo.Observer.
+func (m *metrics) UpdateCheck(outcome, reason string) {
+	k := [2]string{outcome, reason}
+	m.checkMu.RLock()
+	c := m.checkFor[k]
+	m.checkMu.RUnlock()
+	if c == nil {
+		c = m.checks.WithLabelValues(outcome, reason)
+		m.checkMu.Lock()
+		m.checkFor[k] = c
+		m.checkMu.Unlock()
+	}
+	c.Inc()
+}
+
+// StatsEvents implements capgo.Observer.
+func (m *metrics) StatsEvents(stored, refused int) {
+	m.stored.Add(float64(stored))
+	m.refused.Add(float64(refused))
+}
+
+// DevicesDropped implements capgo.Observer.
+func (m *metrics) DevicesDropped(n int) { m.dropped.Add(float64(n)) }
+
+func (m *metrics) route(pattern string) *routeMetrics {
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	if rm, ok := m.routes.Load(pattern); ok {
+		return rm.(*routeMetrics)
+	}
+	rm, _ := m.routes.LoadOrStore(pattern, &routeMetrics{
+		latency: m.latency.WithLabelValues(pattern),
+		bytes:   m.bytes.WithLabelValues(pattern),
+	})
+	return rm.(*routeMetrics)
+}
+
+// countingWriters are pooled: one per request in flight.
+var countingWriters = sync.Pool{New: func() any { return &countingWriter{} }}
+
+// wrap measures every request mux serves. It must sit directly around the
+// ServeMux: the route is read from the request the mux matched.
+func (m *metrics) wrap(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		cw := countingWriters.Get().(*countingWriter)
+		cw.ResponseWriter, cw.n = w, 0
+		defer func() {
+			rm := m.route(r.Pattern)
+			rm.latency.Observe(time.Since(start).Seconds())
+			rm.bytes.Add(float64(cw.n))
+			cw.ResponseWriter = nil
+			countingWriters.Put(cw)
+		}()
+		mux.ServeHTTP(cw, r)
+	})
+}
+
+// countingWriter counts the body bytes written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Flush forwards to the real writer when it can flush.
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack forwards to the real writer when it can hijack (HTTP/1.1 only).
+func (c *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := c.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("hijacking not supported")
+}

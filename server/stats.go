@@ -1,0 +1,33 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// statsRoutes registers the admin stats route.
+func (s *Server) statsRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+api.PathStats, s.handleStats)
+}
+
+// handleStats answers GET /api/v1/apps/{app}/stats[?channel=C] (read
+// scope): per bundle, the devices on it and what they reported
+// (api.AppStats).
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	if _, ok := s.authorize(w, r, api.ScopeRead, app); !ok {
+		return
+	}
+	if _, err := s.store.GetApp(r.Context(), app); err != nil {
+		writeError(w, r, s.log, notFoundApp(err, app))
+		return
+	}
+	channel := r.URL.Query().Get("channel")
+	bundles, err := s.store.BundleStats(r.Context(), app, channel)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.AppStats{App: app, Channel: channel, Bundles: nonNil(bundles)})
+}
