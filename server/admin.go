@@ -246,6 +246,7 @@ func (s *Server) handleCommitUpload(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("delete committed upload session", "upload", up.ID, "err", err)
 	}
 	s.log.Info("bundle committed", "app", b.App, "version", b.Version, "files", b.Files, "manifest", b.Manifest.String())
+	s.native.precompute(b.App, b.Version) // patches to it and to what channels serve, in the background
 	writeJSON(w, http.StatusCreated, b)
 }
 

@@ -27,6 +27,8 @@ type Config struct {
 	DisableHTTP3 bool
 
 	Limits Limits
+	// Native configures POST /v1/check and its patches (native.go).
+	Native NativeConfig
 }
 
 // Limits bound every request. Zero fields take DefaultLimits' values.

@@ -30,6 +30,7 @@ type Server struct {
 	tlsConfig   *tls.Config
 	fingerprint string
 	authLimiter *failureLimiter
+	native      *native // native protocol: signing key, patcher (native.go)
 
 	https *http.Server
 	h3    *http3.Server
@@ -65,6 +66,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	if s.native, err = newNative(cfg, st, log); err != nil {
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -265,6 +269,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		s.native.patcher.close()
 	})
 	return errors.Join(errs...)
 }
@@ -289,7 +294,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("HEAD "+api.PathObject, s.handleObject)
 	s.adminRoutes(mux)
 	s.channelRoutes(mux)
-	return s.recoverer(mux)
+	s.nativeRoutes(mux)
+	return s.recoverer(s.native.afterPublish(mux))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.

@@ -1,0 +1,342 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/delta"
+	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/resolver"
+	"github.com/patchwire/patchwire/server/catalog"
+	"github.com/patchwire/patchwire/store"
+)
+
+// NativeConfig configures the native device protocol (POST /v1/check) and
+// the patches behind it. Zero fields take the defaults.
+type NativeConfig struct {
+	// AnswerTTL is how long a signed check answer is valid (its Expires);
+	// default 24h.
+	AnswerTTL time.Duration
+	// PatchBases is how many of an app's latest bundles, and of a
+	// channel's most installed ones, patches are made from at publish time;
+	// default 5. Other bases get patches on demand.
+	PatchBases int
+	// PatchWorkers bounds the background patch encoders; default half the
+	// CPUs, 1 to 4.
+	PatchWorkers int
+	// SigningKey signs check answers; nil loads DataDir/signing.key,
+	// creating it on first use (an ephemeral key when DataDir is empty).
+	SigningKey ed25519.PrivateKey
+}
+
+// DefaultAnswerTTL and DefaultPatchBases are NativeConfig's defaults.
+const (
+	DefaultAnswerTTL  = 24 * time.Hour
+	DefaultPatchBases = 5
+)
+
+// NativePluginVersion is the plugin version native checks are decided as:
+// a modern Capgo plugin, so every feature gate of the resolver is open and
+// the decision and its code are those a current Capgo device would get.
+const NativePluginVersion = "8.99.0"
+
+// maxCheckBody bounds a check request's JSON body.
+const maxCheckBody = 16 << 10
+
+// native is the native protocol's state: signing key and patcher.
+type native struct {
+	cfg     NativeConfig
+	st      *store.Store
+	log     *slog.Logger
+	key     ed25519.PrivateKey
+	keyID   string
+	patcher *patcher
+	now     func() time.Time
+}
+
+// newNative loads (or makes) the signing key and starts the patcher.
+func newNative(cfg Config, st *store.Store, log *slog.Logger) (*native, error) {
+	nc := cfg.Native
+	if nc.AnswerTTL <= 0 {
+		nc.AnswerTTL = DefaultAnswerTTL
+	}
+	if nc.PatchBases <= 0 {
+		nc.PatchBases = DefaultPatchBases
+	}
+	key := nc.SigningKey
+	switch {
+	case key != nil:
+	case cfg.DataDir == "":
+		var err error
+		if _, key, err = ed25519.GenerateKey(nil); err != nil {
+			return nil, err
+		}
+		log.Warn("no data directory: check answers are signed with a key that lasts until the server stops")
+	default:
+		var created bool
+		var err error
+		if key, created, err = LoadOrCreateSigningKey(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		if created {
+			log.Info("created the signing key for check answers", "file", SigningKeyFile,
+				"public_key", PublicKeyBase64(key.Public().(ed25519.PublicKey)))
+		}
+	}
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, errors.New("signing key: not an ed25519 private key")
+	}
+	return &native{
+		cfg: nc, st: st, log: log, key: key,
+		keyID:   SigningKeyID(key.Public().(ed25519.PublicKey)),
+		patcher: newPatcher(st, log, nc.PatchWorkers),
+		now:     time.Now,
+	}, nil
+}
+
+// SigningPublicKey is the public half of the key check answers are signed
+// with.
+func (s *Server) SigningPublicKey() ed25519.PublicKey {
+	return s.native.key.Public().(ed25519.PublicKey)
+}
+
+func (s *Server) nativeRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+api.PathCheck, s.handleCheck)
+	mux.HandleFunc("GET "+api.PathDelta, s.handleDelta)
+	mux.HandleFunc("HEAD "+api.PathDelta, s.handleDelta)
+}
+
+// handleCheck answers POST /v1/check: the same decision as the Capgo
+// endpoint (resolver.Decide on the device as Capgo's plugin would report
+// it), then for an update the device's plan, all signed.
+func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
+	var req api.CheckRequest
+	if err := decodeJSON(w, r, maxCheckBody, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := checkRequestBounds(req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	ans, err := s.native.answer(r.Context(), req, s.baseURL(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	sc, err := SignCheck(s.native.key, ans)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// checkRequestBounds refuses oversized fields before any work.
+func checkRequestBounds(req api.CheckRequest) error {
+	for name, v := range map[string]string{
+		"app_id": req.App, "device_id": req.DeviceID, "platform": req.Platform,
+		"native_version": req.NativeVersion, "channel": req.Channel, "current.version": req.Current.Version,
+	} {
+		if len(v) > 256 {
+			return badRequest(fmt.Sprintf("%s is %d bytes, at most 256", name, len(v)))
+		}
+	}
+	if len(req.Codecs) > 16 {
+		return badRequest(fmt.Sprintf("%d codecs, at most 16", len(req.Codecs)))
+	}
+	return nil
+}
+
+// answer decides and plans one check.
+func (n *native) answer(ctx context.Context, req api.CheckRequest, base string) (api.CheckAnswer, error) {
+	now := n.now().UTC().Truncate(time.Second)
+	ans := api.CheckAnswer{
+		Type: api.CheckAnswerType, App: req.App, Channel: req.Channel, Platform: req.Platform,
+		DeviceID: req.DeviceID, IssuedAt: now, Expires: now.Add(n.cfg.AnswerTTL),
+	}
+	deviceID := strings.ToLower(req.DeviceID)
+	as, err := n.st.Snapshot(ctx, req.App, deviceID)
+	if err != nil {
+		return ans, err
+	}
+	snap := catalog.FromStore(as)
+	dec := resolver.Decide(snap, resolver.Device{
+		AppID:          req.App,
+		DeviceID:       deviceID,
+		Platform:       resolver.Platform(req.Platform),
+		VersionBuild:   req.NativeVersion,
+		VersionName:    req.Current.Version,
+		PluginVersion:  NativePluginVersion,
+		IsEmulator:     req.IsEmulator,
+		IsProd:         !req.IsDev,
+		DefaultChannel: req.Channel,
+	})
+	channel := ""
+	if dec.Update != nil {
+		channel = dec.Update.Channel
+	} else {
+		channel = dec.NoUpdate.Channel
+	}
+	if channel != "" {
+		ans.Channel = channel
+		for _, c := range as.Channels {
+			if c.Name == channel {
+				ans.Sequence = c.Sequence
+			}
+		}
+	}
+	if dec.NoUpdate != nil {
+		ans.NoUpdate = &api.NoUpdate{Code: string(dec.NoUpdate.Code), Message: dec.NoUpdate.Message}
+		return ans, nil
+	}
+	b := dec.Update.Bundle
+	if b.Version == resolver.Builtin {
+		ans.Plan = &api.Plan{From: req.Current.Manifest, Target: api.TargetBundle{Version: resolver.Builtin}}
+		return ans, nil
+	}
+	to, err := n.st.LoadManifest(ctx, b.Manifest)
+	if err != nil {
+		return ans, err
+	}
+	// The device's bundle is known when it is one of the app's bundles.
+	var from *manifest.Manifest
+	for _, ab := range snap.Bundles {
+		if ab.Manifest == req.Current.Manifest && !ab.Deleted && !ab.Manifest.IsZero() {
+			if from, err = n.st.LoadManifest(ctx, ab.Manifest); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return ans, err
+			}
+			break
+		}
+	}
+	plan, err := n.plan(ctx, from, to, deviceCodecs(req.Codecs))
+	if err != nil {
+		return ans, err
+	}
+	ans.Plan = apiPlan(plan, b, to, base)
+	return ans, nil
+}
+
+// deviceCodecs keeps the codecs the server knows, in the device's order,
+// each once.
+func deviceCodecs(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, ok := delta.Lookup(n); ok && !contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// plan builds the device's plan from what exists now and schedules the
+// patches that would make it smaller.
+func (n *native) plan(ctx context.Context, from, to *manifest.Manifest, codecs []string) (resolver.Plan, error) {
+	c := resolver.NewChanges(from, to)
+	var ds []manifest.Digest
+	for _, d := range c.Deliver {
+		ds = append(ds, d.Entry.Digest)
+	}
+	infos, err := n.st.StatObjects(ctx, ds)
+	if err != nil {
+		return resolver.Plan{}, err
+	}
+	av := resolver.Available{Objects: make(map[manifest.Digest]int64, len(infos))}
+	for d, info := range infos {
+		av.Objects[d] = info.StoredSize
+	}
+	// Everything the server makes, whatever this device applies, so that
+	// one job covers every device taking this step.
+	wanted := wantedPatches(c, serverCodecs())
+	refs, known, err := lookupPatches(ctx, n.st, wanted)
+	if err != nil {
+		return resolver.Plan{}, err
+	}
+	av.Patches = refs
+	for _, k := range wanted {
+		if !known[k] {
+			n.patcher.schedule(c.From, c.To)
+			break
+		}
+	}
+	return c.Plan(codecs, av), nil
+}
+
+// apiPlan turns a resolver plan into the wire form with absolute URLs.
+func apiPlan(p resolver.Plan, b resolver.Bundle, to *manifest.Manifest, base string) *api.Plan {
+	out := &api.Plan{
+		From: p.From,
+		Target: api.TargetBundle{
+			Version: b.Version, Manifest: p.To, Files: to.Len(), Size: to.TotalSize(),
+		},
+		Removed:       p.Removed,
+		DownloadBytes: p.DownloadBytes,
+	}
+	for _, c := range p.Copies {
+		out.Copies = append(out.Copies, api.Copy{Entry: c.Entry, Source: c.Source})
+	}
+	for _, e := range p.Fetches {
+		out.Fetches = append(out.Fetches, api.Fetch{Entry: e, URL: objectURL(base, e.Digest)})
+	}
+	for _, fp := range p.FilePatches {
+		out.FilePatches = append(out.FilePatches, api.FilePatch{
+			Entry: fp.Entry, Base: fp.Base.Path,
+			Patch: patchObject(base, fp.Patch, fp.Base.Digest, fp.Entry.Digest),
+		})
+	}
+	if bp := p.Bundle; bp != nil {
+		dict := make([]string, len(bp.Dictionary))
+		for i, e := range bp.Dictionary {
+			dict[i] = e.Path
+		}
+		out.BundlePatch = &api.BundlePatch{
+			Dictionary: dict, Entries: bp.Entries,
+			Patch: patchObject(base, bp.Patch, p.From, p.To),
+		}
+	}
+	return out
+}
+
+func objectURL(base string, d manifest.Digest) string {
+	return base + strings.Replace(api.PathObject, "{sha256}", d.String(), 1)
+}
+
+// DeltaPath is the path of the patch with codec from one digest to another
+// (api.PathDelta).
+func DeltaPath(codec string, from, to manifest.Digest) string {
+	return strings.NewReplacer("{codec}", url.PathEscape(codec), "{from}", from.String(), "{to}", to.String()).Replace(api.PathDelta)
+}
+
+func patchObject(base string, ref resolver.PatchRef, from, to manifest.Digest) api.PatchObject {
+	return api.PatchObject{Codec: ref.Codec, URL: base + DeltaPath(ref.Codec, from, to), Digest: ref.Digest, Size: ref.Size}
+}
+
+// baseURL is where download URLs start: --public-url, or the scheme and
+// host the request came to.
+func (s *Server) baseURL(r *http.Request) string {
+	if u := strings.TrimRight(s.cfg.PublicURL, "/"); u != "" {
+		return u
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}

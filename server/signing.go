@@ -1,0 +1,167 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// SigningKeyFile is the server's ed25519 key for signing check answers,
+// under the data directory: a PEM "PRIVATE KEY" block (PKCS #8), mode 0600,
+// made once at the first start and kept.
+const SigningKeyFile = "signing.key"
+
+// ErrNoSigningKey: the data directory holds no signing key yet.
+var ErrNoSigningKey = errors.New("no signing key")
+
+// LoadSigningKey reads DIR/signing.key. A missing file is ErrNoSigningKey;
+// a file others may read (on Unix), or one that is not an ed25519 PKCS #8
+// key, is an error naming the file.
+func LoadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+	name := filepath.Join(dataDir, SigningKeyFile)
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoSigningKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s: the signing key is readable by others (mode %04o); chmod 600 it", name, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return parseSigningKey(name, b)
+}
+
+func parseSigningKey(name string, b []byte) (ed25519.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: want a PEM PRIVATE KEY block", name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T, not an ed25519 key", name, k)
+	}
+	return priv, nil
+}
+
+// LoadOrCreateSigningKey returns the key of DIR/signing.key, creating it
+// (mode 0600) when absent. Creation is atomic and never replaces a key:
+// when two processes race, both end up with the one that landed first.
+// created reports whether this call made it.
+func LoadOrCreateSigningKey(dataDir string) (priv ed25519.PrivateKey, created bool, err error) {
+	priv, err = LoadSigningKey(dataDir)
+	if !errors.Is(err, ErrNoSigningKey) {
+		return priv, false, err
+	}
+	_, priv, err = ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, false, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, false, err
+	}
+	name := filepath.Join(dataDir, SigningKeyFile)
+	tmp := name + ".new"
+	os.Remove(tmp)
+	if err := writeFileAtomic(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, false, fmt.Errorf("write signing key: %w", err)
+	}
+	defer os.Remove(tmp)
+	// A hard link creates name only if it does not exist yet.
+	if err := os.Link(tmp, name); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			priv, err = LoadSigningKey(dataDir)
+			return priv, false, err
+		}
+		return nil, false, fmt.Errorf("write signing key: %w", err)
+	}
+	if d, err := os.Open(dataDir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return priv, true, nil
+}
+
+// SigningKeyID names a public key as api.SignedCheck.KeyID does: the first
+// 16 hex characters of the SHA-256 of its 32 bytes.
+func SigningKeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// PublicKeyBase64 is the public key as `patchwire key signing --public`
+// prints it: standard base64 of its 32 bytes.
+func PublicKeyBase64(pub ed25519.PublicKey) string {
+	return base64.StdEncoding.EncodeToString(pub)
+}
+
+// SignCheck encodes answer as the payload and signs SignatureContext
+// followed by the payload bytes.
+func SignCheck(priv ed25519.PrivateKey, answer api.CheckAnswer) (api.SignedCheck, error) {
+	payload, err := json.Marshal(answer)
+	if err != nil {
+		return api.SignedCheck{}, err
+	}
+	return api.SignedCheck{
+		Payload:   payload,
+		Signature: ed25519.Sign(priv, signedMessage(payload)),
+		KeyID:     SigningKeyID(priv.Public().(ed25519.PublicKey)),
+	}, nil
+}
+
+func signedMessage(payload []byte) []byte {
+	msg := make([]byte, 0, len(api.SignatureContext)+len(payload))
+	return append(append(msg, api.SignatureContext...), payload...)
+}
+
+// Errors of VerifyCheck.
+var (
+	ErrBadSignature = errors.New("check answer: signature does not verify")
+	ErrNotAnswer    = errors.New("check answer: payload is not a check answer")
+)
+
+// VerifyCheck checks sc's signature with pub and only then decodes the
+// payload strictly (no unknown members), which must be of type
+// api.CheckAnswerType. It is the server side's reference of what a device
+// checks first; binding, expiry and sequence are the device's to check.
+func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck) (api.CheckAnswer, error) {
+	var a api.CheckAnswer
+	if len(pub) != ed25519.PublicKeySize || len(sc.Signature) != ed25519.SignatureSize ||
+		!ed25519.Verify(pub, signedMessage(sc.Payload), sc.Signature) {
+		return a, ErrBadSignature
+	}
+	if err := jsonv2.Unmarshal(sc.Payload, &a, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return a, fmt.Errorf("%w: %v", ErrNotAnswer, err)
+	}
+	if a.Type != api.CheckAnswerType || (a.NoUpdate == nil) == (a.Plan == nil) {
+		return a, fmt.Errorf("%w: type %q", ErrNotAnswer, a.Type)
+	}
+	return a, nil
+}
