@@ -11,9 +11,10 @@ import (
 
 func runKey(ctx context.Context, env *cliEnv, args []string) error {
 	return subcommand(ctx, env, "key", args, map[string]func(context.Context, *cliEnv, []string) error{
-		"create": runKeyCreate,
-		"list":   runKeyList,
-		"delete": runKeyDelete,
+		"create":  runKeyCreate,
+		"list":    runKeyList,
+		"delete":  runKeyDelete,
+		"signing": runKeySigning,
 	})
 }
 

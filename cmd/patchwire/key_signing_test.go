@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/server/servertest"
+)
+
+func TestKeySigning(t *testing.T) {
+	srv := servertest.Start(t)
+	c := newCLI(t, srv)
+	out := c.must("key", "signing", "--public", "--data", srv.Dir)
+	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil || !ed25519.PublicKey(pub).Equal(srv.Server.SigningPublicKey()) {
+		t.Fatalf("printed %q, want the server's key: %v", out, err)
+	}
+	// A check answer verifies with the printed key.
+	body, _ := json.Marshal(api.CheckRequest{App: "com.nope", DeviceID: "d", Platform: "ios", NativeVersion: "1.0",
+		Current: api.CurrentBundle{Version: "builtin"}})
+	resp, err := srv.HTTPSClient().Post(srv.URL+api.PathCheck, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var sc api.SignedCheck
+	if err := json.Unmarshal(b, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := server.VerifyCheck(pub, sc); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
+		t.Fatalf("answer %+v: %v", a, err)
+	}
+
+	var j struct {
+		PublicKey string `json:"public_key"`
+		KeyID     string `json:"key_id"`
+		File      string `json:"file"`
+	}
+	if err := json.Unmarshal([]byte(c.must("key", "signing", "--json", "--data", srv.Dir)), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.PublicKey != strings.TrimSpace(out) || j.KeyID != sc.KeyID {
+		t.Errorf("json %+v, key id in answers %s", j, sc.KeyID)
+	}
+
+	// PATCHWIRE_DATA works like --data.
+	c.env["PATCHWIRE_DATA"] = srv.Dir
+	if got := c.must("key", "signing", "--public"); got != out {
+		t.Errorf("with PATCHWIRE_DATA: %q", got)
+	}
+
+	// No key yet: an error that says how to get one, unless --create.
+	empty := t.TempDir()
+	if _, _, err := c.run("key", "signing", "--data", empty); !errors.Is(err, server.ErrNoSigningKey) || !strings.Contains(err.Error(), "--create") {
+		t.Errorf("no key: %v", err)
+	}
+	first := c.must("key", "signing", "--public", "--create", "--data", empty)
+	fi, err := os.Stat(filepath.Join(empty, server.SigningKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("created key file: %v %v", fi, err)
+	}
+	if again := c.must("key", "signing", "--public", "--create", "--data", empty); again != first {
+		t.Error("--create replaced an existing key")
+	}
+	// A key others may read is refused.
+	if err := os.Chmod(filepath.Join(empty, server.SigningKeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.run("key", "signing", "--data", empty); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("readable key: %v", err)
+	}
+}
