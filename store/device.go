@@ -49,7 +49,8 @@ const (
 
 // DeviceReport is what one request tells the server about a device. Every
 // field is stored as given (the device's latest word), except Bundle and
-// Channel, which are applied only when set (Bundle != "", SetChannel).
+// CustomID, applied only when not "" (the plugin sends custom_id "" when it
+// has none to tell), and Channel, applied only with SetChannel.
 type DeviceReport struct {
 	App, DeviceID string
 	// At is when the server heard it; zero means the store clock.
@@ -281,7 +282,10 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 				rec.LastSeen = at
 			}
 			rec.Platform, rec.VersionOS, rec.VersionBuild = r.Platform, r.VersionOS, r.VersionBuild
-			rec.PluginVersion, rec.CustomID, rec.DefaultChannel = r.PluginVersion, r.CustomID, r.DefaultChannel
+			rec.PluginVersion, rec.DefaultChannel = r.PluginVersion, r.DefaultChannel
+			if r.CustomID != "" {
+				rec.CustomID = r.CustomID
+			}
 			rec.IsEmulator, rec.IsProd = r.IsEmulator, r.IsProd
 			if r.Bundle != "" {
 				rec.Bundle = r.Bundle

@@ -37,8 +37,9 @@ const (
 	zipLevel = 6
 )
 
-// zipTime is the modification time of every zip entry: the DOS epoch, so
-// the zip depends on nothing but the manifest and the file bytes.
+// zipTime is the modification time of every zip entry (in MS-DOS form in
+// buildZip): the DOS epoch, so the zip depends on nothing but the manifest
+// and the file bytes.
 var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // prepared is everything of an update answer that depends only on the
@@ -88,6 +89,7 @@ type preparedCache struct {
 	lru      *list.List // front = most recently used
 	size     int64
 	inflight map[manifest.Digest]*buildCall
+	builds   atomic.Int64 // builds started, for tests
 }
 
 // buildCall is one build that concurrent requests wait for.
@@ -181,6 +183,7 @@ func (c *preparedCache) drop(d manifest.Digest, p *prepared) {
 
 // build prepares d and publishes the result to the waiters and the cache.
 func (c *preparedCache) build(d manifest.Digest, call *buildCall) {
+	c.builds.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -428,7 +431,8 @@ func buildZip(entries []manifest.Entry, jobs map[manifest.Digest]*fileJob) ([]by
 			CRC32:              j.crc,
 			CompressedSize64:   uint64(len(j.zipData)),
 			UncompressedSize64: uint64(e.Size),
-			Modified:           zipTime,
+			// CreateRaw leaves the MS-DOS fields as they are: 1980-01-01 00:00.
+			ModifiedDate: 1<<5 | 1,
 		}
 		fh.SetMode(0o644)
 		w, err := zw.CreateRaw(fh)

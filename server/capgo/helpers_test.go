@@ -194,3 +194,5 @@ func keys(m map[string]any) string {
 	sort.Strings(ks)
 	return fmt.Sprint(ks)
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

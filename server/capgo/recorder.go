@@ -51,10 +51,14 @@ func newRecorder(st *store.Store, lim Limits, log *slog.Logger, obs Observer) *r
 	return r
 }
 
-// merge folds a newer report of the same device into an older one.
+// merge folds a newer report of the same device into an older one, with
+// the store's rules (store.DeviceReport).
 func merge(old, r store.DeviceReport) store.DeviceReport {
 	if r.Bundle == "" {
 		r.Bundle = old.Bundle
+	}
+	if r.CustomID == "" {
+		r.CustomID = old.CustomID
 	}
 	if !r.SetChannel {
 		r.Channel, r.SetChannel = old.Channel, old.SetChannel

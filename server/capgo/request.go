@@ -445,6 +445,7 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 		// unknown_version_build (protocol §8 step 3).
 		if _, err := resolver.ParseNativeVersion(vb.str); err != nil && !(s == schemaUpdate && vb.str == resolver.Unknown) {
 			e := newAPIError(resolver.CodeSemverError, map[string]any{"version_build": vb.str})
+			e.status = http.StatusBadRequest // the parser's; the resolver's is 200
 			e.message = fmt.Sprintf("Native version: %s doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo", vb.str)
 			return nil, e
 		}
