@@ -17,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/server/capgo"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	fingerprint string
 	authLimiter *failureLimiter
 	native      *native // native protocol: signing key, patcher (native.go)
+	metrics     *metrics       // Prometheus metrics (metrics.go)
+	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
 
 	https *http.Server
 	h3    *http3.Server
@@ -270,6 +273,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.native.patcher.close()
+		add(s.capgo.Close())
 	})
 	return errors.Join(errs...)
 }
@@ -295,7 +299,12 @@ func (s *Server) routes() http.Handler {
 	s.adminRoutes(mux)
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
-	return s.recoverer(s.native.afterPublish(mux))
+	s.metrics = newMetrics()
+	s.capgo = capgo.New(capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics})
+	s.capgo.Register(mux)
+	s.statsRoutes(mux)
+	mux.Handle("GET "+PathMetrics, s.metrics.handler)
+	return s.recoverer(s.native.afterPublish(s.metrics.wrap(mux)))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.

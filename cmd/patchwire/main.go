@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"key":     {"create, list and delete API keys", runKey},
 		"channel": {"create channels, set their bundle, roll out, roll back", runChannel},
 		"device":  {"per-device settings: override (pin a device to a channel)", runDevice},
+		"stats":   {"per-bundle device statistics: devices, downloads, installs, failures, rollbacks", runStats},
 	}
 }
 
