@@ -42,7 +42,7 @@ func newNetClient(cfg Config) *netClient {
 			TLSClientConfig:    tlsConf.Clone(),
 			DisableCompression: true,
 			QUICConfig: &quic.Config{
-				HandshakeIdleTimeout: max(cfg.H3Timeout, 2*time.Second),
+				HandshakeIdleTimeout: max(2*cfg.H3Timeout, time.Second),
 				MaxIdleTimeout:       max(cfg.IdleTimeout, 10*time.Second),
 				KeepAlivePeriod:      5 * time.Second,
 			},

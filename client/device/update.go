@@ -148,6 +148,7 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		return nil
 	}
 	p := ans.Plan
+	u.log.Debug("plan", "fetches", len(p.Fetches), "file_patches", len(p.FilePatches), "bundle_patch", p.BundlePatch != nil, "copies", len(p.Copies), "removed", len(p.Removed), "download_bytes", p.DownloadBytes)
 	res.PlannedBytes = p.DownloadBytes
 	if st.hist.failed(p.Target.Manifest) {
 		return fmt.Errorf("%w: %s (manifest %s)", ErrPreviouslyFailed, p.Target.Version, p.Target.Manifest)
