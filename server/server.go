@@ -31,7 +31,7 @@ type Server struct {
 	tlsConfig   *tls.Config
 	fingerprint string
 	authLimiter *failureLimiter
-	native      *native // native protocol: signing key, patcher (native.go)
+	native      *native        // native protocol: signing key, patcher (native.go)
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
 

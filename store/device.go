@@ -47,6 +47,102 @@ const (
 	maxNameBytes = 256
 )
 
+// DeviceView is the per-device part of an app's catalog and a stamp of the
+// rest: see Store.DeviceView.
+type DeviceView struct {
+	// ReadTs is the read timestamp of the transaction: it moves only when
+	// something was committed.
+	ReadTs uint64
+	// Unchanged reports that ReadTs is the since the caller passed: nothing
+	// at all was committed since, so AppStamp and AppExists were not
+	// computed (they are as they were at since).
+	Unchanged bool
+	// AppStamp changes whenever the app record, one of its channels or one
+	// of its bundles is written or deleted; equal stamps mean an
+	// AppSnapshot taken in between is still current (but for the device's
+	// Override and SelfAssigned, given here).
+	AppStamp  uint64
+	AppExists bool
+	// Override and SelfAssigned are as in AppSnapshot.
+	Override, SelfAssigned string
+}
+
+// DeviceView reads, in one read transaction, the device's Override and
+// SelfAssigned channel and, unless nothing was committed since the read
+// timestamp since (DeviceView.ReadTs of an earlier call; 0 for none), a
+// stamp of app's catalog: a hash of the commit versions of the app's a/, c/
+// and b/ keys, read without their values. It lets a caller keep a decoded
+// AppSnapshot and take a full Snapshot only when the catalog changed, at
+// the cost of two key reads when nothing was written and a few more when
+// something was, instead of decoding every channel and bundle.
+func (s *Store) DeviceView(ctx context.Context, app, deviceID string, since uint64) (DeviceView, error) {
+	var dv DeviceView
+	if ValidateAppID(app) != nil {
+		return dv, nil
+	}
+	dev, devErr := NormalizeDeviceID(deviceID)
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		dv = DeviceView{ReadTs: txn.ReadTs()}
+		if dv.ReadTs == since {
+			dv.Unchanged = true
+		} else {
+			h := newStamp()
+			item, err := txn.Get(appKey(app))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			dv.AppExists = true
+			h.add(item)
+			for _, pfx := range [][]byte{appScopedPrefix(pfxChannel, app), bundlePrefix(app)} {
+				if err := scan(txn, pfx, false, func(item *badger.Item) error { h.add(item); return nil }); err != nil {
+					return err
+				}
+			}
+			dv.AppStamp = h.sum
+		}
+		if devErr != nil {
+			return nil
+		}
+		for _, x := range []struct {
+			key []byte
+			dst *string
+		}{{overrideKey(app, dev), &dv.Override}, {selfAssignedKey(app, dev), &dv.SelfAssigned}} {
+			v, ok, err := getValue(txn, x.key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				*x.dst = string(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return DeviceView{}, fmt.Errorf("device view of app %q: %w", app, err)
+	}
+	return dv, nil
+}
+
+// stamp is FNV-1a over keys and their commit versions.
+type stamp struct{ sum uint64 }
+
+func newStamp() *stamp { return &stamp{sum: 14695981039346656037} }
+
+func (h *stamp) add(item *badger.Item) {
+	const prime = 1099511628211
+	for _, c := range item.Key() {
+		h.sum = (h.sum ^ uint64(c)) * prime
+	}
+	v := item.Version()
+	for i := 0; i < 8; i++ {
+		h.sum = (h.sum ^ (v & 0xff)) * prime
+		v >>= 8
+	}
+}
+
 // DeviceReport is what one request tells the server about a device. Every
 // field is stored as given (the device's latest word), except Bundle and
 // CustomID, applied only when not "" (the plugin sends custom_id "" when it
@@ -128,18 +224,9 @@ type eventRecord struct {
 	Metadata   map[string]string `json:"metadata,omitempty"`
 }
 
-func appDevicePrefix(pfx, app string) []byte {
-	k := make([]byte, 0, len(pfx)+len(app)+1)
-	k = append(k, pfx...)
-	k = append(k, app...)
-	return append(k, 0)
-}
+func deviceKey(app, id string) []byte { return appScopedKey(pfxDevice, app, id) }
 
-func deviceKey(app, id string) []byte { return append(appDevicePrefix(pfxDevice, app), id...) }
-
-func eventPrefix(app, id string) []byte {
-	return append(append(appDevicePrefix(pfxEvent, app), id...), 0)
-}
+func eventPrefix(app, id string) []byte { return append(appScopedKey(pfxEvent, app, id), 0) }
 
 func eventKey(app, id string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(eventPrefix(app, id), seq)
@@ -156,10 +243,8 @@ func validDevice(app, id string) error {
 	if err := ValidateAppID(app); err != nil {
 		return err
 	}
-	if id == "" {
-		return invalid("device id", id, "must not be empty")
-	}
-	return validName("device id", id)
+	_, err := NormalizeDeviceID(id)
+	return err
 }
 
 // deviceBatch is everything one device gets in a RecordActivity call.

@@ -39,10 +39,7 @@ func (c bundleCounters) zero() bool { return c == bundleCounters{} }
 type counterKey struct{ app, channel, bundle string }
 
 func (k counterKey) key() []byte {
-	b := appDevicePrefix(pfxBundleStats, k.app)
-	b = append(b, k.channel...)
-	b = append(b, 0)
-	return append(b, k.bundle...)
+	return append(append(appScopedKey(pfxBundleStats, k.app, k.channel), 0), k.bundle...)
 }
 
 // Stats actions and what they count as (api.BundleStats).
@@ -131,7 +128,7 @@ func (s *Store) BundleStats(ctx context.Context, app, channel string) ([]api.Bun
 		return nil, fmt.Errorf("bundle stats: %w", err)
 	}
 	sums := map[string]*bundleCounters{}
-	prefix := appDevicePrefix(pfxBundleStats, app)
+	prefix := appScopedPrefix(pfxBundleStats, app)
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, prefix, true, func(item *badger.Item) error {
 			ch, bundle, ok := bytes.Cut(item.Key()[len(prefix):], []byte{0})

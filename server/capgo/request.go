@@ -443,7 +443,7 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 	if vb := v[fVersionBuild]; vb.isString() && vb.str != "" {
 		// "unknown" is left for the resolver, which answers it with
 		// unknown_version_build (protocol §8 step 3).
-		if _, err := resolver.ParseNativeVersion(vb.str); err != nil && !(s == schemaUpdate && vb.str == resolver.Unknown) {
+		if !nativeVersions.ok(vb.str) && !(s == schemaUpdate && vb.str == resolver.Unknown) {
 			e := newAPIError(resolver.CodeSemverError, map[string]any{"version_build": vb.str})
 			e.status = http.StatusBadRequest // the parser's; the resolver's is 200
 			e.message = fmt.Sprintf("Native version: %s doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo", vb.str)
@@ -546,7 +546,7 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 		case !val.isString():
 			add(fPluginVersion, msgPluginInvalid)
 		default:
-			if _, err := resolver.ParseVersion(val.str); err != nil {
+			if !pluginVersions.ok(val.str) {
 				add(fPluginVersion, msgPluginInvalid)
 			}
 			r.PluginVersion = val.str
@@ -615,6 +615,40 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 	}
 	r.CustomID = strings.TrimSpace(r.CustomID)
 	return r, nil
+}
+
+// versionCache remembers whether version strings parse: plugin_version and
+// version_build take few distinct values, and every check carries both.
+type versionCache struct {
+	parse func(string) error
+	mu    sync.RWMutex
+	m     map[string]bool
+}
+
+// maxCachedVersions bounds a versionCache; past it, it starts over.
+const maxCachedVersions = 4096
+
+var (
+	pluginVersions = &versionCache{parse: func(s string) error { _, err := resolver.ParseVersion(s); return err }}
+	nativeVersions = &versionCache{parse: func(s string) error { _, err := resolver.ParseNativeVersion(s); return err }}
+)
+
+// ok reports whether s parses.
+func (c *versionCache) ok(s string) bool {
+	c.mu.RLock()
+	ok, found := c.m[s]
+	c.mu.RUnlock()
+	if found {
+		return ok
+	}
+	ok = c.parse(s) == nil
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedVersions {
+		c.m = make(map[string]bool)
+	}
+	c.m[s] = ok
+	c.mu.Unlock()
+	return ok
 }
 
 // decodeMetadata checks a stats event's metadata: an object of at most 30
