@@ -246,3 +246,71 @@ func allKeysWithPrefix(t *testing.T, s *Store, prefix string) []string {
 	}
 	return out
 }
+
+// DeviceView's stamp moves with every change of the app's catalog and only
+// then; Unchanged says nothing at all was committed.
+func TestDeviceView(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	const app = "com.example.app"
+	view := func(since uint64) DeviceView {
+		t.Helper()
+		dv, err := s.DeviceView(ctx, app, strings.ToUpper(devA), since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dv
+	}
+	if dv := view(0); dv.AppExists {
+		t.Fatalf("unknown app: %+v", dv)
+	}
+	if _, err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	putFiles(t, s, someFiles(2, "v1")...)
+	last := view(0)
+	if !last.AppExists || last.Unchanged {
+		t.Fatalf("%+v", last)
+	}
+	if dv := view(last.ReadTs); !dv.Unchanged || dv.ReadTs != last.ReadTs {
+		t.Fatalf("nothing committed, yet %+v", dv)
+	}
+	// moves: 1 the stamp must move, 0 it must not, -1 either (a spurious
+	// move only costs a re-read).
+	step := func(what string, change func() error, moves int) {
+		t.Helper()
+		if err := change(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		dv := view(last.ReadTs)
+		if dv.Unchanged {
+			t.Fatalf("%s: reported unchanged", what)
+		}
+		if moved := dv.AppStamp != last.AppStamp; moves >= 0 && moved != (moves == 1) {
+			t.Errorf("%s: stamp moved = %v, want %v", what, moved, moves == 1)
+		}
+		last = dv
+	}
+	step("commit a bundle", func() error {
+		_, err := s.CommitBundle(ctx, app, "1.0.0", manifestOf(t, someFiles(2, "v1")...), api.BundleMeta{})
+		return err
+	}, 1)
+	step("create a channel", func() error {
+		_, err := s.CreateChannel(ctx, api.Channel{App: app, Name: "production", Bundle: "1.0.0", Public: true, Android: true})
+		return err
+	}, 1)
+	step("change the channel", func() error {
+		_, err := s.UpdateChannel(ctx, app, "production", "update", func(c *api.Channel) error { c.IOS = true; return nil })
+		return err
+	}, 1)
+	step("device activity", func() error {
+		return s.RecordActivity(ctx, Activity{Devices: []DeviceReport{report(devA, "1.0.0", "production")}})
+	}, 0)
+	step("another app", func() error { _, err := s.CreateApp(ctx, "com.example.other"); return err }, 0)
+	step("override", func() error { return s.SetOverride(ctx, app, devA, "production") }, -1)
+	if last.Override != "production" || last.SelfAssigned != "" {
+		t.Errorf("device records: %+v", last)
+	}
+	step("delete the channel", func() error { return s.DeleteChannel(ctx, app, "production") }, 1)
+	step("delete the bundle", func() error { return s.DeleteBundle(ctx, app, "1.0.0") }, 1)
+}

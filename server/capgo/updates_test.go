@@ -377,3 +377,46 @@ func anyMap[V any](m map[string]V) map[string]any {
 	}
 	return out
 }
+
+// The decoded catalog is reused between checks, yet every change committed
+// before a check is seen by it.
+func TestCatalogChangesSeenAtOnce(t *testing.T) {
+	env := servertest.Start(t)
+	c := env.HTTPSClient()
+	ctx := context.Background()
+	newApp(t, env, testApp)
+	commitBundle(t, env, testApp, "1.0.1", map[string][]byte{"index.html": []byte("1")})
+	commitBundle(t, env, testApp, "1.0.2", map[string][]byte{"index.html": []byte("2")})
+	channel(t, env, testApp, "production", "1.0.1", nil)
+	channel(t, env, testApp, "beta", "1.0.2", func(c *api.Channel) { c.Public = false })
+	version := func() any {
+		t.Helper()
+		r := do(t, c, "POST", env.URL+"/updates", info(nil))
+		if v, ok := r.Body["version"]; ok {
+			return v
+		}
+		return r.Body["error"]
+	}
+	steps := []struct {
+		change func() error
+		want   string
+	}{
+		{func() error { return nil }, "1.0.1"},
+		{func() error { return nil }, "1.0.1"},
+		{func() error { return env.Store.SetOverride(ctx, testApp, testDevice, "beta") }, "1.0.2"},
+		{func() error { return env.Store.ClearOverride(ctx, testApp, testDevice) }, "1.0.1"},
+		{func() error { _, err := env.Store.SetChannelBundle(ctx, testApp, "production", "1.0.2"); return err }, "1.0.2"},
+		{func() error {
+			_, err := env.Store.UpdateChannel(ctx, testApp, "production", "update", func(c *api.Channel) error { c.Android = false; return nil })
+			return err
+		}, "no_channel"},
+	}
+	for i, s := range steps {
+		if err := s.change(); err != nil {
+			t.Fatal(err)
+		}
+		if got := version(); got != s.want {
+			t.Fatalf("step %d: %v, want %s", i, got, s.want)
+		}
+	}
+}
