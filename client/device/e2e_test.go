@@ -115,8 +115,10 @@ func (e *realEnv) config() device.Config {
 
 // warm asks the server for the plan from `from` until its patches are
 // made (the server makes them in the background after a publish or the
-// first check that needs them), so that the device's update gets them.
-func (e *realEnv) warm(from *bundle, version string) {
+// first check that needs them), so that the device's update gets them:
+// until the plan downloads at most target's size/ratio bytes, or stops
+// shrinking for two seconds.
+func (e *realEnv) warm(from *bundle, version string, target *bundle, ratio int64) {
 	e.t.Helper()
 	hc := e.HTTPSClient()
 	req := api.CheckRequest{
@@ -124,9 +126,8 @@ func (e *realEnv) warm(from *bundle, version string) {
 		Current: api.CurrentBundle{Version: version, Manifest: from.m.Digest()}, Codecs: []string{"zstd-dict", "bsdiff"},
 	}
 	body, _ := json.Marshal(req)
-	last := int64(-1)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	last, since := int64(-1), time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := hc.Post(e.URL+api.PathCheck, "application/json", bytes.NewReader(body))
 		if err != nil {
 			e.t.Fatal(err)
@@ -144,14 +145,18 @@ func (e *realEnv) warm(from *bundle, version string) {
 		if ans.Plan == nil {
 			e.t.Fatalf("warm: no plan: %+v", ans.NoUpdate)
 		}
-		p := ans.Plan
-		if (len(p.FilePatches) > 0 || p.BundlePatch != nil) && p.DownloadBytes == last {
+		n := ans.Plan.DownloadBytes
+		if n <= target.m.TotalSize()/ratio {
 			return
 		}
-		last = p.DownloadBytes
-		time.Sleep(100 * time.Millisecond)
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) > 2*time.Second {
+			e.t.Logf("warm: the plan still downloads %d bytes of %d", n, target.m.TotalSize())
+			return
+		}
 	}
-	e.t.Logf("warm: patches still not made after 20s")
+	e.t.Logf("warm: gave up after 30s")
 }
 
 // TestServerChain: v1 -> v2 -> v3 and v1 -> v3 against the real server over
@@ -176,7 +181,7 @@ func TestServerChain(t *testing.T) {
 	}
 
 	e.serve("1.0.1")
-	e.warm(v1, "builtin")
+	e.warm(v1, "builtin", v2, 20)
 	res = mustUpdate(t, dir, cfg, v2)
 	t.Logf("v1->v2: %d bytes downloaded of %d (plan %d); reused %d, patched %d, fetched %d", res.DownloadedBytes, v2.m.TotalSize(), res.PlannedBytes, res.Reused, res.Patched, res.Fetched)
 	if res.Protocol != "HTTP/3.0" || res.Patched == 0 || res.Reused < 3 || res.Fallbacks != 0 {
@@ -187,7 +192,7 @@ func TestServerChain(t *testing.T) {
 	}
 
 	e.serve("1.0.2")
-	e.warm(v2, "1.0.1")
+	e.warm(v2, "1.0.1", v3, 20)
 	res = mustUpdate(t, dir, cfg, v3)
 	t.Logf("v2->v3: %d bytes downloaded of %d; reused %d, patched %d, fetched %d", res.DownloadedBytes, v3.m.TotalSize(), res.Reused, res.Patched, res.Fetched)
 	if res.Patched == 0 || res.DownloadedBytes > v3.m.TotalSize()/4 {
@@ -197,7 +202,7 @@ func TestServerChain(t *testing.T) {
 		t.Errorf("bundles: %s", got)
 	}
 
-	e.warm(v1, "builtin")
+	e.warm(v1, "builtin", v3, 20)
 	res = mustUpdate(t, direct, cfg, v3)
 	t.Logf("v1->v3: %d bytes downloaded of %d; reused %d, patched %d, fetched %d", res.DownloadedBytes, v3.m.TotalSize(), res.Reused, res.Patched, res.Fetched)
 	if res.Patched == 0 || res.DownloadedBytes > v3.m.TotalSize()/4 {
@@ -248,7 +253,7 @@ func TestServerVite(t *testing.T) {
 	cfg := e.config()
 	cfg.NativeVersion = "2.0.0"
 	e.serve("2.0.1")
-	e.warm(r1, "builtin")
+	e.warm(r1, "builtin", r2, 40)
 	res := mustUpdate(t, dir, cfg, r2)
 	t.Logf("vite: %d bytes downloaded of %d (plan %d); reused %d, patched %d, fetched %d", res.DownloadedBytes, r2.m.TotalSize(), res.PlannedBytes, res.Reused, res.Patched, res.Fetched)
 	if res.Patched < renamed-3 {
@@ -321,7 +326,6 @@ func TestServerCuts(t *testing.T) {
 	e.upload(v1)
 	e.upload(v2)
 	e.serve("1.0.1")
-	e.warm(v1, "builtin")
 	addr := strings.TrimPrefix(e.URL, "https://")
 	p := newCutProxy(t, addr)
 	cfg := e.config()
@@ -386,7 +390,7 @@ func TestServerLyingMirror(t *testing.T) {
 	e.upload(v2)
 	e.upload(v3)
 	e.serve("1.0.1")
-	e.warm(v1, "builtin")
+	e.warm(v1, "builtin", v2, 20)
 	m := newMirror(t, e.URL, e.TLSConfig())
 	cfg := e.config()
 	cfg.Server = m.srv.URL
@@ -410,7 +414,7 @@ func TestServerLyingMirror(t *testing.T) {
 	mustUpdate(t, dir, cfg, v2)
 
 	e.serve("1.0.2")
-	e.warm(v2, "1.0.1")
+	e.warm(v2, "1.0.1", v3, 20)
 	cases := []struct {
 		name string
 		edit func(r *http.Request, status int, h http.Header, body []byte) (int, []byte)

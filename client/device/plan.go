@@ -97,6 +97,7 @@ type patchJob struct {
 	patch   object
 	bases   []manifest.Entry // current bundle's files, concatenated as "old"
 	entries []manifest.Entry // outputs, in order
+	needed  []manifest.Entry // the outputs the device lacks (staged; fetched whole if the patch fails)
 }
 
 // planJobs turns a plan into the downloads needed to obtain every target
@@ -143,6 +144,7 @@ func (u *updater) planJobs(from *manifest.Manifest, p *api.Plan, need map[manife
 		for _, e := range out {
 			planned[e.Digest] = true
 		}
+		pj.needed = out
 		jobs = append(jobs, job{patch: pj})
 	}
 	if bp := p.BundlePatch; bp != nil {

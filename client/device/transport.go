@@ -26,6 +26,7 @@ type netClient struct {
 	log       *slog.Logger
 
 	h3Down   atomic.Bool  // TransportAuto gave up on HTTP/3 for this command
+	h3Up     atomic.Bool  // an HTTP/3 response arrived: no more header deadline
 	received atomic.Int64 // response-body bytes read
 	lastProt atomic.Value // string: protocol of the last response
 	client   *http.Client
@@ -129,10 +130,10 @@ func (c *netClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	return c.counted(resp), nil
 }
 
-// tryH3 sends req over HTTP/3; in TransportAuto the response headers must
-// arrive within h3Timeout.
+// tryH3 sends req over HTTP/3; in TransportAuto, until HTTP/3 has worked
+// once, the response headers must arrive within h3Timeout.
 func (c *netClient) tryH3(req *http.Request) (*http.Response, error) {
-	if c.mode != TransportAuto {
+	if c.mode != TransportAuto || c.h3Up.Load() {
 		return c.h3.RoundTrip(req)
 	}
 	ctx, cancel := context.WithCancel(req.Context())
@@ -149,6 +150,7 @@ func (c *netClient) tryH3(req *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
+	c.h3Up.Store(true)
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }

@@ -67,6 +67,7 @@ type updater struct {
 	resumed   atomic.Int64
 	fetched   atomic.Int64
 	fallbacks atomic.Int64 // files fetched whole because their patch was unusable or failed
+	planned   bool         // a verified plan was being installed
 }
 
 // Update runs one update on the state directory dir: the start check
@@ -105,8 +106,8 @@ func Update(ctx context.Context, dir string, cfg Config) (Result, error) {
 	if err != nil {
 		res.Outcome, res.Error = OutcomeFailed, err.Error()
 		st.hist.add(Event{At: res.At, Kind: "failed", From: res.From.Version, Detail: err.Error()})
-		if !errors.Is(err, context.Canceled) {
-			st.queueStat(cfg, "download_fail", res.From.Version, "", nil)
+		if u.planned && !errors.Is(err, context.Canceled) {
+			st.queueStat(cfg, "download_fail", res.From.Version, "", map[string]string{"error": truncate(err.Error(), 2000)})
 		}
 	}
 	st.hist.LastUpdate = &res
@@ -168,6 +169,7 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		}
 		return nil
 	}
+	u.planned = true
 	to, err := u.install(ctx, from, target, p, res)
 	if err != nil {
 		return err
@@ -427,26 +429,35 @@ func (u *updater) runJobs(ctx context.Context, curDir string, jobs []job) ([]man
 }
 
 // runPatch downloads a patch, applies it to its bases and stages every
-// output that verifies. Outputs that do not (and all of them when the
-// patch cannot be downloaded from its source or does not apply) are
-// returned for a whole fetch. Only a transient download failure is an error.
+// needed output that verifies. Needed outputs that do not (all of them
+// when the patch cannot be downloaded from its source or does not apply)
+// are returned for a whole fetch. Only a transient download failure is an
+// error.
 func (u *updater) runPatch(ctx context.Context, curDir string, pj *patchJob) ([]manifest.Entry, int, error) {
 	if err := u.fetch(ctx, pj.patch); err != nil {
 		if !isSourceError(err) {
 			return nil, 0, err
 		}
 		u.log.Warn("patch download failed, fetching files whole", "patch", pj.patch.What, "err", err)
-		return pj.entries, 0, nil
+		return pj.needed, 0, nil
 	}
 	defer u.st.root.Remove(stagedPath(pj.patch.Digest))
 	out, err := u.applyPatch(curDir, pj)
 	if err != nil {
 		u.log.Warn("patch does not apply, fetching files whole", "patch", pj.patch.What, "err", err)
-		return pj.entries, 0, nil
+		return pj.needed, 0, nil
+	}
+	needed := make(map[manifest.Digest]bool, len(pj.needed))
+	for _, e := range pj.needed {
+		needed[e.Digest] = true
 	}
 	var fallback []manifest.Entry
 	n := 0
 	for i, e := range pj.entries {
+		if !needed[e.Digest] {
+			continue
+		}
+		needed[e.Digest] = false // once per digest
 		if manifest.Sum(out[i]) != e.Digest {
 			u.log.Warn("patch output does not match, fetching file whole", "path", e.Path)
 			fallback = append(fallback, e)
@@ -499,4 +510,12 @@ func sortedEntries(m map[manifest.Digest]manifest.Entry) []manifest.Entry {
 		return 0
 	})
 	return es
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
