@@ -5,8 +5,9 @@
 // answers, per-device plans, immutable object and patch URLs).
 //
 // A device is not a server: this package must never import package store
-// or Badger (a test checks `go list -deps`). It depends on api, manifest
-// and delta only, plus quic-go for HTTP/3.
+// or Badger (a test checks `go list -deps`). Of patchwire it imports api,
+// manifest and delta only; beyond the standard library, quic-go (HTTP/3),
+// klauspost/compress (zstd) and go-json-experiment/json (strict decoding).
 //
 // # What a device checks
 //
@@ -30,6 +31,7 @@
 //	DIR/device.json           device id (random UUID) and the identity last used
 //	DIR/current.json          the pointer: bundle run now, previous one, pending flag
 //	DIR/trust.json            trusted key ids and the highest accepted sequence per (app, channel)
+//	DIR/builtin.json          the built-in bundle's manifest digest
 //	DIR/history.json          last update, events, manifests that failed to start
 //	DIR/stats.json            Capgo-style stats events not yet delivered (at most 200)
 //	DIR/manifests/<sha256>    canonical manifest encodings, named by their digest
@@ -37,7 +39,7 @@
 //	DIR/bundles/<version>/    downloaded bundles: the current one, the previous one until ready
 //	DIR/bundles/<version>.tmp/ a bundle being assembled; renamed into place when complete
 //	DIR/tmp/<sha256>.part     a download in progress, named by its expected digest
-//	DIR/tmp/<sha256>.etag     the strong ETag the partial download came with (for If-Range)
+//	DIR/tmp/<sha256>.meta     its strong ETag (for If-Range), Content-Encoding and length
 //	DIR/tmp/<sha256>          a verified object or patch output waiting for assembly
 //
 // Every state file is replaced atomically: written to a temporary file,

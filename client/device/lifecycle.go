@@ -246,21 +246,30 @@ func (st *state) deviceID(cfg Config) string {
 
 // Status is what `patchwire device status` shows.
 type Status struct {
-	StateDir string  `json:"state_dir"`
-	DeviceID string  `json:"device_id"`
-	App      string  `json:"app_id,omitempty"`
-	Channel  string  `json:"channel,omitempty"`
-	Current  Bundle  `json:"current"`
-	Path     string  `json:"path"`
+	StateDir string `json:"state_dir"`
+	DeviceID string `json:"device_id"`
+	// App and Channel are what the last command that named them used.
+	App     string `json:"app_id,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	// Current is the bundle to run, in the folder Path.
+	Current Bundle `json:"current"`
+	Path    string `json:"path"`
+	// Pending: Current has not been marked ready; the next start rolls it
+	// back to Previous.
 	Pending  bool    `json:"pending"`
 	Previous *Bundle `json:"previous,omitempty"`
 	Builtin  *Bundle `json:"builtin,omitempty"`
 	// Sequences are the highest accepted sequence per (app, channel).
-	Sequences   []Floor        `json:"sequences,omitempty"`
-	LastUpdate  *Result        `json:"last_update,omitempty"`
-	History     []Event        `json:"history"`
-	Failed      []FailedBundle `json:"failed,omitempty"`
-	QueuedStats int            `json:"queued_stats"`
+	Sequences []Floor `json:"sequences,omitempty"`
+	// LastUpdate is the Result of the last Update (DownloadedBytes:
+	// response-body bytes received).
+	LastUpdate *Result `json:"last_update,omitempty"`
+	// History is the newest 100 events, oldest first.
+	History []Event `json:"history"`
+	// Failed are bundles rolled back for never reporting ready.
+	Failed []FailedBundle `json:"failed,omitempty"`
+	// QueuedStats is how many stats events wait for delivery.
+	QueuedStats int `json:"queued_stats"`
 }
 
 // ReadStatus reads a state directory without locking or changing it.

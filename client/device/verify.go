@@ -176,8 +176,9 @@ type Binding struct {
 	DeviceID string
 	// Now is the one time the whole check is judged against.
 	Now time.Time
-	// Floor is the highest sequence accepted before for the answer's
-	// (app, channel); Floors looks it up once the channel is known.
+	// Floors returns the highest sequence accepted before for an
+	// (app, channel), looked up once the answer's channel is known; nil
+	// skips the rollback check.
 	Floors func(app, channel string) uint64
 }
 
