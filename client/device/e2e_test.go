@@ -228,6 +228,23 @@ func TestServerChain(t *testing.T) {
 	if s := status(t, dir); s.QueuedStats != 0 {
 		t.Errorf("server did not take the stats: %d queued", s.QueuedStats)
 	}
+	// The server counted the rollback (its stats writer batches: poll).
+	var rollbacks, installs int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && rollbacks == 0; time.Sleep(50 * time.Millisecond) {
+		st, err := e.admin.Stats(context.Background(), testApp, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range st.Bundles {
+			if b.Version == "1.0.0" {
+				rollbacks = b.Rollbacks
+			}
+			installs += b.Installs
+		}
+	}
+	if rollbacks != 1 || installs == 0 {
+		t.Errorf("server stats: %d rollbacks of 1.0.0, %d installs", rollbacks, installs)
+	}
 }
 
 // TestServerVite: a Vite build where every chunk's name changes: the
