@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -45,7 +46,7 @@ var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // prepared is everything of an update answer that depends only on the
 // bundle's content (its manifest digest), computed once.
 type prepared struct {
-	zip     manifest.Digest // the zip object; checksum is its hex
+	zip     manifest.Digest // the zip object (checksum is its hex); zero when too large to store
 	zipHex  string
 	zipSize int64
 	// manifest is the JSON array of manifest entries with the URL base left
@@ -168,7 +169,7 @@ func (c *preparedCache) keepAlive(ctx context.Context, d manifest.Digest, p *pre
 }
 
 // errRebuild is internal: the prepared answer was dropped, build it again.
-var errRebuild = fmt.Errorf("derived objects were collected")
+var errRebuild = errors.New("derived objects were collected")
 
 // drop removes p from the cache.
 func (c *preparedCache) drop(d manifest.Digest, p *prepared) {
@@ -319,15 +320,24 @@ func prepare(ctx context.Context, st *store.Store, d manifest.Digest) (*prepared
 			return nil, err
 		}
 		objs, err := st.PutDerived(ctx, store.DerivedZip, []store.DerivedItem{{Src: d, Raw: z}})
-		if err != nil {
+		var me *manifest.Error
+		switch {
+		case errors.As(err, &me) && me.Code == manifest.CodeTooLarge:
+			// No zip: plugins that take the manifest still get the bundle
+			// (protocol §8 step 12); the others get no_bundle_url.
+			p.zip = manifest.Digest{}
+		case err != nil:
 			return nil, err
+		default:
+			p.zip, p.zipSize = objs[0], int64(len(z))
 		}
-		p.zip, p.zipSize = objs[0], int64(len(z))
 	} else {
 		p.zip, p.zipSize = zipKnown[0].Object, zipKnown[0].Size
 	}
-	p.zipHex = p.zip.String()
-	p.derived = append(p.derived, p.zip)
+	if !p.zip.IsZero() {
+		p.zipHex = p.zip.String()
+		p.derived = append(p.derived, p.zip)
+	}
 
 	// The manifest array.
 	buf := make([]byte, 0, len(entries)*200)

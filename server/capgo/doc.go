@@ -45,8 +45,10 @@
 // it and checks file_hash on the result). The zip and Brotli objects are
 // derived once (store.PutDerived), concurrent first requests wait for one
 // build, and the prepared answer is kept in memory by manifest digest.
-// Absolute URLs start with Deps.PublicURL, or else with the scheme and Host
-// of the request.
+// A bundle whose zip is larger than the store accepts is delivered
+// manifest-only, with Capgo's placeholder url, to plugins that take a
+// manifest, and answered no_bundle_url to the others. Absolute URLs start
+// with Deps.PublicURL, or else with the scheme and Host of the request.
 //
 // Every other answer of /updates is 200 {error, message, kind, ...} from
 // resolver.NoUpdate, or 400/429 as above.

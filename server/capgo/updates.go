@@ -154,6 +154,16 @@ func (h *Handler) writeNoUpdate(w http.ResponseWriter, n *resolver.NoUpdate, bod
 	writeBody(w, n.Status, b)
 }
 
+// noZipURL is Capgo's placeholder url of manifest-only bundles.
+const noZipURL = "https://404.capgo.app/no.zip"
+
+// writeNoBundleURL answers no_bundle_url: the bundle's files cannot be
+// delivered (protocol §8 step 12).
+func (h *Handler) writeNoBundleURL(w http.ResponseWriter) {
+	c := resolver.CodeNoBundleURL
+	h.writeNoUpdate(w, &resolver.NoUpdate{Code: c, Message: resolver.Message(c), Kind: resolver.KindOf(c), Status: resolver.StatusOf(c)}, nil)
+}
+
 // bodyBuiltin is the plain success that sends a device back to its native
 // bundle (protocol §2.3).
 var bodyBuiltin = []byte(`{"version":"builtin"}`)
@@ -176,8 +186,11 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 		// The bundle's files cannot be read or packed: Capgo's "no URL"
 		// failure (protocol §8 step 12).
 		h.log.Error("no download for bundle", "version", u.Bundle.Version, "manifest", u.Bundle.Manifest, "err", err)
-		h.writeNoUpdate(w, &resolver.NoUpdate{Code: resolver.CodeNoBundleURL, Message: resolver.Message(resolver.CodeNoBundleURL),
-			Kind: resolver.KindOf(resolver.CodeNoBundleURL), Status: resolver.StatusOf(resolver.CodeNoBundleURL)}, nil)
+		h.writeNoBundleURL(w)
+		return
+	}
+	if p.zip.IsZero() && !u.Manifest {
+		h.writeNoBundleURL(w) // the zip is too large to store, and this plugin needs it
 		return
 	}
 	h.obs.UpdateCheck("update", "update")
@@ -186,13 +199,19 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 	bp := outBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"version":`...)
 	b = appendJSONString(b, u.Bundle.Version)
-	b = append(b, `,"url":"`...)
-	b = append(b, base...)
-	b = append(b, "/o/"...)
-	b = append(b, p.zipHex...)
-	b = append(b, `","session_key":"","checksum":"`...)
-	b = append(b, p.zipHex...)
-	b = append(b, '"')
+	if p.zip.IsZero() {
+		// Manifest only: url must still be a valid absolute URL, which the
+		// plugin does not fetch in manifest mode (protocol §2.1, §8 step 12).
+		b = append(b, `,"url":"`+noZipURL+`","session_key":"","checksum":""`...)
+	} else {
+		b = append(b, `,"url":"`...)
+		b = append(b, base...)
+		b = append(b, "/o/"...)
+		b = append(b, p.zipHex...)
+		b = append(b, `","session_key":"","checksum":"`...)
+		b = append(b, p.zipHex...)
+		b = append(b, '"')
+	}
 	if u.Manifest {
 		b = append(b, `,"manifest":`...)
 		b = p.appendManifest(b, base)

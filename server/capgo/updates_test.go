@@ -231,8 +231,9 @@ func selfAssignedPrivate(t *testing.T, env *servertest.Env) string {
 	return id
 }
 
-// TestNoBundleURL: a bundle that cannot be packed (its zip is larger than
-// the store accepts) is answered no_bundle_url, kind failed.
+// TestNoBundleURL: a bundle whose zip is larger than the store accepts is
+// answered no_bundle_url (kind failed) to plugins that need the zip, and
+// manifest-only, with Capgo's placeholder url, to the others.
 func TestNoBundleURL(t *testing.T) {
 	env := servertest.Start(t, servertest.WithStoreOptions(func(o *store.Options) {
 		o.Limits = manifest.DefaultLimits()
@@ -250,9 +251,14 @@ func TestNoBundleURL(t *testing.T) {
 	}
 	commitBundle(t, env, testApp, "1.0.1", files)
 	channel(t, env, testApp, "production", "1.0.1", nil)
-	rep := do(t, env.HTTPSClient(), "POST", env.URL+"/updates", info(nil))
+	rep := do(t, env.HTTPSClient(), "POST", env.URL+"/updates", info(func(m map[string]any) { m["plugin_version"] = "6.0.0" }))
 	if rep.Status != 200 || rep.Body["error"] != "no_bundle_url" || rep.Body["kind"] != "failed" || rep.Body["message"] != "Cannot get bundle url" {
 		t.Fatalf("%d %s", rep.Status, rep.Raw)
+	}
+	rep = do(t, env.HTTPSClient(), "POST", env.URL+"/updates", info(nil))
+	if rep.Status != 200 || rep.Body["url"] != "https://404.capgo.app/no.zip" || rep.Body["checksum"] != "" ||
+		len(rep.Body["manifest"].([]any)) != 3 || keys(rep.Body) != "[checksum manifest session_key url version]" {
+		t.Fatalf("manifest-only answer: %d %s", rep.Status, rep.Raw)
 	}
 }
 
