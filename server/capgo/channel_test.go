@@ -95,6 +95,7 @@ func TestChannelSelfAnswers(t *testing.T) {
 
 		{name: "list", method: "GET", query: query(nil), status: 200},
 		{name: "list without device_id", method: "GET", query: query(func(q url.Values) { q.Del("device_id") }), status: 200},
+		{name: "list with any device_id", method: "GET", query: query(func(q url.Values) { q.Set("device_id", "not-a-uuid") }), status: 200},
 		{name: "list: empty query", method: "GET", query: "", status: 400, code: "invalid_query_parameters", keys: badRequest},
 		{name: "list: no app_id", method: "GET", query: query(func(q url.Values) { q.Del("app_id") }), status: 400, code: "missing_app_id", keys: badRequest},
 		{name: "list: bad platform", method: "GET", query: query(func(q url.Values) { q.Set("platform", "tv") }), status: 400, code: "invalid_query_parameters", keys: badRequest},

@@ -493,7 +493,12 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 	if str(fAppID, msgAppIDMissing, msgAppIDNotString, &r.AppID) && !validAppID(r.AppID) {
 		add(fAppID, msgAppIDInvalid)
 	}
-	if s != schemaChannelList || v[fDeviceID].present() {
+	if s == schemaChannelList {
+		// listChannels does not check device_id (Capgo's GET schema has none).
+		if val := v[fDeviceID]; val.isString() {
+			r.DeviceID = strings.ToLower(val.str)
+		}
+	} else {
 		if str(fDeviceID, msgDeviceIDMissing, msgDeviceIDNotString, &r.DeviceID) {
 			r.DeviceID = strings.ToLower(r.DeviceID)
 			switch {
