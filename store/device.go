@@ -69,7 +69,8 @@ type DeviceView struct {
 
 // DeviceView reads, in one read transaction, the device's Override and
 // SelfAssigned channel and, unless nothing was committed since the read
-// timestamp since (DeviceView.ReadTs of an earlier call; 0 for none), a
+// timestamp since (DeviceView.ReadTs of an earlier call; 0 for none, which
+// is never Unchanged), a
 // stamp of app's catalog: a hash of the commit versions of the app's a/, c/
 // and b/ keys, read without their values. It lets a caller keep a decoded
 // AppSnapshot and take a full Snapshot only when the catalog changed, at
@@ -83,7 +84,7 @@ func (s *Store) DeviceView(ctx context.Context, app, deviceID string, since uint
 	dev, devErr := NormalizeDeviceID(deviceID)
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		dv = DeviceView{ReadTs: txn.ReadTs()}
-		if dv.ReadTs == since {
+		if since != 0 && dv.ReadTs == since {
 			dv.Unchanged = true
 		} else {
 			h := newStamp()
