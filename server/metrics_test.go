@@ -54,7 +54,7 @@ func TestMetrics(t *testing.T) {
 	text := string(b)
 	for _, want := range []string{
 		`patchwire_update_checks_total{outcome="rejected",reason="on_premise_app"} 1`,
-		`patchwire_update_checks_total{outcome="rejected",reason="bad_request"} 1`,
+		`patchwire_update_checks_total{outcome="rejected",reason="invalid_json_parse_body"} 1`,
 		`patchwire_http_request_duration_seconds_count{route="POST /updates"} 2`,
 		`patchwire_http_response_bytes_total{route="GET /healthz"} 16`,
 		`patchwire_http_response_bytes_total{route="GET /o/{sha256}"} 1300`,

@@ -359,16 +359,21 @@ func putBody(bp *[]byte) {
 	}
 }
 
-// bodyError answers a body that could not be read.
-func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) {
+// bodyError answers a body that could not be read, and returns the code.
+func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) string {
 	var tl errTooLarge
 	if errors.As(err, &tl) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
-			"error": "body_too_large", "message": tl.Error(), "moreInfo": map[string]any{"limit": tl.limit}})
-		return
+			"error": codeBodyTooLarge, "message": tl.Error(), "moreInfo": map[string]any{"limit": tl.limit}})
+		return codeBodyTooLarge
 	}
-	writeAPIError(w, parseError(err))
+	e := parseError(err)
+	writeAPIError(w, e)
+	return e.code
 }
+
+// codeBodyTooLarge is the error of a 413.
+const codeBodyTooLarge = "body_too_large"
 
 // appendBase appends the base of absolute URLs: PublicURL, or the
 // request's scheme and Host. It is JSON-string content (quoted already).

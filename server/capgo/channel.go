@@ -12,8 +12,8 @@ import (
 // (store or clear the device's self-assignment) is written before the
 // answer, and a failed write is 200 override_not_allowed.
 func (h *Handler) handleSetChannel(w http.ResponseWriter, r *http.Request) {
-	req, _, bp, ok := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
-	if !ok {
+	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
+	if failed != "" {
 		return
 	}
 	putBody(bp)
@@ -29,8 +29,8 @@ func (h *Handler) handleSetChannel(w http.ResponseWriter, r *http.Request) {
 // handleGetChannel answers PUT /channel_self, the plugin's getChannel: the
 // channel the device's update checks really use (resolver.GetChannel).
 func (h *Handler) handleGetChannel(w http.ResponseWriter, r *http.Request) {
-	req, _, bp, ok := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
-	if !ok {
+	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
+	if failed != "" {
 		return
 	}
 	putBody(bp)

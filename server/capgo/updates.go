@@ -22,21 +22,20 @@ var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 
 // readRequest reads and validates a body of schema s: the steps shared by
 // every POST/PUT endpoint. It returns the raw body too (valid until
-// putBody).
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, limit int64, s schema) (*request, *object, *[]byte, bool) {
+// putBody), or, when it answered an error itself, its code.
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, limit int64, s schema) (*request, *object, *[]byte, string) {
 	bp, err := readBody(r, limit)
 	if err != nil {
-		h.bodyError(w, r, err)
-		return nil, nil, nil, false
+		return nil, nil, nil, h.bodyError(w, r, err)
 	}
 	o := &object{}
 	req, aerr := decodeRequest(*bp, o, s)
 	if aerr != nil {
 		putBody(bp)
 		writeAPIError(w, aerr)
-		return nil, nil, nil, false
+		return nil, nil, nil, aerr.code
 	}
-	return req, o, bp, true
+	return req, o, bp, ""
 }
 
 // decodeRequest parses and validates one body of schema s (protocol §1 and
@@ -59,9 +58,9 @@ func decodeRequest(body []byte, o *object, s schema) (*request, *apiError) {
 // handleUpdates answers POST /updates, the update check.
 func (h *Handler) handleUpdates(w http.ResponseWriter, r *http.Request) {
 	growStack(0)
-	req, _, bp, ok := h.readRequest(w, r, h.lim.UpdateBody, schemaUpdate)
-	if !ok {
-		h.obs.UpdateCheck("rejected", "bad_request")
+	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaUpdate)
+	if failed != "" {
+		h.obs.UpdateCheck("rejected", failed)
 		return
 	}
 	defer putBody(bp)
@@ -265,8 +264,8 @@ type manifestSizeFile struct {
 // size. Entries without a file_hash are skipped and duplicates listed once,
 // as Capgo does; anything not found is {"error":"size_unknown"}.
 func (h *Handler) handleManifestSize(w http.ResponseWriter, r *http.Request) {
-	req, o, bp, ok := h.readRequest(w, r, h.lim.ManifestSizeBody, schemaUpdate)
-	if !ok {
+	req, o, bp, failed := h.readRequest(w, r, h.lim.ManifestSizeBody, schemaUpdate)
+	if failed != "" {
 		return
 	}
 	defer putBody(bp)
