@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,11 +37,19 @@ type NativeConfig struct {
 	// SigningKey signs check answers; nil loads DataDir/signing.key,
 	// creating it on first use (an ephemeral key when DataDir is empty).
 	SigningKey ed25519.PrivateKey
+	// ZstdCLI is the zstd command line tool that encodes zstd-dict patches
+	// of 16 KiB and more (smaller patches than the Go encoder's, see
+	// patcher_zstd.go): ZstdCLIAuto ("", the default) finds `zstd` on
+	// PATH, ZstdCLIOff ("off") always uses the Go encoder, anything else
+	// is the tool's path.
+	ZstdCLI string
 }
 
-// DefaultAnswerTTL and DefaultPatchBases are NativeConfig's defaults.
+// NativeConfig's defaults.
 const (
-	DefaultAnswerTTL  = 24 * time.Hour
+	// DefaultAnswerTTL is how long a signed check answer is valid.
+	DefaultAnswerTTL = 24 * time.Hour
+	// DefaultPatchBases is how many bases patches are made from at publish.
 	DefaultPatchBases = 5
 )
 
@@ -97,9 +107,18 @@ func newNative(cfg Config, st *store.Store, log *slog.Logger) (*native, error) {
 	return &native{
 		cfg: nc, st: st, log: log, key: key,
 		keyID:   SigningKeyID(key.Public().(ed25519.PublicKey)),
-		patcher: newPatcher(st, log, nc.PatchWorkers),
+		patcher: newPatcher(st, log, newPatchEncoder(nc.ZstdCLI, patchTmpDir(cfg.DataDir), log), nc.PatchWorkers),
 		now:     time.Now,
 	}, nil
+}
+
+// patchTmpDir is where the zstd tool's inputs go: DATA/tmp, or the
+// system's temporary directory without a data directory.
+func patchTmpDir(dataDir string) string {
+	if dataDir == "" {
+		return os.TempDir()
+	}
+	return filepath.Join(dataDir, "tmp")
 }
 
 // SigningPublicKey is the public half of the key check answers are signed

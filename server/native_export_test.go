@@ -76,11 +76,11 @@ func (a *ViteApp) Release(changed int) {
 	}
 	a.r.Shuffle(len(routes), func(i, j int) { routes[i], routes[j] = routes[j], routes[i] })
 	for _, i := range routes[:min(changed, len(routes))] {
-		a.chunks[i].data = mutateJS(a.r, a.chunks[i].data, 1+len(a.chunks[i].data)/4000)
+		a.chunks[i].data = mutateJS(a.r, a.chunks[i].data, 1+len(a.chunks[i].data)/500)
 	}
 	for i := range a.chunks {
 		if a.chunks[i].name == "index" {
-			a.chunks[i].data = mutateJS(a.r, a.chunks[i].data, 3)
+			a.chunks[i].data = mutateJS(a.r, a.chunks[i].data, 1+len(a.chunks[i].data)/2000)
 		}
 	}
 	if a.rev%4 == 0 { // now and then a dependency update

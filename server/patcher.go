@@ -50,6 +50,7 @@ type patchJob struct {
 type patcher struct {
 	st   *store.Store
 	log  *slog.Logger
+	enc  *patchEncoder
 	jobs chan patchJob
 
 	mu      sync.Mutex
@@ -64,13 +65,13 @@ type patcher struct {
 }
 
 // newPatcher starts workers goroutines.
-func newPatcher(st *store.Store, log *slog.Logger, workers int) *patcher {
+func newPatcher(st *store.Store, log *slog.Logger, enc *patchEncoder, workers int) *patcher {
 	if workers <= 0 {
 		workers = max(1, min(4, runtime.NumCPU()/2))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &patcher{
-		st: st, log: log,
+		st: st, log: log, enc: enc,
 		jobs:    make(chan patchJob, patchQueue),
 		pending: map[patchJob]bool{},
 		ctx:     ctx, cancel: cancel,
@@ -313,7 +314,7 @@ func (p *patcher) run(ctx context.Context, j patchJob) (int, error) {
 	if len(missing) == 0 {
 		return 0, nil
 	}
-	m := &patchMaker{st: p.st, ctx: ctx, c: c, files: map[manifest.Digest][]byte{}}
+	m := &patchMaker{st: p.st, enc: p.enc, ctx: ctx, c: c, files: map[manifest.Digest][]byte{}}
 	return m.make(missing)
 }
 
@@ -327,6 +328,7 @@ func ignoreNotFound(err error) error {
 // patchMaker makes the patches of one job, reading each file once.
 type patchMaker struct {
 	st    *store.Store
+	enc   *patchEncoder
 	ctx   context.Context
 	c     *resolver.Changes
 	files map[manifest.Digest][]byte
@@ -359,8 +361,16 @@ func (m *patchMaker) make(missing []resolver.PatchKey) (int, error) {
 	for d, info := range infos {
 		m.whole[d] = info.StoredSize
 	}
-	// Per-file patches first: they are quick and already help.
-	sort.SliceStable(missing, func(i, j int) bool { return !missing[i].Bundle && missing[j].Bundle })
+	// Per-file patches first (quick, and they already help), then the
+	// bundle patch; zstd-dict before bsdiff, whose encoder is slower.
+	rank := func(k resolver.PatchKey) int {
+		r := slices.Index(serverCodecs(), k.Codec) * 2
+		if k.Bundle {
+			r++
+		}
+		return r
+	}
+	sort.SliceStable(missing, func(i, j int) bool { return rank(missing[i]) < rank(missing[j]) })
 	base := map[manifest.Digest]manifest.Entry{}
 	for _, d := range m.c.Deliver {
 		if d.HasBase {
@@ -398,7 +408,7 @@ func (m *patchMaker) file(k resolver.PatchKey, base manifest.Entry) error {
 	if err != nil {
 		return err
 	}
-	patch, err := codec.Encode(old, new)
+	patch, err := m.enc.encode(m.ctx, codec, [][]byte{old}, [][]byte{new})
 	if errors.Is(err, delta.ErrTooLarge) {
 		return m.put(k, nil, 0)
 	}
@@ -412,49 +422,68 @@ func (m *patchMaker) file(k resolver.PatchKey, base manifest.Entry) error {
 	return m.put(k, patch, m.wholeCost(k.To, int64(len(new))))
 }
 
-// bundle makes the bundle patch k.
+// bundle makes the bundle patch k. The dictionary and the delivered files
+// are read straight into one buffer each (the dictionary's files are not
+// kept otherwise), encoded, and the patch applied back must give exactly
+// the delivered files' bytes, each verified against its digest when read.
 func (m *patchMaker) bundle(k resolver.PatchKey) error {
 	codec, ok := delta.Lookup(k.Codec)
 	if !ok {
 		return nil
 	}
-	dict := make([][]byte, 0, len(m.c.Dictionary))
-	for _, e := range m.c.Dictionary {
-		b, err := m.read(e.Digest)
-		if err != nil {
-			return err
-		}
-		dict = append(dict, b)
+	old, err := m.concat(m.c.Dictionary, m.c.DictionarySize, false)
+	if err != nil {
+		return err
 	}
-	entries := make([][]byte, 0, len(m.c.Deliver))
-	sizes := make([]int64, 0, len(m.c.Deliver))
+	entries := make([]manifest.Entry, len(m.c.Deliver))
 	var whole int64
-	for _, d := range m.c.Deliver {
-		b, err := m.read(d.Entry.Digest)
-		if err != nil {
-			return err
-		}
-		entries = append(entries, b)
-		sizes = append(sizes, d.Entry.Size)
+	for i, d := range m.c.Deliver {
+		entries[i] = d.Entry
 		whole += m.wholeCost(d.Entry.Digest, d.Entry.Size)
 	}
-	patch, err := delta.EncodeBundle(codec, dict, entries)
+	new, err := m.concat(entries, m.c.DeliverSize, true)
+	if err != nil {
+		return err
+	}
+	patch, err := m.enc.encode(m.ctx, codec, [][]byte{old}, [][]byte{new})
 	if errors.Is(err, delta.ErrTooLarge) {
 		return m.put(k, nil, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("%s bundle patch %s→%s: %w", k.Codec, k.From, k.To, err)
 	}
-	out, err := delta.ApplyBundle(codec, dict, patch, sizes)
-	if err != nil {
-		return fmt.Errorf("%s bundle patch %s→%s does not apply back: %w", k.Codec, k.From, k.To, err)
-	}
-	for i, d := range m.c.Deliver {
-		if manifest.Sum(out[i]) != d.Entry.Digest {
-			return fmt.Errorf("%s bundle patch %s→%s: %s does not rebuild", k.Codec, k.From, k.To, d.Entry.Path)
-		}
+	out, err := codec.Apply(old, patch, int64(len(new)))
+	if err != nil || !bytes.Equal(out, new) {
+		return fmt.Errorf("%s bundle patch %s→%s does not apply back: %v", k.Codec, k.From, k.To, err)
 	}
 	return m.put(k, patch, whole)
+}
+
+// concat reads the files of es into one buffer of size bytes; keep caches
+// each file for later patches of the job.
+func (m *patchMaker) concat(es []manifest.Entry, size int64, keep bool) ([]byte, error) {
+	if size > delta.ZstdMaxPair {
+		return nil, fmt.Errorf("%d bytes: %w", size, delta.ErrTooLarge)
+	}
+	buf := make([]byte, 0, size)
+	for _, e := range es {
+		b, ok := m.files[e.Digest]
+		if !ok {
+			obj, err := m.st.GetObject(m.ctx, e.Digest)
+			if err != nil {
+				return nil, err
+			}
+			b = obj.Raw
+			if keep {
+				m.files[e.Digest] = b
+			}
+		}
+		buf = append(buf, b...)
+	}
+	if int64(len(buf)) != size {
+		return nil, fmt.Errorf("files add up to %d bytes, the manifest says %d: %w", len(buf), size, store.ErrCorrupt)
+	}
+	return buf, nil
 }
 
 func (m *patchMaker) wholeCost(d manifest.Digest, size int64) int64 {

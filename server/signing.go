@@ -143,8 +143,12 @@ func signedMessage(payload []byte) []byte {
 
 // Errors of VerifyCheck.
 var (
+	// ErrBadSignature: the signature does not verify with the key (or is
+	// not an ed25519 signature at all). Nothing in the payload was read.
 	ErrBadSignature = errors.New("check answer: signature does not verify")
-	ErrNotAnswer    = errors.New("check answer: payload is not a check answer")
+	// ErrNotAnswer: the signed payload is not a check answer (another
+	// type, unknown members, neither or both of NoUpdate and Plan).
+	ErrNotAnswer = errors.New("check answer: payload is not a check answer")
 )
 
 // VerifyCheck checks sc's signature with pub and only then decodes the
