@@ -208,7 +208,7 @@ func readObjectBody(w http.ResponseWriter, r *http.Request, size int64) ([]byte,
 		// A zstd frame of incompressible data is slightly larger than it.
 		compressed := http.MaxBytesReader(w, r.Body, size+size/64+1024)
 		dec, err := zstd.NewReader(compressed, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(uint64(size)+1), zstd.WithDecoderMaxWindow(max(uint64(size), zstd.MinWindowSize)))
+			zstd.WithDecoderMaxMemory(max(uint64(size)+1, zstd.MinWindowSize)), zstd.WithDecoderMaxWindow(max(uint64(size), zstd.MinWindowSize)))
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
+	"github.com/patchwire/patchwire/store"
 )
 
 const app = "com.example.app"
@@ -384,5 +385,38 @@ func TestObjectUploadRefusals(t *testing.T) {
 	var apiErr *client.APIError
 	if err := c.DeleteBundle(context.Background(), app, "9.9.9"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Fatalf("delete unknown bundle: %v", err)
+	}
+}
+
+// TestUploadSmallCompressibleObjects guards a regression: objects whose
+// zstd form is smaller than zstd's minimum window (1 KiB) must upload.
+func TestUploadSmallCompressibleObjects(t *testing.T) {
+	env := servertest.Start(t)
+	c := newApp(t, env)
+	dir := t.TempDir()
+	for name, size := range map[string]int{"index.html": 224, "a.css": 40, "b.js": 1000, "c.js": 5000} {
+		if err := os.WriteFile(dir+"/"+name, bytes.Repeat([]byte("ab"), size/2), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := manifest.OpenDir(context.Background(), dir, manifest.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sum, err := c.Upload(context.Background(), src, client.UploadOptions{App: app, Version: "1.0.0"})
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if sum.ObjectsNew != 4 || sum.ObjectBytes >= sum.BundleBytes {
+		t.Fatalf("summary %+v: want 4 new objects sent compressed", sum)
+	}
+}
+
+func TestNoAltSvcWithoutHTTP3(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config, _ *store.Options) { c.DisableHTTP3 = true })
+	resp, _ := get(t, env.HTTPSClient(), "GET", env.URL+"/healthz", nil)
+	if alt := resp.Header.Get("Alt-Svc"); alt != "" {
+		t.Fatalf("Alt-Svc %q with HTTP/3 disabled", alt)
 	}
 }

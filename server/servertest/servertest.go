@@ -103,7 +103,7 @@ func (e *Env) start(sopts store.Options) {
 	e.done = make(chan error, 1)
 	go func() { e.done <- srv.Serve() }()
 	// Serve flips HTTP/3 on asynchronously; wait until it is up.
-	for deadline := time.Now().Add(5 * time.Second); !srv.HTTP3Enabled() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); !e.Config.DisableHTTP3 && !srv.HTTP3Enabled() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
