@@ -214,17 +214,6 @@ func (r deviceRecord) device(app, id string) api.Device {
 	}
 }
 
-// eventRecord is the ev/ value.
-type eventRecord struct {
-	At         time.Time         `json:"at"`
-	DeviceAt   *time.Time        `json:"device_at,omitempty"`
-	Action     string            `json:"action"`
-	Version    string            `json:"version_name"`
-	OldVersion string            `json:"old_version_name,omitempty"`
-	Channel    string            `json:"channel,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-}
-
 func deviceKey(app, id string) []byte { return appScopedKey(pfxDevice, app, id) }
 
 func eventPrefix(app, id string) []byte { return append(appScopedKey(pfxEvent, app, id), 0) }
@@ -354,9 +343,9 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 				rec = deviceRecord{}
 			}
 		}
-		oldChannel, oldBundle := rec.Channel, rec.Bundle
-		for _, r := range b.reports {
-			at := r.At
+		// seen records that the device was heard of at at (zero: now) and
+		// returns the time as stored.
+		seen := func(at time.Time) time.Time {
 			if at.IsZero() {
 				at = now
 			}
@@ -367,6 +356,11 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 			if at.After(rec.LastSeen) {
 				rec.LastSeen = at
 			}
+			return at
+		}
+		oldChannel, oldBundle := rec.Channel, rec.Bundle
+		for _, r := range b.reports {
+			seen(r.At)
 			rec.Platform, rec.VersionOS, rec.VersionBuild = r.Platform, r.VersionOS, r.VersionBuild
 			rec.PluginVersion, rec.DefaultChannel = r.PluginVersion, r.DefaultChannel
 			if r.CustomID != "" {
@@ -389,18 +383,7 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 			}
 		}
 		for _, e := range b.events {
-			at := e.At
-			if at.IsZero() {
-				at = now
-			}
-			at = at.UTC().Round(time.Microsecond)
-			if rec.FirstSeen.IsZero() {
-				rec.FirstSeen = at
-			}
-			if at.After(rec.LastSeen) {
-				rec.LastSeen = at
-			}
-			er := eventRecord{At: at, Action: e.Action, Version: e.Version, OldVersion: e.OldVersion,
+			er := api.DeviceEvent{At: seen(e.At), Action: e.Action, Version: e.Version, OldVersion: e.OldVersion,
 				Channel: rec.Channel, Metadata: e.Metadata}
 			if !e.DeviceAt.IsZero() {
 				t := e.DeviceAt.UTC().Round(time.Millisecond)
@@ -481,12 +464,11 @@ func (s *Store) DeviceEvents(ctx context.Context, app, id string) ([]api.DeviceE
 	out := []api.DeviceEvent{}
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, eventPrefix(app, id), true, func(item *badger.Item) error {
-			var er eventRecord
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &er) }); err != nil {
+			var ev api.DeviceEvent // the ev/ value is its JSON
+			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &ev) }); err != nil {
 				return err
 			}
-			out = append(out, api.DeviceEvent{At: er.At, DeviceAt: er.DeviceAt, Action: er.Action,
-				Version: er.Version, OldVersion: er.OldVersion, Channel: er.Channel, Metadata: er.Metadata})
+			out = append(out, ev)
 			return nil
 		})
 	})

@@ -73,34 +73,24 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	set := func(v *int64, dv int64) {
-		if *v <= 0 {
-			*v = dv
-		}
-	}
-	set(&l.UpdateBody, d.UpdateBody)
-	set(&l.ManifestSizeBody, d.ManifestSizeBody)
-	set(&l.StatsBody, d.StatsBody)
-	set(&l.PreparedBytes, d.PreparedBytes)
-	if l.StatsEvents <= 0 {
-		l.StatsEvents = d.StatsEvents
-	}
-	if l.PendingEvents <= 0 {
-		l.PendingEvents = d.PendingEvents
-	}
-	if l.PendingDevices <= 0 {
-		l.PendingDevices = d.PendingDevices
-	}
-	if l.FlushInterval <= 0 {
-		l.FlushInterval = d.FlushInterval
-	}
-	if l.DeviceTTL <= 0 {
-		l.DeviceTTL = d.DeviceTTL
-	}
-	if l.ExpireInterval <= 0 {
-		l.ExpireInterval = d.ExpireInterval
-	}
+	setDefault(&l.UpdateBody, d.UpdateBody)
+	setDefault(&l.ManifestSizeBody, d.ManifestSizeBody)
+	setDefault(&l.StatsBody, d.StatsBody)
+	setDefault(&l.StatsEvents, d.StatsEvents)
+	setDefault(&l.PendingEvents, d.PendingEvents)
+	setDefault(&l.PendingDevices, d.PendingDevices)
+	setDefault(&l.FlushInterval, d.FlushInterval)
+	setDefault(&l.DeviceTTL, d.DeviceTTL)
+	setDefault(&l.ExpireInterval, d.ExpireInterval)
+	setDefault(&l.PreparedBytes, d.PreparedBytes)
 	return l
+}
+
+// setDefault replaces a zero or negative *v with d.
+func setDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Observer receives what the endpoints do, for metrics. Its methods must be

@@ -12,34 +12,33 @@ import (
 // (store or clear the device's self-assignment) is written before the
 // answer, and a failed write is 200 override_not_allowed.
 func (h *Handler) handleSetChannel(w http.ResponseWriter, r *http.Request) {
-	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
-	if failed != "" {
-		return
+	if req, snap, ok := h.channelRequest(w, r); ok {
+		h.writeChannelResult(w, r, req, resolver.SetChannel(snap, req.device(), req.Channel))
 	}
-	putBody(bp)
-	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
-	if err != nil {
-		h.writeInternal(w, r, err)
-		return
-	}
-	res := resolver.SetChannel(snap, req.device(), req.Channel)
-	h.writeChannelResult(w, r, req, res)
 }
 
 // handleGetChannel answers PUT /channel_self, the plugin's getChannel: the
 // channel the device's update checks really use (resolver.GetChannel).
 func (h *Handler) handleGetChannel(w http.ResponseWriter, r *http.Request) {
+	if req, snap, ok := h.channelRequest(w, r); ok {
+		h.writeChannelResult(w, r, req, resolver.GetChannel(snap, req.device()))
+	}
+}
+
+// channelRequest reads the body of POST and PUT /channel_self and the
+// catalog snapshot for its device; it answers errors itself.
+func (h *Handler) channelRequest(w http.ResponseWriter, r *http.Request) (*request, resolver.Snapshot, bool) {
 	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaChannel)
 	if failed != "" {
-		return
+		return nil, resolver.Snapshot{}, false
 	}
 	putBody(bp)
 	snap, err := h.snapshot(r.Context(), req.AppID, req.DeviceID)
 	if err != nil {
 		h.writeInternal(w, r, err)
-		return
+		return nil, resolver.Snapshot{}, false
 	}
-	h.writeChannelResult(w, r, req, resolver.GetChannel(snap, req.device()))
+	return req, snap, true
 }
 
 // handleListChannels answers GET /channel_self?..., the plugin's
