@@ -34,7 +34,7 @@ func commands() map[string]command {
 		"bundle":  {"upload, list and delete bundle versions", runBundle},
 		"key":     {"create, list and delete API keys", runKey},
 		"channel": {"create channels, set their bundle, roll out, roll back", runChannel},
-		"device":  {"per-device settings: override (pin a device to a channel)", runDevice},
+		"device":  {"pin a device to a channel (override); the reference device updater (seed, update, start, ready, status)", runDevice},
 		"stats":   {"per-bundle device statistics: devices, downloads, installs, failures, rollbacks", runStats},
 	}
 }
