@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportDirections guards the package layering of docs/architecture.md:
+// each package may import only the patchwire packages listed for it.
+func TestImportDirections(t *testing.T) {
+	allowed := map[string][]string{
+		"manifest":          {},
+		"delta":             {},
+		"api":               {"manifest"},
+		"store":             {"api", "manifest"},
+		"resolver":          {"manifest"},
+		"server/catalog":    {"api", "resolver", "store"},
+		"server/capgo":      {"api", "manifest", "resolver", "server/catalog", "store"},
+		"server":            {"api", "delta", "manifest", "resolver", "server/capgo", "server/catalog", "store"},
+		"client":            {"api", "manifest"},
+		"client/device":     {"api", "delta", "manifest"},
+		"server/servertest": {"client", "server", "store", "api", "manifest"},
+	}
+	const mod = "github.com/patchwire/patchwire/"
+	for pkg, ok := range allowed {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../../"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			name, ours := strings.CutPrefix(imp, mod)
+			if !ours {
+				continue
+			}
+			found := false
+			for _, a := range ok {
+				found = found || a == name
+			}
+			if !found {
+				t.Errorf("%s imports %s, which docs/architecture.md does not allow", pkg, name)
+			}
+		}
+	}
+}
