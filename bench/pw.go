@@ -1,0 +1,314 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
+	"github.com/patchwire/patchwire/client/device"
+	"github.com/patchwire/patchwire/delta"
+	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/resolver"
+	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/store"
+)
+
+// benchApp and benchChannel are the app and public channel every
+// in-process server gets.
+const (
+	benchApp     = "com.patchwire.bench"
+	benchChannel = "production"
+)
+
+// Server is a patchwire server started in this process on 127.0.0.1 the
+// way `patchwire serve` starts it (a real Badger store in Dir, HTTPS on
+// TCP and HTTP/3 on UDP), with the bench app and a public channel.
+type Server struct {
+	Dir    string
+	Store  *store.Store
+	Server *server.Server
+	URL    string // https://127.0.0.1:PORT
+	Admin  *client.Client
+	Pub    ed25519.PublicKey
+	TLS    *tls.Config
+	CAFile string
+
+	done chan error
+}
+
+// StartServer starts a server with its data in dir (created).
+func StartServer(ctx context.Context, dir string, http3 bool) (*Server, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	st, err := store.Open(store.Options{Dir: filepath.Join(dir, "db"), GCInterval: -1, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	key, err := server.EnsureAdminKey(ctx, st, dir)
+	if err == nil && key == "" {
+		var b []byte
+		b, err = os.ReadFile(filepath.Join(dir, server.AdminKeyFile))
+		key = strings.TrimSpace(string(b))
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, DisableHTTP3: !http3}
+	srv, err := server.New(cfg, st, log)
+	if err == nil {
+		err = srv.Listen()
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Dir: dir, Store: st, Server: srv, URL: "https://" + srv.Addr(), CAFile: filepath.Join(dir, server.SelfSignedCertFile), done: make(chan error, 1)}
+	go func() { s.done <- srv.Serve() }()
+	for deadline := time.Now().Add(5 * time.Second); http3 && !srv.HTTP3Enabled() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.TLS, err = client.TLSConfig(s.CAFile, false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Pub = srv.SigningPublicKey()
+	if s.Admin, err = client.New(client.Config{Server: s.URL, Key: key, CAFile: s.CAFile, Timeout: 10 * time.Minute}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := s.Admin.CreateApp(ctx, benchApp); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server and closes the store.
+func (s *Server) Close() error {
+	if s.Admin != nil {
+		s.Admin.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Server.Shutdown(ctx)
+	err := <-s.done
+	if cerr := s.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// memSource is a Version as a manifest.Source.
+type memSource struct{ v *Version }
+
+func (m memSource) Manifest() *manifest.Manifest { return m.v.Manifest }
+func (m memSource) Open(p string) (io.ReadCloser, error) {
+	b, ok := m.v.Files[p]
+	if !ok {
+		return nil, fmt.Errorf("bench: no file %s", p)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+func (m memSource) Close() error { return nil }
+
+// Publish uploads v as version with the client (only missing objects are
+// sent) and points the public channel at it, as CI and an operator do.
+func (s *Server) Publish(ctx context.Context, v *Version, version string) error {
+	if _, err := s.Admin.Upload(ctx, memSource{v}, client.UploadOptions{App: benchApp, Version: version}); err != nil {
+		return fmt.Errorf("bench: upload %s: %w", v.Name, err)
+	}
+	return s.SetChannel(ctx, version)
+}
+
+// SetChannel points the public channel at version, creating it once.
+func (s *Server) SetChannel(ctx context.Context, version string) error {
+	if _, err := s.Admin.GetChannel(ctx, benchApp, benchChannel); err == nil {
+		_, err := s.Admin.SetChannelBundle(ctx, benchApp, benchChannel, version)
+		return err
+	}
+	t, none := true, "none"
+	_, err := s.Admin.CreateChannel(ctx, benchApp, api.CreateChannelRequest{Name: benchChannel, ChannelSettings: api.ChannelSettings{
+		Public: &t, IOS: &t, Android: &t, Electron: &t, AllowEmulator: &t, AllowDevice: &t, AllowDev: &t, AllowProd: &t,
+		Policy: &none, AllowUnderNative: &t, Bundle: &version,
+	}})
+	return err
+}
+
+// Check makes one native check (POST /v1/check) as a device running from
+// would, and returns the verified answer. A check schedules the patches
+// its plan lacks.
+func (s *Server) Check(ctx context.Context, hc *http.Client, deviceID string, from *manifest.Manifest) (*api.CheckAnswer, error) {
+	var codecs []string
+	for _, c := range delta.All() {
+		codecs = append(codecs, c.Name())
+	}
+	body, _ := json.Marshal(api.CheckRequest{App: benchApp, DeviceID: deviceID, Platform: "android", NativeVersion: "1.0.0",
+		Current: api.CurrentBundle{Version: device.BuiltinVersion, Manifest: from.Digest()}, Codecs: codecs})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+api.PathCheck, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bench: check: %s: %s", resp.Status, b)
+	}
+	return device.VerifyCheck(b, []ed25519.PublicKey{s.Pub})
+}
+
+// patchMinFile mirrors the server's (server/patcher.go): outputs smaller
+// than this are never patched.
+const patchMinFile = 128
+
+// WantedPatches lists the patches the server's patcher makes for the pair
+// (from, to): what resolver.Changes.PatchKeys offers, within each codec's
+// limits (as server/patcher.go's wantedPatches).
+func WantedPatches(from, to *manifest.Manifest) []store.PatchKey {
+	c := resolver.NewChanges(from, to)
+	fits := func(codec string, old, new int64) bool {
+		switch codec {
+		case delta.NameZstdDict:
+			return old+new <= delta.ZstdMaxPair
+		case delta.NameBsdiff:
+			return old+new <= delta.BsdiffChooseLimit
+		}
+		return false
+	}
+	base, size := map[manifest.Digest]int64{}, map[manifest.Digest]int64{}
+	for _, d := range c.Deliver {
+		if d.HasBase {
+			base[d.Entry.Digest] = d.Base.Size
+		}
+		size[d.Entry.Digest] = d.Entry.Size
+	}
+	var codecs []string
+	for _, k := range delta.All() {
+		codecs = append(codecs, k.Name())
+	}
+	var out []store.PatchKey
+	for _, k := range c.PatchKeys(codecs) {
+		ok := false
+		if k.Bundle {
+			ok = c.DeliverSize >= patchMinFile && fits(k.Codec, c.DictionarySize, c.DeliverSize)
+		} else {
+			n := size[k.To]
+			ok = n >= patchMinFile && fits(k.Codec, base[k.To], n)
+		}
+		if ok {
+			out = append(out, store.PatchKey{Codec: k.Codec, From: k.From, To: k.To, Bundle: k.Bundle})
+		}
+	}
+	return out
+}
+
+// WaitPatches waits until the store holds a mapping (a patch, or the
+// record that it is useless) for every patch the pair wants, or timeout.
+// It reports whether they all arrived.
+func (s *Server) WaitPatches(ctx context.Context, from, to *manifest.Manifest, timeout time.Duration) (bool, error) {
+	keys := WantedPatches(from, to)
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := s.Store.LookupPatches(ctx, keys)
+		if err != nil {
+			return false, err
+		}
+		if len(got) >= len(keys) {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// DeviceRun is what the reference device did for one update.
+type DeviceRun struct {
+	Downloaded int64 // every response body byte, check answer included
+	Planned    int64 // what the plan said the download would be
+	Reused     int
+	Patched    int
+	Fetched    int
+	Fallbacks  int
+	Duration   time.Duration
+}
+
+// DeviceUpdate seeds a fresh reference device with from (in work), runs
+// one update against s and checks that the device now runs exactly to.
+func (s *Server) DeviceUpdate(ctx context.Context, work string, from, to *Version) (DeviceRun, error) {
+	build := filepath.Join(work, "build")
+	state := filepath.Join(work, "state")
+	defer os.RemoveAll(build)
+	defer os.RemoveAll(state)
+	if err := writeDir(build, from); err != nil {
+		return DeviceRun{}, err
+	}
+	if _, err := device.Seed(ctx, state, build, device.SeedOptions{}); err != nil {
+		return DeviceRun{}, err
+	}
+	res, err := device.Update(ctx, state, device.Config{
+		Server: s.URL, App: benchApp, PublicKeys: []ed25519.PublicKey{s.Pub}, TLS: s.TLS,
+		Transport: device.TransportTCP, NoStats: true,
+	})
+	if err != nil {
+		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: %w", from.Name, to.Name, err)
+	}
+	if res.Outcome != device.OutcomeUpdated || res.To == nil || res.To.Manifest != to.Manifest.Digest() {
+		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: outcome %s, to %+v", from.Name, to.Name, res.Outcome, res.To)
+	}
+	if res.Fallbacks != 0 {
+		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: %d patches failed", from.Name, to.Name, res.Fallbacks)
+	}
+	// What the device runs now, re-read from its disk.
+	stat, err := device.ReadStatus(state)
+	if err != nil {
+		return DeviceRun{}, err
+	}
+	got, err := LoadVersion(ctx, to.Name, stat.Path)
+	if err != nil {
+		return DeviceRun{}, err
+	}
+	if got.Manifest.Digest() != to.Manifest.Digest() {
+		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: the device's folder is not %s", from.Name, to.Name, to.Name)
+	}
+	return DeviceRun{Downloaded: res.DownloadedBytes, Planned: res.PlannedBytes, Reused: res.Reused, Patched: res.Patched,
+		Fetched: res.Fetched, Fallbacks: res.Fallbacks, Duration: res.Duration}, nil
+}
+
+// writeDir writes v's files under dir.
+func writeDir(dir string, v *Version) error {
+	for p, b := range v.Files {
+		name := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/patchwire/patchwire/bench"
+)
+
+// runBench is `patchwire bench bandwidth|load|suite`.
+func runBench(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(env.stderr, "usage: patchwire bench bandwidth|load|suite [flags]\n\n"+
+			"  bandwidth  bytes a device downloads per update: full zip, Capgo-style partial, patchwire, zstd/bsdiff references\n"+
+			"  load       checks/s, latency and object throughput of a server, with nginx as the ceiling\n"+
+			"  suite      the default suite (three npm series and a short load run) into OUT/latest.{md,json,svg}")
+		if len(args) == 0 {
+			return usageError("bench needs a subcommand")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "bandwidth":
+		return runBenchBandwidth(ctx, env, args[1:])
+	case "load":
+		return runBenchLoad(ctx, env, args[1:])
+	case "suite":
+		return runBenchSuite(ctx, env, args[1:])
+	}
+	return usageError(fmt.Sprintf("bench: unknown subcommand %q", args[0]))
+}
+
+// npmFlags collects repeated --npm specs; --subdir applies to the --npm
+// before it.
+type npmFlags struct {
+	specs []string
+	subs  []string
+}
+
+type npmValue struct{ f *npmFlags }
+
+func (v npmValue) String() string { return "" }
+func (v npmValue) Set(s string) error {
+	v.f.specs = append(v.f.specs, s)
+	v.f.subs = append(v.f.subs, "")
+	return nil
+}
+
+type subdirValue struct{ f *npmFlags }
+
+func (v subdirValue) String() string { return "" }
+func (v subdirValue) Set(s string) error {
+	if len(v.f.specs) == 0 {
+		return fmt.Errorf("--subdir must follow an --npm")
+	}
+	v.f.subs[len(v.f.subs)-1] = s
+	return nil
+}
+
+type listValue struct{ l *[]string }
+
+func (v listValue) String() string     { return "" }
+func (v listValue) Set(s string) error { *v.l = append(*v.l, s); return nil }
+
+func benchLogf(env *cliEnv) func(string, ...any) {
+	return func(format string, a ...any) { fmt.Fprintf(env.stderr, format+"\n", a...) }
+}
+
+func runBenchBandwidth(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bench bandwidth", env.stderr)
+	var series []string
+	var npm npmFlags
+	fs.Var(listValue{&series}, "series", "a folder of version folders or zips, oldest first (repeatable)")
+	fs.Var(npmValue{&npm}, "npm", "NAME@V1,V2,...: published npm releases (repeatable)")
+	fs.Var(subdirValue{&npm}, "subdir", "the folder of the package before it to use as the bundle, e.g. dist/ionic")
+	cache := fs.String("cache", "bench/cache", "where npm tarballs are kept")
+	out := fs.String("out", "bench/results", "output folder")
+	name := fs.String("name", "bandwidth", "output files: OUT/NAME.md, .json, .svg")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	if len(series) == 0 && len(npm.specs) == 0 {
+		return usageError("bench bandwidth needs --series DIR or --npm NAME@V1,V2,...")
+	}
+	r := &bench.Report{Generated: time.Now(), Command: "patchwire bench " + strings.Join(append([]string{"bandwidth"}, args...), " "), Host: bench.ThisHost(bench.FindTools())}
+	if err := benchBandwidth(ctx, env, r, series, npm, *cache); err != nil {
+		return err
+	}
+	return writeReport(env, r, *out, *name)
+}
+
+func benchBandwidth(ctx context.Context, env *cliEnv, r *bench.Report, series []string, npm npmFlags, cache string) error {
+	logf := benchLogf(env)
+	var all []*bench.Series
+	for _, dir := range series {
+		s, err := bench.LoadSeries(ctx, dir)
+		if err != nil {
+			return err
+		}
+		all = append(all, s)
+	}
+	for i, spec := range npm.specs {
+		sp, err := bench.ParseNPMSpec(spec, npm.subs[i])
+		if err != nil {
+			return usageError(err.Error())
+		}
+		s, err := bench.FetchNPM(ctx, cache, sp, logf)
+		if err != nil {
+			return err
+		}
+		all = append(all, s)
+	}
+	for _, s := range all {
+		res, err := bench.RunBandwidth(ctx, s, bench.BandwidthOptions{Logf: logf})
+		if err != nil {
+			return err
+		}
+		r.Series = append(r.Series, res)
+	}
+	return nil
+}
+
+func writeReport(env *cliEnv, r *bench.Report, out, name string) error {
+	if err := r.Write(out, name); err != nil {
+		return err
+	}
+	var md strings.Builder
+	r.Markdown(&md, "")
+	fmt.Fprint(env.stdout, md.String())
+	fmt.Fprintf(env.stderr, "wrote %s/%s.md, .json, .svg\n", out, name)
+	return nil
+}
+
+func runBenchLoad(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bench load", env.stderr)
+	lf := addLoadFlags(fs)
+	out := fs.String("out", "bench/results", "output folder")
+	name := fs.String("name", "load", "output files: OUT/NAME.md, .json")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	r := &bench.Report{Generated: time.Now(), Command: "patchwire bench " + strings.Join(append([]string{"load"}, args...), " "), Host: bench.ThisHost(bench.FindTools())}
+	if r.Load, err = bench.RunLoad(ctx, lf.options(benchLogf(env))); err != nil {
+		return err
+	}
+	return writeReport(env, r, *out, *name)
+}
+
+type loadFlags struct {
+	server   *string
+	devices  *int
+	duration *time.Duration
+	download *float64
+	noNginx  *bool
+}
+
+func addLoadFlags(fs *flag.FlagSet) *loadFlags {
+	return &loadFlags{
+		server:   fs.String("server", "", "an external server's URL (default: start one in this process)"),
+		devices:  fs.Int("devices", 1000, "simulated devices"),
+		duration: fs.Duration("duration", 30*time.Second, "length of each phase"),
+		download: fs.Float64("download-share", 0.1, "share of checks followed by a download"),
+		noNginx:  fs.Bool("no-nginx", false, "skip the nginx ceiling"),
+	}
+}
+
+func (f *loadFlags) options(logf func(string, ...any)) bench.LoadOptions {
+	return bench.LoadOptions{Server: *f.server, Devices: *f.devices, Duration: *f.duration, DownloadShare: *f.download, NoNginx: *f.noNginx, Logf: logf}
+}
+
+// defaultSuite is `make bench`'s series (see /work/shared/docs/delta-anchors.md §1).
+var defaultSuite = []struct{ spec, subdir string }{
+	{"swagger-ui-dist@5.32.13,5.32.14,5.32.15,5.33.0,5.33.1,5.33.2,5.33.3,5.34.0", ""},
+	{"@ionic/core@8.7.14,8.7.15,8.7.16,8.7.17,8.7.18,8.8.0,8.8.1,8.8.2", "dist/ionic"},
+	{"mermaid@11.11.0,11.12.0,11.12.1,11.12.2,11.12.3,11.13.0,11.14.0,11.15.0", "dist/chunks/mermaid.esm.min"},
+}
+
+func runBenchSuite(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bench suite", env.stderr)
+	lf := addLoadFlags(fs)
+	cache := fs.String("cache", "bench/cache", "where npm tarballs are kept")
+	out := fs.String("out", "bench/results", "output folder")
+	name := fs.String("name", "latest", "output files: OUT/NAME.md, .json, .svg")
+	noLoad := fs.Bool("no-load", false, "bandwidth only")
+	if err := fs.Set("duration", "10s"); err != nil {
+		return err
+	}
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	r := &bench.Report{Generated: time.Now(), Command: "patchwire bench " + strings.Join(append([]string{"suite"}, args...), " "), Host: bench.ThisHost(bench.FindTools())}
+	var npm npmFlags
+	for _, s := range defaultSuite {
+		npm.specs, npm.subs = append(npm.specs, s.spec), append(npm.subs, s.subdir)
+	}
+	if err := benchBandwidth(ctx, env, r, nil, npm, *cache); err != nil {
+		return err
+	}
+	if !*noLoad {
+		if r.Load, err = bench.RunLoad(ctx, lf.options(benchLogf(env))); err != nil {
+			return err
+		}
+	}
+	return writeReport(env, r, *out, *name)
+}
