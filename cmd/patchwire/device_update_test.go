@@ -1,44 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/patchwire/patchwire/api"
-	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
 )
-
-// publishDir stores a build folder as a version straight into the store
-// (objects, then the bundle) and returns its manifest.
-func publishDir(t *testing.T, srv *servertest.Env, app, version, dir string) *manifest.Manifest {
-	t.Helper()
-	ctx := context.Background()
-	src, err := manifest.OpenDir(ctx, dir, manifest.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	m := src.Manifest()
-	for _, e := range m.Entries() {
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := srv.Store.PutObject(ctx, e.Digest, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := srv.Store.CommitBundle(ctx, app, version, m, api.BundleMeta{}); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // TestDeviceCommands: seed, update, status, ready and start against a
 // real server, as a person would run them.
@@ -48,14 +18,10 @@ func TestDeviceCommands(t *testing.T) {
 	const app = "com.example.device"
 	c.must("app", "add", app)
 	fixtures := filepath.Join("..", "..", "testdata", "bundles")
-	publishDir(t, srv, app, "1.0.0", filepath.Join(fixtures, "v1"))
-	publishDir(t, srv, app, "1.0.1", filepath.Join(fixtures, "v2"))
-	if _, err := srv.Store.CreateChannel(context.Background(), api.Channel{
-		App: app, Name: "production", Bundle: "1.0.1", Public: true, Android: true, IOS: true,
-		AllowDevice: true, AllowProd: true, AllowDev: true, AllowEmulator: true, Policy: "none",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c.must("bundle", "upload", filepath.Join(fixtures, "v1"), "--app", app, "--version", "1.0.0")
+	c.must("bundle", "upload", filepath.Join(fixtures, "v2"), "--app", app, "--version", "1.0.1")
+	c.must("channel", "create", "production", "--app", app, "--public", "--policy", "none", "--platforms", "ios,android")
+	c.must("channel", "set", "production", "--app", app, "--bundle", "1.0.1")
 	c.env["PATCHWIRE_PUBLIC_KEY"] = server.PublicKeyBase64(srv.Server.SigningPublicKey())
 	c.env["PATCHWIRE_APP"] = app
 	state := filepath.Join(t.TempDir(), "device")
