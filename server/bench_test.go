@@ -33,6 +33,7 @@ func BenchmarkObjectDownload(b *testing.B) {
 	}{
 		{"https", env.HTTPSClient()},
 		{"http3", env.HTTP3Client()},
+		{"http1", env.HTTP1Client()},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var net, disk time.Duration
