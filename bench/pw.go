@@ -50,7 +50,7 @@ type Server struct {
 
 // StartServer starts a server with its data in dir (created).
 func StartServer(ctx context.Context, dir string, http3 bool) (*Server, error) {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := store.Open(store.Options{Dir: filepath.Join(dir, "db"), GCInterval: -1, Logger: log})
 	if err != nil {
 		return nil, err
@@ -206,7 +206,12 @@ func WantedPatches(from, to *manifest.Manifest) []store.PatchKey {
 		codecs = append(codecs, k.Name())
 	}
 	var out []store.PatchKey
+	seen := map[resolver.PatchKey]bool{}
 	for _, k := range c.PatchKeys(codecs) {
+		if seen[k] {
+			continue // two deliveries of the same bytes from the same base
+		}
+		seen[k] = true
 		ok := false
 		if k.Bundle {
 			ok = c.DeliverSize >= patchMinFile && fits(k.Codec, c.DictionarySize, c.DeliverSize)
@@ -236,6 +241,11 @@ func (s *Server) WaitPatches(ctx context.Context, from, to *manifest.Manifest, t
 			return true, nil
 		}
 		if time.Now().After(deadline) {
+			for _, k := range keys {
+				if _, ok := got[k]; !ok {
+					slog.Warn("bench: patch not made", "codec", k.Codec, "bundle", k.Bundle, "from", k.From.String()[:12], "to", k.To.String()[:12])
+				}
+			}
 			return false, nil
 		}
 		select {

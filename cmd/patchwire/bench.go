@@ -79,6 +79,7 @@ func runBenchBandwidth(ctx context.Context, env *cliEnv, args []string) error {
 	cache := fs.String("cache", "bench/cache", "where npm tarballs are kept")
 	out := fs.String("out", "bench/results", "output folder")
 	name := fs.String("name", "bandwidth", "output files: OUT/NAME.md, .json, .svg")
+	patchTimeout := fs.Duration("patch-timeout", 10*time.Minute, "how long to wait for the server's patches of a pair")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -90,13 +91,13 @@ func runBenchBandwidth(ctx context.Context, env *cliEnv, args []string) error {
 		return usageError("bench bandwidth needs --series DIR or --npm NAME@V1,V2,...")
 	}
 	r := &bench.Report{Generated: time.Now(), Command: "patchwire bench " + strings.Join(append([]string{"bandwidth"}, args...), " "), Host: bench.ThisHost(bench.FindTools())}
-	if err := benchBandwidth(ctx, env, r, series, npm, *cache); err != nil {
+	if err := benchBandwidth(ctx, env, r, series, npm, *cache, *patchTimeout); err != nil {
 		return err
 	}
 	return writeReport(env, r, *out, *name)
 }
 
-func benchBandwidth(ctx context.Context, env *cliEnv, r *bench.Report, series []string, npm npmFlags, cache string) error {
+func benchBandwidth(ctx context.Context, env *cliEnv, r *bench.Report, series []string, npm npmFlags, cache string, patchTimeout time.Duration) error {
 	logf := benchLogf(env)
 	var all []*bench.Series
 	for _, dir := range series {
@@ -118,7 +119,7 @@ func benchBandwidth(ctx context.Context, env *cliEnv, r *bench.Report, series []
 		all = append(all, s)
 	}
 	for _, s := range all {
-		res, err := bench.RunBandwidth(ctx, s, bench.BandwidthOptions{Logf: logf})
+		res, err := bench.RunBandwidth(ctx, s, bench.BandwidthOptions{Logf: logf, PatchTimeout: patchTimeout})
 		if err != nil {
 			return err
 		}
@@ -181,9 +182,9 @@ func (f *loadFlags) options(logf func(string, ...any)) bench.LoadOptions {
 
 // defaultSuite is `make bench`'s series (see /work/shared/docs/delta-anchors.md §1).
 var defaultSuite = []struct{ spec, subdir string }{
-	{"swagger-ui-dist@5.32.13,5.32.14,5.32.15,5.33.0,5.33.1,5.33.2,5.33.3,5.34.0", ""},
-	{"@ionic/core@8.7.14,8.7.15,8.7.16,8.7.17,8.7.18,8.8.0,8.8.1,8.8.2", "dist/ionic"},
-	{"mermaid@11.11.0,11.12.0,11.12.1,11.12.2,11.12.3,11.13.0,11.14.0,11.15.0", "dist/chunks/mermaid.esm.min"},
+	{"swagger-ui-dist@5.32.14,5.32.15,5.33.0,5.33.1,5.33.2,5.33.3,5.34.0", ""},
+	{"@ionic/core@8.7.15,8.7.16,8.7.17,8.7.18,8.8.0,8.8.1,8.8.2", "dist/ionic"},
+	{"mermaid@11.12.0,11.12.1,11.12.2,11.12.3,11.13.0,11.14.0,11.15.0", "dist/chunks/mermaid.esm.min"},
 }
 
 func runBenchSuite(ctx context.Context, env *cliEnv, args []string) error {
@@ -208,7 +209,7 @@ func runBenchSuite(ctx context.Context, env *cliEnv, args []string) error {
 	for _, s := range defaultSuite {
 		npm.specs, npm.subs = append(npm.specs, s.spec), append(npm.subs, s.subdir)
 	}
-	if err := benchBandwidth(ctx, env, r, nil, npm, *cache); err != nil {
+	if err := benchBandwidth(ctx, env, r, nil, npm, *cache, 10*time.Minute); err != nil {
 		return err
 	}
 	if !*noLoad {
