@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/store"
@@ -166,7 +168,7 @@ func (h *Handler) handleStats(w http.ResponseWriter, r *http.Request) {
 			continue // a device report without an event
 		}
 		ev := store.Event{App: rq.AppID, DeviceID: rq.DeviceID, At: now, Action: rq.Action,
-			Version: rq.VersionName, OldVersion: keyName(rq.OldVersionName), Metadata: rq.Metadata}
+			Version: eventVersion(rq.VersionName), OldVersion: keyName(rq.OldVersionName), Metadata: rq.Metadata}
 		if rq.TimestampMS > 0 {
 			ev.DeviceAt = time.UnixMilli(rq.TimestampMS)
 		}
@@ -250,6 +252,23 @@ type errTooManyEvents int
 
 func (e errTooManyEvents) Error() string {
 	return "more than " + strconv.Itoa(int(e)) + " events in one request"
+}
+
+// eventVersion bounds an event's version_name as the store takes it (at
+// most 256 bytes, no NUL): a per-file failure names "<version>:<file>",
+// whose path may be longer. An event the store refuses would fail the whole
+// group commit, other devices' events and sightings with it.
+func eventVersion(s string) string {
+	const max = 256
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // appIDProblem is Capgo's early app_id check of /stats: the message of

@@ -181,3 +181,53 @@ func TestStatsRecording(t *testing.T) {
 		t.Errorf("stats %+v, %v", st, err)
 	}
 }
+
+// TestStatsLongVersionName: a per-file failure names "<version>:<file>",
+// and a file path may be up to 1024 bytes (or hold a NUL when the plugin
+// says so). Such an event is stored with its version name bounded, and it
+// must not fail the group commit it shares with other devices' sightings
+// and events (that answered 503 to everyone, forever, as the plugin
+// retries).
+func TestStatsLongVersionName(t *testing.T) {
+	env := servertest.Start(t)
+	c := env.HTTPSClient()
+	newApp(t, env, testApp)
+	commitBundle(t, env, testApp, "1.0.1", map[string][]byte{"index.html": []byte("x")})
+	channel(t, env, testApp, "production", "1.0.1", nil)
+	other := "1b2c3d4e-0000-4000-8000-00000000000" // + one hex digit per case
+	ctx := context.Background()
+	for i, version := range []string{
+		"1.0.1:" + strings.Repeat("assets/deep/", 80) + "app.js",
+		"1.0.1:assets/a\x00b.js",
+	} {
+		dev := fmt.Sprintf("%s%d", other, i)
+		// A sighting pending in the writer when the event arrives.
+		if r := do(t, c, "POST", env.URL+"/updates", info(func(m map[string]any) { m["device_id"] = dev })); r.Status != 200 {
+			t.Fatalf("update check: %d %s", r.Status, r.Raw)
+		}
+		r := do(t, c, "POST", env.URL+"/stats", event("download_manifest_file_fail", version, nil))
+		if r.Status != 200 || r.Body["status"] != "ok" {
+			t.Fatalf("event %q: %d %s", version[:20], r.Status, r.Raw)
+		}
+		evs, err := env.Store.DeviceEvents(ctx, testApp, testDevice)
+		if err != nil || len(evs) != i+1 {
+			t.Fatalf("events %+v, %v", evs, err)
+		}
+		if got := evs[i].Version; len(got) > 256 || !strings.HasPrefix(got, "1.0.1:assets/") || strings.Contains(got, "\x00") {
+			t.Errorf("stored version name %q", got)
+		}
+		if _, err := env.Store.GetDevice(ctx, testApp, dev); err != nil {
+			t.Errorf("the sighting of %s was lost: %v", dev, err)
+		}
+	}
+	st, err := env.Store.BundleStats(ctx, testApp, "")
+	var failures int64
+	for _, b := range st {
+		if b.Version == "1.0.1" {
+			failures = b.Failures
+		}
+	}
+	if err != nil || failures != 2 {
+		t.Errorf("stats %+v, %v: want 2 failures of 1.0.1", st, err)
+	}
+}
