@@ -31,8 +31,14 @@ tools:
 	@command -v zstd >/dev/null && command -v bsdiff >/dev/null && command -v xdelta3 >/dev/null || \
 		(apt-get update && apt-get install -y zstd bsdiff xdelta3)
 
-bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# The default benchmark suite (patchwire bench suite, see README "Benchmarks"): bytes per update on
+# three npm series against zip, Capgo-style partial, zstd and bsdiff, and a short load run against
+# nginx; writes bench/results/latest.{md,json,svg}. Needs the network for npm the first time
+# (tarballs are kept in bench/cache/). Go micro-benchmarks: $(GO) test -run '^$$' -bench . -benchmem ./...
+BENCH_FLAGS ?= --duration 10s
+bench: tools build
+	@command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
+	$(BIN) bench suite --out bench/results $(BENCH_FLAGS)
 
 vet:
 	$(GO) vet ./...
