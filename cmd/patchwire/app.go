@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+
+	"github.com/patchwire/patchwire/api"
 )
 
 func runApp(ctx context.Context, env *cliEnv, args []string) error {
@@ -26,16 +27,8 @@ func subcommand(ctx context.Context, env *cliEnv, group string, args []string, v
 }
 
 func runAppAdd(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("app add", env.stderr)
-	conn := addConnFlags(fs)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, "APP_ID"); err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("app add", env)
+	c, rest, err := cmd.connect(env, args, "APP_ID")
 	if err != nil {
 		return err
 	}
@@ -49,17 +42,9 @@ func runAppAdd(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runAppList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("app list", env.stderr)
-	conn := addConnFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("app list", env)
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -68,13 +53,7 @@ func runAppList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, apps)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tCREATED")
-	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\n", a.ID, a.CreatedAt.Format("2006-01-02 15:04"))
-	}
-	return tw.Flush()
+	return printList(env, *asJSON, apps, "APP\tCREATED", func(a api.App) string {
+		return a.ID + "\t" + a.CreatedAt.Format(timeLayout)
+	})
 }

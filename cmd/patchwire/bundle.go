@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -24,8 +23,7 @@ func runBundle(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("bundle upload", env.stderr)
-	conn := addConnFlags(fs)
+	cmd := newAPICommand("bundle upload", env)
 	var (
 		app, version string
 		meta         api.BundleMeta
@@ -33,19 +31,16 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		noIndex      bool
 		asJSON       bool
 	)
-	fs.StringVar(&app, "app", "", "app id (required)")
-	fs.StringVar(&version, "version", "", "bundle version, semver (required)")
-	fs.StringVar(&meta.MinUpdateVersion, "min-update-version", "", "oldest version that may update to this one (policy metadata)")
-	fs.StringVar(&meta.Link, "link", "", "link shown with the bundle (release notes)")
-	fs.StringVar(&meta.Comment, "comment", "", "comment shown with the bundle")
-	fs.StringVar(&channel, "channel", "", "after the upload, make this channel serve the new version (created if missing, public when the app has none)")
-	fs.BoolVar(&noIndex, "no-index-check", false, "allow a bundle without index.html at its root")
-	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	rest, err := parseArgs(fs, args)
+	cmd.StringVar(&app, "app", "", "app id (required)")
+	cmd.StringVar(&version, "version", "", "bundle version, semver (required)")
+	cmd.StringVar(&meta.MinUpdateVersion, "min-update-version", "", "oldest version that may update to this one (policy metadata)")
+	cmd.StringVar(&meta.Link, "link", "", "link shown with the bundle (release notes)")
+	cmd.StringVar(&meta.Comment, "comment", "", "comment shown with the bundle")
+	cmd.StringVar(&channel, "channel", "", "after the upload, make this channel serve the new version (created if missing, public when the app has none)")
+	cmd.BoolVar(&noIndex, "no-index-check", false, "allow a bundle without index.html at its root")
+	cmd.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	rest, err := cmd.parse(args, "PATH (a build folder or a .zip)")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, "PATH (a build folder or a .zip)"); err != nil {
 		return err
 	}
 	if app == "" || version == "" {
@@ -66,7 +61,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("%s: %w (pass --no-index-check if that is intended)", rest[0], err)
 		}
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}
@@ -138,21 +133,10 @@ type uploadChannel struct {
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func runBundleList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("bundle list", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
-	}
-	if *app == "" {
-		return usageError("bundle list needs --app APP_ID")
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("bundle list", env)
+	app := cmd.requireApp()
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -161,34 +145,23 @@ func runBundleList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, bundles)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tFILES\tSIZE\tCREATED\tMANIFEST")
-	for _, b := range bundles {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", b.Version, b.Files, humanBytes(b.Size),
-			b.CreatedAt.Format("2006-01-02 15:04"), b.Manifest.String()[:12])
-	}
-	return tw.Flush()
+	return printList(env, *asJSON, bundles, "VERSION\tFILES\tSIZE\tCREATED\tMANIFEST", func(b api.Bundle) string {
+		return fmt.Sprintf("%s\t%d\t%s\t%s\t%s", b.Version, b.Files, humanBytes(b.Size),
+			b.CreatedAt.Format(timeLayout), b.Manifest.String()[:12])
+	})
 }
 
 func runBundleDelete(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("bundle delete", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	version := fs.String("version", "", "version to delete (required)")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+	cmd := newAPICommand("bundle delete", env)
+	app := cmd.String("app", "", "app id (required)")
+	version := cmd.String("version", "", "version to delete (required)")
+	if _, err := cmd.parse(args); err != nil {
 		return err
 	}
 	if *app == "" || *version == "" {
 		return usageError("bundle delete needs --app APP_ID and --version VERSION")
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}

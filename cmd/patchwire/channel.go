@@ -8,7 +8,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
@@ -100,114 +99,83 @@ func (f *settingsFlags) settings(fs *flag.FlagSet) (api.ChannelSettings, int, er
 	return st, n, err
 }
 
-// channelArgs parses a "channel VERB NAME --app A ..." command line and
-// returns the channel name (or none, when name is false).
-func channelArgs(fs *flag.FlagSet, args []string, verb string, name bool, app *string) (string, error) {
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return "", err
-	}
-	if name {
-		if err := wantArgs(rest, 1, "NAME (the channel)"); err != nil {
-			return "", err
-		}
-	} else if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return "", err
-	}
-	if *app == "" {
-		return "", usageError("channel " + verb + " needs --app APP_ID")
-	}
-	if name {
-		return rest[0], nil
-	}
-	return "", nil
-}
+// channelName is the positional argument of the channel commands but list.
+const channelName = "NAME (the channel)"
 
 func runChannelCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel create", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	bundle := fs.String("bundle", "", `bundle to serve: a version or "builtin" (default: none yet)`)
-	sf := addSettingsFlags(fs)
-	asJSON := fs.Bool("json", false, "print the channel as JSON")
-	name, err := channelArgs(fs, args, "create", true, app)
+	cmd := newAPICommand("channel create", env)
+	app := cmd.requireApp()
+	bundle := cmd.String("bundle", "", `bundle to serve: a version or "builtin" (default: none yet)`)
+	sf := addSettingsFlags(cmd.FlagSet)
+	asJSON := cmd.Bool("json", false, "print the channel as JSON")
+	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
 	}
-	st, _, err := sf.settings(fs)
+	st, _, err := sf.settings(cmd.FlagSet)
 	if err != nil {
 		return err
 	}
 	if *bundle != "" {
 		st.Bundle = bundle
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.CreateChannel(ctx, *app, api.CreateChannelRequest{Name: name, ChannelSettings: st})
+	ch, err := c.CreateChannel(ctx, *app, api.CreateChannelRequest{Name: rest[0], ChannelSettings: st})
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, ch)
-	}
-	fmt.Fprintf(env.stdout, "Created channel %s of %s: %s\n", ch.Name, ch.App, describeChannel(ch))
-	return nil
+	return printChannel(env, *asJSON, "Created", ch)
 }
 
 func runChannelUpdate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel update", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	sf := addSettingsFlags(fs)
-	asJSON := fs.Bool("json", false, "print the channel as JSON")
-	name, err := channelArgs(fs, args, "update", true, app)
+	cmd := newAPICommand("channel update", env)
+	app := cmd.requireApp()
+	sf := addSettingsFlags(cmd.FlagSet)
+	asJSON := cmd.Bool("json", false, "print the channel as JSON")
+	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
 	}
-	st, n, err := sf.settings(fs)
+	st, n, err := sf.settings(cmd.FlagSet)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false)")
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.UpdateChannel(ctx, *app, name, st)
+	ch, err := c.UpdateChannel(ctx, *app, rest[0], st)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, ch)
-	}
-	fmt.Fprintf(env.stdout, "Updated channel %s of %s: %s\n", ch.Name, ch.App, describeChannel(ch))
-	return nil
+	return printChannel(env, *asJSON, "Updated", ch)
 }
 
 func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel set", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	bundle := fs.String("bundle", "", `bundle to serve: a version or "builtin" (required)`)
-	name, err := channelArgs(fs, args, "set", true, app)
+	cmd := newAPICommand("channel set", env)
+	app := cmd.requireApp()
+	bundle := cmd.String("bundle", "", `bundle to serve: a version or "builtin" (required)`)
+	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
 	}
 	if *bundle == "" {
 		return usageError(`channel set needs --bundle VERSION (or --bundle builtin)`)
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.SetChannelBundle(ctx, *app, name, *bundle)
+	ch, err := c.SetChannelBundle(ctx, *app, rest[0], *bundle)
 	if err != nil {
 		return err
 	}
@@ -216,14 +184,10 @@ func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel list", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := channelArgs(fs, args, "list", false, app); err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("channel list", env)
+	app := cmd.requireApp()
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -232,32 +196,21 @@ func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, list)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSEQUENCE")
-	for _, ch := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%d\n", ch.Name, bundleLabel(ch.Bundle), ch.Public,
+	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSEQUENCE", func(ch api.Channel) string {
+		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
 			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), ch.Sequence)
-	}
-	return tw.Flush()
+	})
 }
 
 func runChannelShow(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel show", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	name, err := channelArgs(fs, args, "show", true, app)
-	if err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("channel show", env)
+	app := cmd.requireApp()
+	c, rest, err := cmd.connect(env, args, channelName)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.GetChannel(ctx, *app, name)
+	ch, err := c.GetChannel(ctx, *app, rest[0])
 	if err != nil {
 		return err
 	}
@@ -265,19 +218,14 @@ func runChannelShow(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runChannelRollback(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel rollback", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	name, err := channelArgs(fs, args, "rollback", true, app)
-	if err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("channel rollback", env)
+	app := cmd.requireApp()
+	c, rest, err := cmd.connect(env, args, channelName)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.RollbackChannel(ctx, *app, name)
+	ch, err := c.RollbackChannel(ctx, *app, rest[0])
 	if err != nil {
 		return err
 	}
@@ -286,16 +234,15 @@ func runChannelRollback(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel rollout", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	bundle := fs.String("bundle", "", "version to roll out (with --percent)")
-	percent := fs.String("percent", "", "share of devices, 0 to 100, up to two decimals (12.5 = 1250 basis points)")
+	cmd := newAPICommand("channel rollout", env)
+	app := cmd.requireApp()
+	bundle := cmd.String("bundle", "", "version to roll out (with --percent)")
+	percent := cmd.String("percent", "", "share of devices, 0 to 100, up to two decimals (12.5 = 1250 basis points)")
 	actions := map[string]*bool{}
 	for _, a := range []string{api.RolloutPause, api.RolloutResume, api.RolloutPromote, api.RolloutCancel} {
-		actions[a] = fs.Bool(a, false, a+" the channel's rollout")
+		actions[a] = cmd.Bool(a, false, a+" the channel's rollout")
 	}
-	name, err := channelArgs(fs, args, "rollout", true, app)
+	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
 	}
@@ -321,12 +268,12 @@ func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		req = api.RolloutRequest{Action: api.RolloutStart, Bundle: *bundle, BasisPoints: bp}
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.Rollout(ctx, *app, name, req)
+	ch, err := c.Rollout(ctx, *app, rest[0], req)
 	if err != nil {
 		return err
 	}
@@ -355,51 +302,36 @@ func parsePercent(s string) (int, error) {
 }
 
 func runChannelHistory(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel history", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	name, err := channelArgs(fs, args, "history", true, app)
-	if err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("channel history", env)
+	app := cmd.requireApp()
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, rest, err := cmd.connect(env, args, channelName)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	hist, err := c.ChannelHistory(ctx, *app, name)
+	hist, err := c.ChannelHistory(ctx, *app, rest[0])
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, hist)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tACTION\tBUNDLE\tPREVIOUS\tDETAIL")
-	for _, ev := range hist {
+	return printList(env, *asJSON, hist, "AT\tACTION\tBUNDLE\tPREVIOUS\tDETAIL", func(ev api.ChannelEvent) string {
 		prev := ev.Previous
 		if prev == "" {
 			prev = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.At.Format("2006-01-02 15:04:05"), ev.Action, bundleLabel(ev.Bundle), prev, ev.Detail)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", ev.At.Format("2006-01-02 15:04:05"), ev.Action, bundleLabel(ev.Bundle), prev, ev.Detail)
+	})
 }
 
 func runChannelDelete(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("channel delete", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	name, err := channelArgs(fs, args, "delete", true, app)
-	if err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("channel delete", env)
+	app := cmd.requireApp()
+	c, rest, err := cmd.connect(env, args, channelName)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	name := rest[0]
 	if err := c.DeleteChannel(ctx, *app, name); err != nil {
 		return err
 	}
@@ -439,6 +371,16 @@ func ensureChannelServes(ctx context.Context, c *client.Client, app, name, versi
 func isAPICode(err error, code string) bool {
 	var ae *client.APIError
 	return errors.As(err, &ae) && ae.Code == code
+}
+
+// printChannel prints ch as JSON when asJSON, or else as "DONE channel
+// NAME of APP: " and its settings (describeChannel).
+func printChannel(env *cliEnv, asJSON bool, done string, ch api.Channel) error {
+	if asJSON {
+		return printJSON(env, ch)
+	}
+	fmt.Fprintf(env.stdout, "%s channel %s of %s: %s\n", done, ch.Name, ch.App, describeChannel(ch))
+	return nil
 }
 
 // describeChannel is a one-line summary of a channel's settings.

@@ -18,17 +18,12 @@ func runDevice(ctx context.Context, env *cliEnv, args []string) error {
 
 // runDeviceOverride pins a device to a channel, or clears the pin.
 func runDeviceOverride(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("device override", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	device := fs.String("device", "", "device id (required; compared case-insensitively)")
-	channel := fs.String("channel", "", "channel to pin the device to")
-	clear := fs.Bool("clear", false, "remove the device's override instead")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+	cmd := newAPICommand("device override", env)
+	app := cmd.String("app", "", "app id (required)")
+	device := cmd.String("device", "", "device id (required; compared case-insensitively)")
+	channel := cmd.String("channel", "", "channel to pin the device to")
+	clear := cmd.Bool("clear", false, "remove the device's override instead")
+	if _, err := cmd.parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -37,7 +32,7 @@ func runDeviceOverride(ctx context.Context, env *cliEnv, args []string) error {
 	case *clear == (*channel != ""):
 		return usageError("device override needs exactly one of --channel NAME and --clear")
 	}
-	c, err := conn.client(env)
+	c, err := cmd.client(env)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,24 @@ func wantArgs(args []string, n int, what string) error {
 	return nil
 }
 
+// parsePositional parses args as parseArgs does and checks that exactly the
+// named positional arguments were given (none when names is empty), with
+// wantArgs's message; it returns them.
+func parsePositional(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	what := "no arguments"
+	if len(names) > 0 {
+		what = strings.Join(names, " ")
+	}
+	if err := wantArgs(rest, len(names), what); err != nil {
+		return nil, err
+	}
+	return rest, nil
+}
+
 // applyEnv sets every flag not given on the command line from the
 // environment variable PATCHWIRE_<FLAG> (upper case, '-' as '_').
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -32,23 +31,13 @@ func (a *appList) Set(v string) error {
 }
 
 func runKeyCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("key create", env.stderr)
-	conn := addConnFlags(fs)
+	cmd := newAPICommand("key create", env)
 	var req api.CreateKeyRequest
-	var apps appList
-	fs.StringVar(&req.Scope, "scope", api.ScopeUpload, "admin, upload or read")
-	fs.Var(&apps, "app", "app the key may upload to (repeat or comma-separate; upload scope)")
-	fs.StringVar(&req.Name, "name", "", "a name to recognise the key by")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
-	}
-	req.Apps = apps
-	c, err := conn.client(env)
+	cmd.StringVar(&req.Scope, "scope", api.ScopeUpload, "admin, upload or read")
+	cmd.Var((*appList)(&req.Apps), "app", "app the key may upload to (repeat or comma-separate; upload scope)")
+	cmd.StringVar(&req.Name, "name", "", "a name to recognise the key by")
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -66,17 +55,9 @@ func runKeyCreate(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runKeyList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("key list", env.stderr)
-	conn := addConnFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("key list", env)
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -85,28 +66,14 @@ func runKeyList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env, keys)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSCOPE\tAPPS\tNAME\tCREATED")
-	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, strings.Join(k.Apps, ","), k.Name, k.CreatedAt.Format("2006-01-02 15:04"))
-	}
-	return tw.Flush()
+	return printList(env, *asJSON, keys, "ID\tSCOPE\tAPPS\tNAME\tCREATED", func(k api.Key) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", k.ID, k.Scope, strings.Join(k.Apps, ","), k.Name, k.CreatedAt.Format(timeLayout))
+	})
 }
 
 func runKeyDelete(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("key delete", env.stderr)
-	conn := addConnFlags(fs)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, "KEY_ID"); err != nil {
-		return err
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("key delete", env)
+	c, rest, err := cmd.connect(env, args, "KEY_ID")
 	if err != nil {
 		return err
 	}

@@ -59,11 +59,7 @@ func runLogin(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&l.Key, "key", "", "API key")
 	fs.StringVar(&l.CA, "ca", "", "PEM file of the server's CA or self-signed certificate")
 	fs.BoolVar(&l.Insecure, "insecure", false, "do not verify the server's certificate (development only)")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+	if _, err := parsePositional(fs, args); err != nil {
 		return err
 	}
 	if l.Server == "" || l.Key == "" {
@@ -137,4 +133,62 @@ func (c *connFlags) client(env *cliEnv) (*client.Client, error) {
 		Insecure: c.insecure || l.Insecure || env.getenv("PATCHWIRE_INSECURE") == "1",
 		HTTP3:    c.http3,
 	})
+}
+
+// apiCommand is the command line of a command that talks to the API: its
+// flag set, which has the connection flags (addConnFlags) besides the
+// command's own.
+type apiCommand struct {
+	*flag.FlagSet
+	name string     // the command, e.g. "bundle list"
+	conn *connFlags // the connection flags
+	app  *string    // --app, when requireApp added it
+}
+
+// newAPICommand returns the command line of API command name, with the
+// connection flags; the command adds its own flags to it.
+func newAPICommand(name string, env *cliEnv) *apiCommand {
+	fs := newFlags(name, env.stderr)
+	return &apiCommand{FlagSet: fs, name: name, conn: addConnFlags(fs)}
+}
+
+// requireApp adds the flag --app, which parse then requires ("NAME needs
+// --app APP_ID"), and returns it.
+func (a *apiCommand) requireApp() *string {
+	a.app = a.String("app", "", "app id (required)")
+	return a.app
+}
+
+// parse parses args, checks that exactly the named positional arguments
+// were given (parsePositional) and that --app was when requireApp added it,
+// and returns the positional arguments.
+func (a *apiCommand) parse(args []string, names ...string) ([]string, error) {
+	rest, err := parsePositional(a.FlagSet, args, names...)
+	if err != nil {
+		return nil, err
+	}
+	if a.app != nil && *a.app == "" {
+		return nil, usageError(a.name + " needs --app APP_ID")
+	}
+	return rest, nil
+}
+
+// client connects to the server the flags, environment or saved login name
+// (connFlags.client). The caller closes it.
+func (a *apiCommand) client(env *cliEnv) (*client.Client, error) {
+	return a.conn.client(env)
+}
+
+// connect is parse, then client, for a command that checks nothing else
+// before it talks to the server. The caller closes the client.
+func (a *apiCommand) connect(env *cliEnv, args []string, names ...string) (*client.Client, []string, error) {
+	rest, err := a.parse(args, names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rest, nil
 }

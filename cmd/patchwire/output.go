@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"text/tabwriter"
 )
 
 // printJSON writes v as indented JSON on stdout.
@@ -15,6 +16,31 @@ func printJSON(env *cliEnv, v any) error {
 	}
 	_, err = fmt.Fprintln(env.stdout, string(b))
 	return err
+}
+
+// timeLayout is how tables show a creation time: to the minute.
+const timeLayout = "2006-01-02 15:04"
+
+// newTable starts a table on stdout: a tabwriter with the CLI's column
+// layout and tabwriter flags (0, or e.g. tabwriter.AlignRight), header
+// already written. Flush it after the rows.
+func newTable(env *cliEnv, flags uint, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', flags)
+	fmt.Fprintln(tw, header)
+	return tw
+}
+
+// printList prints items as JSON when asJSON, or else as a table: header,
+// then the line row(item) for each item.
+func printList[T any](env *cliEnv, asJSON bool, items []T, header string, row func(T) string) error {
+	if asJSON {
+		return printJSON(env, items)
+	}
+	tw := newTable(env, 0, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
 }
 
 func joinKeys[V any](m map[string]V) string {

@@ -8,22 +8,11 @@ import (
 
 // runStats prints an app's per-bundle device statistics.
 func runStats(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("stats", env.stderr)
-	conn := addConnFlags(fs)
-	app := fs.String("app", "", "app id (required)")
-	channel := fs.String("channel", "", "only the devices and events of this channel")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
-	}
-	if *app == "" {
-		return usageError("stats needs --app APP_ID")
-	}
-	c, err := conn.client(env)
+	cmd := newAPICommand("stats", env)
+	app := cmd.requireApp()
+	channel := cmd.String("channel", "", "only the devices and events of this channel")
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
 	if err != nil {
 		return err
 	}
@@ -39,8 +28,7 @@ func runStats(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stdout, "No devices or events yet.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "BUNDLE\tDEVICES\tDOWNLOADS\tINSTALLS\tFAILURES\tROLLBACKS\t")
+	tw := newTable(env, tabwriter.AlignRight, "BUNDLE\tDEVICES\tDOWNLOADS\tINSTALLS\tFAILURES\tROLLBACKS\t")
 	for _, b := range st.Bundles {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", b.Version, b.Devices, b.Downloads, b.Installs, b.Failures, b.Rollbacks)
 	}
