@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -66,6 +67,8 @@ func StartServer(ctx context.Context, dir string, http3 bool) (*Server, error) {
 		return nil, err
 	}
 	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, DisableHTTP3: !http3}
+	// Every core makes patches: the benchmark waits for them.
+	cfg.Native.PatchWorkers = runtime.NumCPU()
 	srv, err := server.New(cfg, st, log)
 	if err == nil {
 		err = srv.Listen()
