@@ -238,17 +238,18 @@ func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
 	app := cmd.requireApp()
 	bundle := cmd.String("bundle", "", "version to roll out (with --percent)")
 	percent := cmd.String("percent", "", "share of devices, 0 to 100, up to two decimals (12.5 = 1250 basis points)")
-	actions := map[string]*bool{}
-	for _, a := range []string{api.RolloutPause, api.RolloutResume, api.RolloutPromote, api.RolloutCancel} {
-		actions[a] = cmd.Bool(a, false, a+" the channel's rollout")
+	names := []string{api.RolloutPause, api.RolloutResume, api.RolloutPromote, api.RolloutCancel}
+	actions := make([]*bool, len(names))
+	for i, a := range names {
+		actions[i] = cmd.Bool(a, false, a+" the channel's rollout")
 	}
 	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
 	}
 	var req api.RolloutRequest
-	for a, on := range actions {
-		if *on {
+	for i, on := range actions {
+		if a := names[i]; *on {
 			if req.Action != "" {
 				return usageError(fmt.Sprintf("channel rollout: --%s and --%s exclude each other", req.Action, a))
 			}
