@@ -55,9 +55,9 @@ type SeriesResult struct {
 	Pairs    []Pair   `json:"pairs"`
 	// MedianRatio is the median of Ratio over the consecutive pairs.
 	MedianRatio float64 `json:"median_ratio"`
-	// ServerMaxRSS is this process's peak RSS after the series (server,
-	// device and references in one process); PatcherChildMaxRSS the
-	// peak RSS of any child process so far (zstd encoders).
+	// ServerMaxRSS is this process's peak RSS after the series: the
+	// server (its patch encoders included, but not the zstd tool it may
+	// run), the device and the references' Go parts share the process.
 	ServerMaxRSS int64 `json:"process_max_rss"`
 }
 
