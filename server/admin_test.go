@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
@@ -418,5 +420,37 @@ func TestNoAltSvcWithoutHTTP3(t *testing.T) {
 	resp, _ := get(t, env.HTTPSClient(), "GET", env.URL+"/healthz", nil)
 	if alt := resp.Header.Get("Alt-Svc"); alt != "" {
 		t.Fatalf("Alt-Svc %q with HTTP/3 disabled", alt)
+	}
+}
+
+// TestSlowUploadBodyTimesOut: a body that stalls is cut at ReadTimeout on
+// every transport, HTTP/3 included (its server has no ReadTimeout of its
+// own), and its temporary file is removed.
+func TestSlowUploadBodyTimesOut(t *testing.T) {
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{ReadTimeout: time.Second, WriteTimeout: 5 * time.Second}))
+	newApp(t, env)
+	for name, hc := range map[string]*http.Client{"https": env.HTTPSClient(), "http3": env.HTTP3Client()} {
+		t.Run(name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			go pw.Write([]byte("PK\x03\x04")) // then nothing more
+			req, _ := http.NewRequest("PUT", env.URL+"/api/v1/apps/"+app+"/bundles/1.0.0", pr)
+			req.Header.Set("Authorization", "Bearer "+env.AdminKey)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			start := time.Now()
+			resp, err := hc.Do(req.WithContext(ctx))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if took := time.Since(start); ctx.Err() != nil || took > 5*time.Second {
+				t.Fatalf("the stalled upload ran %v (err %v): the server never cut it", took, err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if left, _ := filepath.Glob(filepath.Join(env.Dir, "tmp", "upload-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

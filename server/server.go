@@ -135,7 +135,7 @@ func (s *Server) Listen() error {
 	}
 	if s.udpConn != nil {
 		s.h3 = &http3.Server{
-			Handler:        s.handler,
+			Handler:        s.deadlines(s.handler),
 			TLSConfig:      http3.ConfigureTLSConfig(s.tlsConfig.Clone()),
 			MaxHeaderBytes: lim.MaxHeaderBytes,
 			IdleTimeout:    lim.IdleTimeout,
@@ -284,6 +284,22 @@ func (s *Server) altSvc(next http.Handler) http.Handler {
 		if s.h3 != nil && s.h3Up.Load() {
 			_ = s.h3.SetQUICHeaders(w.Header())
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlines gives each HTTP/3 request the read and write deadlines that
+// ReadTimeout and WriteTimeout give HTTP/1.1 and HTTP/2 requests:
+// http3.Server has no such timeouts, so a body that stalls would hold its
+// stream (and an upload's temporary file) for as long as the connection
+// lives.
+func (s *Server) deadlines(next http.Handler) http.Handler {
+	lim := s.cfg.Limits
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		_ = rc.SetReadDeadline(now.Add(lim.ReadTimeout))
+		_ = rc.SetWriteDeadline(now.Add(lim.WriteTimeout))
 		next.ServeHTTP(w, r)
 	})
 }
