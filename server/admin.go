@@ -326,6 +326,7 @@ func (s *Server) handleZipUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, bundleError(err, app, version))
 		return
 	}
+	s.native.precompute(b.App, b.Version) // as handleCommitUpload does
 	writeJSON(w, http.StatusCreated, api.ZipUploadResponse{
 		Bundle: b, ObjectsNew: added, ObjectsReused: len(m.Digests()) - added, BytesReceived: n,
 	})

@@ -454,3 +454,38 @@ func TestSlowUploadBodyTimesOut(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// TestZipUploadSchedulesPatches: a zip upload is an upload commit, and like
+// the upload protocol's commit it schedules patches to the new bundle from
+// the app's last bundles (docs/architecture.md, "Making patches").
+func TestZipUploadSchedulesPatches(t *testing.T) {
+	env := servertest.Start(t)
+	newApp(t, env)
+	ctx := context.Background()
+	js := strings.Repeat("export const greeting = 'hello, world';\n", 200)
+	var ms []manifest.Digest
+	for i, v := range []string{"1.0.0", "1.0.1"} {
+		body := zipOf(t, map[string]string{"index.html": "<script src=app.js></script>", "app.js": js + fmt.Sprint(i)})
+		status, e := call(t, env, "PUT", "/api/v1/apps/"+app+"/bundles/"+v, env.AdminKey, "", body)
+		if status != 201 {
+			t.Fatalf("zip upload %s: %d %s", v, status, e.Message)
+		}
+		b, err := env.Store.GetBundle(ctx, app, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, b.Manifest)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := server.WaitPatches(wctx, env.Server); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.Store.LookupPatches(ctx, []store.PatchKey{
+		{Codec: "zstd-dict", From: ms[0], To: ms[1], Bundle: true},
+		{Codec: "bsdiff", From: ms[0], To: ms[1], Bundle: true},
+	})
+	if err != nil || len(got) == 0 {
+		t.Fatalf("no bundle patch 1.0.0 → 1.0.1 after the zip upload: %v %v", got, err)
+	}
+}
