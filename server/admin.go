@@ -311,15 +311,27 @@ func (s *Server) handleZipUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	added, err := s.storeMissing(ctx, src)
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
 	meta := api.BundleMeta{
 		MinUpdateVersion: r.URL.Query().Get("min_update_version"),
 		Link:             r.URL.Query().Get("link"),
 		Comment:          r.URL.Query().Get("comment"),
+	}
+	// An upload session, as the manifest upload protocol opens, keeps the
+	// objects this bundle reuses safe from the GC until the commit.
+	up, err := s.store.CreateUpload(ctx, app, version, m, meta)
+	if err != nil {
+		writeError(w, r, s.log, bundleError(err, app, version))
+		return
+	}
+	defer func() {
+		if err := s.store.DeleteUpload(context.WithoutCancel(ctx), up.ID); err != nil {
+			s.log.Warn("delete zip upload session", "upload", up.ID, "err", err)
+		}
+	}()
+	added, err := s.storeMissing(ctx, src)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
 	b, err := s.store.CommitBundle(ctx, app, version, m, meta)
 	if err != nil {

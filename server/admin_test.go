@@ -489,3 +489,20 @@ func TestZipUploadSchedulesPatches(t *testing.T) {
 		t.Fatalf("no bundle patch 1.0.0 → 1.0.1 after the zip upload: %v %v", got, err)
 	}
 }
+
+// TestStartRemovesLeftoverTempFiles: spooled uploads a crash left behind
+// are removed when the server starts again.
+func TestStartRemovesLeftoverTempFiles(t *testing.T) {
+	env := servertest.Start(t)
+	left := env.Dir + "/tmp/upload-123.zip"
+	if err := os.MkdirAll(env.Dir+"/tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(left, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env.Restart()
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Fatalf("leftover %s after restart: %v", left, err)
+	}
+}

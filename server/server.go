@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,13 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.DataDir != "" {
+		// Spooled uploads and patch inputs a crash left behind: the store's
+		// lock on the data dir means no other server is using them.
+		if err := os.RemoveAll(filepath.Join(cfg.DataDir, "tmp")); err != nil {
+			return nil, fmt.Errorf("clean temporary files: %w", err)
+		}
+	}
 	cert, fp, err := loadCertificate(cfg)
 	if err != nil {
 		return nil, err

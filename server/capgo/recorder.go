@@ -130,6 +130,14 @@ func (r *recorder) loop() {
 			r.flush()
 		case <-expire.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			// Shutdown must not wait for a long expiry run: stopping cancels it.
+			go func() {
+				select {
+				case <-r.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			if n, err := r.st.ExpireDevices(ctx, r.lim.DeviceTTL); err != nil {
 				r.log.Error("expiring idle devices failed", "err", err)
 			} else if n > 0 {
