@@ -408,18 +408,30 @@ func (m *patchMaker) file(k resolver.PatchKey, base manifest.Entry) error {
 	if err != nil {
 		return err
 	}
+	return m.encodeVerified(k, codec, old, new, m.wholeCost(k.To, int64(len(new))))
+}
+
+// encodeVerified encodes new against old, checks that the patch applies
+// back to exactly new, and stores it with whole, the cost of sending what
+// it rebuilds without it. A pair beyond the codec's limits is recorded as
+// useless so it is not tried again.
+func (m *patchMaker) encodeVerified(k resolver.PatchKey, codec delta.Codec, old, new []byte, whole int64) error {
+	what := "patch"
+	if k.Bundle {
+		what = "bundle patch"
+	}
 	patch, err := m.enc.encode(m.ctx, codec, [][]byte{old}, [][]byte{new})
 	if errors.Is(err, delta.ErrTooLarge) {
 		return m.put(k, nil, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("%s patch %s→%s: %w", k.Codec, k.From, k.To, err)
+		return fmt.Errorf("%s %s %s→%s: %w", k.Codec, what, k.From, k.To, err)
 	}
 	got, err := codec.Apply(old, patch, int64(len(new)))
 	if err != nil || !bytes.Equal(got, new) {
-		return fmt.Errorf("%s patch %s→%s does not apply back: %v", k.Codec, k.From, k.To, err)
+		return fmt.Errorf("%s %s %s→%s does not apply back: %v", k.Codec, what, k.From, k.To, err)
 	}
-	return m.put(k, patch, m.wholeCost(k.To, int64(len(new))))
+	return m.put(k, patch, whole)
 }
 
 // bundle makes the bundle patch k. The dictionary and the delivered files
@@ -445,18 +457,7 @@ func (m *patchMaker) bundle(k resolver.PatchKey) error {
 	if err != nil {
 		return err
 	}
-	patch, err := m.enc.encode(m.ctx, codec, [][]byte{old}, [][]byte{new})
-	if errors.Is(err, delta.ErrTooLarge) {
-		return m.put(k, nil, 0)
-	}
-	if err != nil {
-		return fmt.Errorf("%s bundle patch %s→%s: %w", k.Codec, k.From, k.To, err)
-	}
-	out, err := codec.Apply(old, patch, int64(len(new)))
-	if err != nil || !bytes.Equal(out, new) {
-		return fmt.Errorf("%s bundle patch %s→%s does not apply back: %v", k.Codec, k.From, k.To, err)
-	}
-	return m.put(k, patch, whole)
+	return m.encodeVerified(k, codec, old, new, whole)
 }
 
 // concat reads the files of es into one buffer of size bytes; keep caches
