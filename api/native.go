@@ -154,11 +154,14 @@ type FilePatch struct {
 }
 
 // BundlePatch rebuilds Entries, in this order, as one stream: the device
-// concatenates the files of From named by Dictionary, in that order, as the
-// codec's dictionary ("old"), applies Patch, and splits the output by the
-// entries' sizes.
+// lays out its current bundle (From) with manifest.DictionaryOrder(From,
+// Bases) — each distinct file once, the files that are no base in path
+// order, then the bases in the order given — concatenates those files as
+// the codec's dictionary ("old"), applies Patch, and splits the output by
+// the entries' sizes. Bases are paths of From (the old files the new ones
+// line up with), so the plan grows with the change, not with the bundle.
 type BundlePatch struct {
-	Dictionary []string         `json:"dictionary"`
+	Bases      []string         `json:"bases,omitempty"`
 	Entries    []manifest.Entry `json:"entries"`
 	Patch      PatchObject      `json:"patch"`
 }

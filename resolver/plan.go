@@ -85,9 +85,13 @@ type Changes struct {
 	// Deliver are the other target files, in target (path) order: the
 	// entries of a bundle patch, in this order.
 	Deliver []Delivery
-	// Dictionary is a bundle patch's dictionary: each distinct file of
-	// From once, those that are no delivered file's base first (path
-	// order), then the bases in the order of the files they line up with.
+	// Bases are the paths in From of the delivered files' bases, in
+	// delivery order: with From they fix the dictionary.
+	Bases []string
+	// Dictionary is a bundle patch's dictionary, manifest.DictionaryOrder
+	// of From and Bases: each distinct file of From once, those that are no
+	// delivered file's base first (path order), then the bases in the
+	// order of the files they line up with.
 	Dictionary     []manifest.Entry
 	DictionarySize int64
 	// DeliverSize is the sum of the delivered files' sizes.
@@ -143,7 +147,7 @@ func NewChanges(from, to *manifest.Manifest) *Changes {
 		}
 	}
 	pairRenames(c.Deliver, removed)
-	c.layout(fromEs)
+	c.layout(from)
 	return c
 }
 
@@ -158,35 +162,25 @@ func (c *Changes) place(e, same manifest.Entry, hasSame bool, byDigest map[manif
 	c.DeliverSize += e.Size
 }
 
-// layout orders the dictionary: From's distinct files that are nobody's
-// base in path order, then the bases in delivery order, so each base sits
-// at the same distance before the file it lines up with and the bases are
-// the closest history when the patch starts.
-func (c *Changes) layout(fromEs []manifest.Entry) {
-	isBase := map[manifest.Digest]bool{}
+// layout orders the dictionary with manifest.DictionaryOrder: From's
+// distinct files that are nobody's base in path order, then the bases in
+// delivery order, so each base sits at the same distance before the file
+// it lines up with and the bases are the closest history when the patch
+// starts. The device computes the same order from Bases.
+func (c *Changes) layout(from *manifest.Manifest) {
+	c.Bases = nil
 	for _, d := range c.Deliver {
 		if d.HasBase {
-			isBase[d.Base.Digest] = true
+			c.Bases = append(c.Bases, d.Base.Path)
 		}
 	}
-	placed := make(map[manifest.Digest]bool, len(fromEs))
-	add := func(e manifest.Entry) {
-		if placed[e.Digest] {
-			return
-		}
-		placed[e.Digest] = true
-		c.Dictionary = append(c.Dictionary, e)
+	dict, err := manifest.DictionaryOrder(from, c.Bases)
+	if err != nil {
+		panic("resolver: a base outside From: " + err.Error()) // bases come from From
+	}
+	c.Dictionary, c.DictionarySize = dict, 0
+	for _, e := range dict {
 		c.DictionarySize += e.Size
-	}
-	for _, e := range fromEs {
-		if !isBase[e.Digest] {
-			add(e)
-		}
-	}
-	for _, d := range c.Deliver {
-		if d.HasBase {
-			add(d.Base)
-		}
 	}
 }
 
@@ -369,8 +363,10 @@ type FilePatch struct {
 }
 
 // BundlePatch rebuilds Entries (in this order) from the files of From
-// named by Dictionary, concatenated in this order.
+// named by Dictionary, concatenated in this order. Dictionary is
+// manifest.DictionaryOrder(From, Bases); only Bases goes on the wire.
 type BundlePatch struct {
+	Bases      []string
 	Dictionary []manifest.Entry
 	Entries    []manifest.Entry
 	Patch      PatchRef
@@ -433,7 +429,7 @@ func (c *Changes) Plan(codecs []string, av Available) Plan {
 		for i, d := range c.Deliver {
 			entries[i] = d.Entry
 		}
-		p.Bundle = &BundlePatch{Dictionary: c.Dictionary, Entries: entries, Patch: *bundle}
+		p.Bundle = &BundlePatch{Bases: c.Bases, Dictionary: c.Dictionary, Entries: entries, Patch: *bundle}
 		p.DownloadBytes = bundle.Size
 		return p
 	}

@@ -321,12 +321,8 @@ func apiPlan(p resolver.Plan, b resolver.Bundle, to *manifest.Manifest, base str
 		})
 	}
 	if bp := p.Bundle; bp != nil {
-		dict := make([]string, len(bp.Dictionary))
-		for i, e := range bp.Dictionary {
-			dict[i] = e.Path
-		}
 		out.BundlePatch = &api.BundlePatch{
-			Dictionary: dict, Entries: bp.Entries,
+			Bases: bp.Bases, Entries: bp.Entries,
 			Patch: patchObject(base, bp.Patch, p.From, p.To),
 		}
 	}

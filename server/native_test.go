@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -251,9 +252,13 @@ func install(t testing.TB, c *http.Client, cur map[string][]byte, plan *api.Plan
 		codec, _ := delta.Lookup(bp.Patch.Codec)
 		patch := download(bp.Patch.URL, bp.Patch.Digest, bp.Patch.Size)
 		downloaded += bp.Patch.Size
-		dict := make([][]byte, len(bp.Dictionary))
-		for i, p := range bp.Dictionary {
-			dict[i] = cur[p]
+		layout, err := manifest.DictionaryOrder(manifestOfFiles(t, cur), bp.Bases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dict := make([][]byte, len(layout))
+		for i, e := range layout {
+			dict[i] = cur[e.Path]
 		}
 		sizes := make([]int64, len(bp.Entries))
 		for i, e := range bp.Entries {
@@ -618,4 +623,50 @@ func uploadRaw(t *testing.T, env *servertest.Env, version string, files map[stri
 		do("PUT", p, byDigest[d], "application/octet-stream", nil)
 	}
 	do("POST", strings.Replace(api.PathUploadCommit, "{id}", up.ID, 1), nil, "", nil)
+}
+
+// TestNativePlanGrowsWithTheChange: a one-file change in a 2,000-file
+// bundle gets a signed answer whose size does not depend on the bundle's
+// file count (the bundle patch names only its bases, not its dictionary).
+func TestNativePlanGrowsWithTheChange(t *testing.T) {
+	e := newNativeEnv(t)
+	v1 := map[string][]byte{"index.html": []byte("<h1>app</h1>")}
+	for i := 0; i < 2000; i++ {
+		v1[fmt.Sprintf("assets/icons/icon-%04d.svg", i)] = []byte(fmt.Sprintf("<svg id=%d>%s</svg>", i, strings.Repeat("p", i%97)))
+	}
+	var js bytes.Buffer
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&js, "export const v%d = %d;\n", rng.Int63(), rng.Int63())
+	}
+	v1["assets/app.js"] = js.Bytes()
+	v2 := map[string][]byte{}
+	for k, v := range v1 {
+		v2[k] = v
+	}
+	v2["assets/app.js"] = append([]byte("// fix\n"), v1["assets/app.js"]...)
+	m1 := e.publish("1.0.0", v1)
+	e.publish("1.0.1", v2)
+	e.serve("1.0.1")
+	// The first check schedules the patches (published through the store,
+	// not the API, nothing precomputed them); the next one gets them.
+	e.check(e.HTTPSClient(), checkRequest("1.0.0", m1.Digest()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := server.WaitPatches(ctx, e.Server); err != nil {
+		t.Fatal(err)
+	}
+	sc := e.post(e.HTTPSClient(), checkRequest("1.0.0", m1.Digest()))
+	a, err := server.VerifyCheck(e.pub, sc)
+	if err != nil || a.Plan == nil {
+		t.Fatalf("check: %v %+v", err, a)
+	}
+	if a.Plan.BundlePatch == nil && len(a.Plan.FilePatches) == 0 {
+		t.Fatalf("a one-line change is not patched: %+v", a.Plan)
+	}
+	t.Logf("signed payload %d bytes; bundle patch %v, %d file patches", len(sc.Payload), a.Plan.BundlePatch != nil, len(a.Plan.FilePatches))
+	if len(sc.Payload) > 2048 {
+		t.Fatalf("signed payload is %d bytes for a one-file change in a %d-file bundle", len(sc.Payload), len(v1))
+	}
+	install(t, e.HTTPSClient(), v1, a.Plan)
 }

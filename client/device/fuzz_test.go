@@ -27,7 +27,7 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 			IssuedAt: now, Expires: now.Add(time.Hour), Plan: &api.Plan{
 				From: from.Digest(), Target: api.TargetBundle{Version: "1.0.1", Manifest: to.Digest(), Files: 1, Size: 1},
 				Removed: []string{"b.js"}, Fetches: []api.Fetch{{Entry: e, URL: "/o/" + e.Digest.String()}},
-				BundlePatch: &api.BundlePatch{Dictionary: []string{"b.js"}, Entries: []manifest.Entry{e},
+				BundlePatch: &api.BundlePatch{Bases: []string{"b.js"}, Entries: []manifest.Entry{e},
 					Patch: api.PatchObject{Codec: "zstd-dict", URL: "/d/x", Size: 10}},
 			}},
 	}

@@ -293,25 +293,31 @@ func (l *liar) plan(fromDigest manifest.Digest, to *bundle) *api.Plan {
 		p.DownloadBytes += e.Size
 	}
 	if len(renamed) > 0 {
-		var dictNames []string
+		var bases []string
 		var dict, outs [][]byte
 		for _, e := range d.Removed {
 			if ext := path.Ext(e.Path); ext == ".js" || ext == ".css" {
-				dictNames = append(dictNames, e.Path)
-				dict = append(dict, from.files[e.Path])
+				bases = append(bases, e.Path)
 			}
+		}
+		layout, err := manifest.DictionaryOrder(from.m, bases)
+		if err != nil {
+			panic(err)
+		}
+		for _, e := range layout {
+			dict = append(dict, from.files[e.Path])
 		}
 		for _, e := range renamed {
 			outs = append(outs, to.files[e.Path])
 		}
-		if len(dictNames) == 0 {
+		if len(bases) == 0 {
 			for _, e := range renamed {
 				p.Fetches = append(p.Fetches, api.Fetch{Entry: e, URL: "/o/" + e.Digest.String()})
 				p.DownloadBytes += e.Size
 			}
 		} else {
 			po := l.patch(delta.ZstdDict, dict, outs, fromDigest, to.m.Digest())
-			p.BundlePatch = &api.BundlePatch{Dictionary: dictNames, Entries: renamed, Patch: po}
+			p.BundlePatch = &api.BundlePatch{Bases: bases, Entries: renamed, Patch: po}
 			p.DownloadBytes += po.Size
 		}
 	}

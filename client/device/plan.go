@@ -148,7 +148,19 @@ func (u *updater) planJobs(from *manifest.Manifest, p *api.Plan, need map[manife
 		jobs = append(jobs, job{patch: pj})
 	}
 	if bp := p.BundlePatch; bp != nil {
-		patch(bp.Patch, bp.Dictionary, bp.Entries)
+		if dict, err := manifest.DictionaryOrder(from, bp.Bases); err != nil {
+			u.log.Warn("bundle patch names a base the bundle lacks, fetching files whole", "err", err)
+			u.fallbacks.Add(int64(len(bp.Entries)))
+			for _, e := range bp.Entries {
+				fetch(e, "")
+			}
+		} else {
+			names := make([]string, len(dict))
+			for i, e := range dict {
+				names[i] = e.Path
+			}
+			patch(bp.Patch, names, bp.Entries)
+		}
 	}
 	for _, fp := range p.FilePatches {
 		patch(fp.Patch, []string{fp.Base}, []manifest.Entry{fp.Entry})
