@@ -161,7 +161,7 @@ type FilePatch struct {
 // the entries' sizes. Bases are paths of From (the old files the new ones
 // line up with), so the plan grows with the change, not with the bundle.
 type BundlePatch struct {
-	Bases      []string         `json:"bases,omitempty"`
-	Entries    []manifest.Entry `json:"entries"`
-	Patch      PatchObject      `json:"patch"`
+	Bases   []string         `json:"bases,omitempty"`
+	Entries []manifest.Entry `json:"entries"`
+	Patch   PatchObject      `json:"patch"`
 }

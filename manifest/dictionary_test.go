@@ -6,7 +6,9 @@ import (
 )
 
 func TestDictionaryOrder(t *testing.T) {
-	e := func(p, content string) Entry { return Entry{Path: p, Digest: Sum([]byte(content)), Size: int64(len(content))} }
+	e := func(p, content string) Entry {
+		return Entry{Path: p, Digest: Sum([]byte(content)), Size: int64(len(content))}
+	}
 	m, err := New([]Entry{e("a.js", "A"), e("b.js", "B"), e("c.js", "C"), e("copy-of-a.js", "A"), e("d.css", "D")}, DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
