@@ -21,7 +21,6 @@ import (
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
-	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store"
 )
@@ -179,61 +178,11 @@ func (s *Server) Check(ctx context.Context, hc *http.Client, deviceID string, fr
 	return device.VerifyCheck(b, []ed25519.PublicKey{s.Pub})
 }
 
-// patchMinFile mirrors the server's (server/patcher.go): outputs smaller
-// than this are never patched.
-const patchMinFile = 128
-
-// WantedPatches lists the patches the server's patcher makes for the pair
-// (from, to): what resolver.Changes.PatchKeys offers, within each codec's
-// limits (as server/patcher.go's wantedPatches).
-func WantedPatches(from, to *manifest.Manifest) []store.PatchKey {
-	c := resolver.NewChanges(from, to)
-	fits := func(codec string, old, new int64) bool {
-		switch codec {
-		case delta.NameZstdDict:
-			return old+new <= delta.ZstdMaxPair
-		case delta.NameBsdiff:
-			return old+new <= delta.BsdiffChooseLimit
-		}
-		return false
-	}
-	base, size := map[manifest.Digest]int64{}, map[manifest.Digest]int64{}
-	for _, d := range c.Deliver {
-		if d.HasBase {
-			base[d.Entry.Digest] = d.Base.Size
-		}
-		size[d.Entry.Digest] = d.Entry.Size
-	}
-	var codecs []string
-	for _, k := range delta.All() {
-		codecs = append(codecs, k.Name())
-	}
-	var out []store.PatchKey
-	seen := map[resolver.PatchKey]bool{}
-	for _, k := range c.PatchKeys(codecs) {
-		if seen[k] {
-			continue // two deliveries of the same bytes from the same base
-		}
-		seen[k] = true
-		ok := false
-		if k.Bundle {
-			ok = c.DeliverSize >= patchMinFile && fits(k.Codec, c.DictionarySize, c.DeliverSize)
-		} else {
-			n := size[k.To]
-			ok = n >= patchMinFile && fits(k.Codec, base[k.To], n)
-		}
-		if ok {
-			out = append(out, store.PatchKey{Codec: k.Codec, From: k.From, To: k.To, Bundle: k.Bundle})
-		}
-	}
-	return out
-}
-
 // WaitPatches waits until the store holds a mapping (a patch, or the
 // record that it is useless) for every patch the pair wants, or timeout.
 // It reports whether they all arrived.
 func (s *Server) WaitPatches(ctx context.Context, from, to *manifest.Manifest, timeout time.Duration) (bool, error) {
-	keys := WantedPatches(from, to)
+	keys := server.WantedPatches(from, to)
 	deadline := time.Now().Add(timeout)
 	for {
 		got, err := s.Store.LookupPatches(ctx, keys)

@@ -245,7 +245,12 @@ func wantedPatches(c *resolver.Changes, codecs []string) []resolver.PatchKey {
 		size[d.Entry.Digest] = d.Entry.Size
 	}
 	var out []resolver.PatchKey
+	seen := map[resolver.PatchKey]bool{}
 	for _, k := range c.PatchKeys(codecs) {
+		if seen[k] {
+			continue // two deliveries of the same bytes from the same base
+		}
+		seen[k] = true
 		if k.Bundle {
 			if c.DeliverSize >= patchMinFile && codecFits(k.Codec, c.DictionarySize, c.DeliverSize) {
 				out = append(out, k)
@@ -255,6 +260,17 @@ func wantedPatches(c *resolver.Changes, codecs []string) []resolver.PatchKey {
 		if n := size[k.To]; n >= patchMinFile && codecFits(k.Codec, base[k.To], n) {
 			out = append(out, k)
 		}
+	}
+	return out
+}
+
+// WantedPatches lists, as store keys, the patches the patcher makes for a
+// device going from one bundle to another with every codec the server
+// uses: what a benchmark or a test waits for before it measures.
+func WantedPatches(from, to *manifest.Manifest) []store.PatchKey {
+	var out []store.PatchKey
+	for _, k := range wantedPatches(resolver.NewChanges(from, to), serverCodecs()) {
+		out = append(out, storeKey(k))
 	}
 	return out
 }
