@@ -91,6 +91,12 @@ type preparedCache struct {
 	size     int64
 	inflight map[manifest.Digest]*buildCall
 	builds   atomic.Int64 // builds started, for tests
+
+	// stop ends background builds and touches; bg waits for them, so
+	// nothing uses the store after close returns.
+	stop   context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // buildCall is one build that concurrent requests wait for.
@@ -101,8 +107,25 @@ type buildCall struct {
 }
 
 func newPreparedCache(st *store.Store, max int64, log *slog.Logger, now func() time.Time) *preparedCache {
+	stop, cancel := context.WithCancel(context.Background())
 	return &preparedCache{st: st, max: max, log: log, now: now,
-		m: map[manifest.Digest]*prepared{}, lru: list.New(), inflight: map[manifest.Digest]*buildCall{}}
+		m: map[manifest.Digest]*prepared{}, lru: list.New(), inflight: map[manifest.Digest]*buildCall{},
+		stop: stop, cancel: cancel}
+}
+
+// close cancels the background builds and touches and waits for them.
+func (c *preparedCache) close() {
+	c.cancel()
+	c.bg.Wait()
+}
+
+// background runs f in a goroutine that close waits for.
+func (c *preparedCache) background(f func()) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		f()
+	}()
 }
 
 // get returns the prepared answer of manifest d, building it if needed.
@@ -122,7 +145,7 @@ func (c *preparedCache) get(ctx context.Context, d manifest.Digest) (*prepared, 
 	if call == nil {
 		call = &buildCall{done: make(chan struct{})}
 		c.inflight[d] = call
-		go c.build(d, call)
+		c.background(func() { c.build(d, call) })
 	}
 	c.mu.Unlock()
 	select {
@@ -159,7 +182,7 @@ func (c *preparedCache) keepAlive(ctx context.Context, d manifest.Digest, p *pre
 		return true
 	}
 	if now-last < 2*int64(refresh) {
-		go touch(context.Background())
+		c.background(func() { touch(c.stop) })
 		return nil
 	}
 	if !touch(ctx) {
@@ -185,7 +208,7 @@ func (c *preparedCache) drop(d manifest.Digest, p *prepared) {
 // build prepares d and publishes the result to the waiters and the cache.
 func (c *preparedCache) build(d manifest.Digest, call *buildCall) {
 	c.builds.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(c.stop, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	p, err := prepare(ctx, c.st, d)

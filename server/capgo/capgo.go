@@ -248,9 +248,15 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+PathChannelSelf, h.handleUnsetChannel)
 }
 
-// Close writes what is still pending and stops the background writer. Call
+// Close writes what is still pending, stops the background writer, and
+// cancels and waits for background bundle builds and keep-alive touches, so
+// nothing uses the store after it returns. Call
 // it after the HTTP servers stopped and before the store closes.
-func (h *Handler) Close() error { return h.rec.close() }
+func (h *Handler) Close() error {
+	err := h.rec.close()
+	h.prepared.close()
+	return err
+}
 
 var bodyOK = []byte(`{"status":"ok"}`)
 
