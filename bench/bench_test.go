@@ -2,6 +2,7 @@ package bench
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,9 +13,34 @@ import (
 	"testing"
 )
 
+// loadSmall builds a three-version series from the fixture bundles of
+// testdata/bundles the way `bench bandwidth --series` reads one: version
+// folders 1.0.0 (= v1) and 1.0.1 (= v2), and 1.0.2.zip (= v3, zipped, to
+// exercise zip input).
 func loadSmall(t *testing.T) *Series {
 	t.Helper()
-	s, err := LoadSeries(context.Background(), filepath.Join("..", "testdata", "series", "small"))
+	fixtures := filepath.Join("..", "testdata", "bundles")
+	dir := t.TempDir()
+	for src, dst := range map[string]string{"v1": "1.0.0", "v2": "1.0.1"} {
+		if err := os.CopyFS(filepath.Join(dir, dst), os.DirFS(filepath.Join(fixtures, src))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zf, err := os.Create(filepath.Join(dir, "1.0.2.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	if err := zw.AddFS(os.DirFS(filepath.Join(fixtures, "v3"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSeries(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,5 +39,5 @@
 // else may depend on it, and keeping it out of the packages it measures
 // keeps those free of benchmark-only code. `patchwire bench` is its
 // command line; `make bench` runs the default suite. Its unit tests use
-// the small fixtures in testdata/series and need no network.
+// a series built from the fixture bundles of testdata/bundles and need no network.
 package bench
