@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,12 +38,7 @@ func LoadVersion(ctx context.Context, name, path string) (*Version, error) {
 	defer src.Close()
 	v := &Version{Name: name, Manifest: src.Manifest(), Files: map[string][]byte{}}
 	for _, e := range v.Manifest.Entries() {
-		r, err := src.Open(e.Path)
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(r)
-		r.Close()
+		b, err := manifest.ReadEntry(src, e)
 		if err != nil {
 			return nil, fmt.Errorf("bench: version %s: %s: %w", name, e.Path, err)
 		}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -138,20 +138,16 @@ feed:
 	return sum, nil
 }
 
-// putObject reads entry e from src, checks its hash, and sends it; it
+// putObject reads entry e from src (ReadEntry checks its hash), and sends it; it
 // returns the body bytes sent.
 func (c *Client) putObject(ctx context.Context, id string, src manifest.Source, e manifest.Entry, enc *zstd.Encoder) (int64, error) {
-	rc, err := src.Open(e.Path)
-	if err != nil {
-		return 0, err
+	raw, err := manifest.ReadEntry(src, e)
+	var me *manifest.Error
+	if errors.As(err, &me) && me.Code == manifest.CodeDigestMismatch {
+		return 0, fmt.Errorf("%s changed while it was being uploaded; run the upload again", e.Path)
 	}
-	raw, err := io.ReadAll(io.LimitReader(rc, e.Size+1))
-	rc.Close()
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", e.Path, err)
-	}
-	if int64(len(raw)) != e.Size || manifest.Sum(raw) != e.Digest {
-		return 0, fmt.Errorf("%s changed while it was being uploaded; run the upload again", e.Path)
 	}
 	body, encoding := raw, ""
 	if z := enc.EncodeAll(raw, nil); len(z) < len(raw) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash"
@@ -244,4 +245,20 @@ func (v *verifyReader) Close() error { return v.c.Close() }
 // notExist is Open's answer for a path the manifest does not hold.
 func notExist(path string) error {
 	return &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+}
+
+// ReadEntry returns the bytes of entry e of src, read through Open and so
+// checked against e's size and digest: a file that changed since src was
+// opened is an *Error with CodeDigestMismatch.
+func ReadEntry(src Source, e Entry) ([]byte, error) {
+	rc, err := src.Open(e.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, e.Size+1))
+	if _, err := buf.ReadFrom(rc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

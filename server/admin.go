@@ -394,12 +394,7 @@ func (s *Server) storeMissing(ctx context.Context, src manifest.Source) (int, er
 	}
 	for _, d := range missing {
 		e := pathOf[d]
-		rc, err := src.Open(e.Path)
-		if err != nil {
-			return 0, err
-		}
-		raw, err := io.ReadAll(io.LimitReader(rc, e.Size+1))
-		rc.Close()
+		raw, err := manifest.ReadEntry(src, e)
 		if err != nil {
 			return 0, err
 		}

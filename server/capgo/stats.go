@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/store"
@@ -259,16 +258,7 @@ func (e errTooManyEvents) Error() string {
 // whose path may be longer. An event the store refuses would fail the whole
 // group commit, other devices' events and sightings with it.
 func eventVersion(s string) string {
-	const max = 256
-	s = strings.ReplaceAll(s, "\x00", "")
-	if len(s) <= max {
-		return s
-	}
-	s = s[:max]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return truncateUTF8(strings.ReplaceAll(s, "\x00", ""), 256)
 }
 
 // appIDProblem is Capgo's early app_id check of /stats: the message of

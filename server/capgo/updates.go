@@ -113,8 +113,10 @@ func (h *Handler) report(req *request) store.DeviceReport {
 }
 
 // clip bounds a device-supplied string stored in a device record.
-func clip(s string) string {
-	const max = 128
+func clip(s string) string { return truncateUTF8(s, 128) }
+
+// truncateUTF8 cuts s to at most max bytes without splitting a character.
+func truncateUTF8(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
