@@ -158,22 +158,9 @@ func (s *Server) Check(ctx context.Context, hc *http.Client, deviceID string, fr
 	}
 	body, _ := json.Marshal(api.CheckRequest{App: benchApp, DeviceID: deviceID, Platform: "android", NativeVersion: "1.0.0",
 		Current: api.CurrentBundle{Version: device.BuiltinVersion, Manifest: from.Digest()}, Codecs: codecs})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+api.PathCheck, bytes.NewReader(body))
+	b, err := post(ctx, hc, s.URL+api.PathCheck, body)
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("bench: check: %s: %s", resp.Status, b)
+		return nil, fmt.Errorf("bench: check: %w: %s", err, b)
 	}
 	return device.VerifyCheck(b, []ed25519.PublicKey{s.Pub})
 }
