@@ -28,11 +28,13 @@ const (
 	CodeInternal        = "internal"
 )
 
-// Key scopes.
+// Key scopes, stepped like Capgo's key modes: each may do everything the
+// one below it may (the README's "Scopes" table lists every route).
 const (
-	ScopeAdmin  = "admin"  // everything
-	ScopeUpload = "upload" // upload and list bundles of the listed apps
-	ScopeRead   = "read"   // read the catalog
+	ScopeAdmin  = "admin"  // everything, API keys and apps included (Capgo's "all")
+	ScopeWrite  = "write"  // upload, plus change channels, delete bundles, set device overrides
+	ScopeUpload = "upload" // upload bundles of the listed apps; set only the channels the key lists
+	ScopeRead   = "read"   // look at the catalog, channels and stats
 )
 
 // App is one application.
@@ -87,18 +89,23 @@ type ObjectPutResponse struct {
 
 // Key is an API key's public description (never its secret).
 type Key struct {
-	ID        string    `json:"id"`
-	Scope     string    `json:"scope"`
-	Apps      []string  `json:"apps,omitempty"`
+	ID    string   `json:"id"`
+	Scope string   `json:"scope"`
+	Apps  []string `json:"apps,omitempty"` // the apps it acts on; none: every app (read, write)
+	// Channels are the channels an upload key may point at a bundle (PUT
+	// .../channels/{channel}/bundle, as `bundle upload --channel` does);
+	// write and admin keys may set any channel.
+	Channels  []string  `json:"channels,omitempty"`
 	Name      string    `json:"name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 // CreateKeyRequest is the body of POST /api/v1/keys.
 type CreateKeyRequest struct {
-	Scope string   `json:"scope"`
-	Apps  []string `json:"apps,omitempty"`
-	Name  string   `json:"name,omitempty"`
+	Scope    string   `json:"scope"`
+	Apps     []string `json:"apps,omitempty"`
+	Channels []string `json:"channels,omitempty"` // upload scope only (Key.Channels)
+	Name     string   `json:"name,omitempty"`
 }
 
 // CreateKeyResponse carries the secret once; only its hash is stored.

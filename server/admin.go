@@ -54,7 +54,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 }
 
 func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, api.ScopeAdmin, ""); !ok {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
 		return
 	}
 	var req api.CreateAppRequest
@@ -76,7 +76,7 @@ func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListApps(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.authorize(w, r, api.ScopeRead, "")
+	key, ok := s.authorize(w, r, permRead, "")
 	if !ok {
 		return
 	}
@@ -85,15 +85,15 @@ func (s *Server) handleListApps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	if key.Scope == api.ScopeUpload {
-		apps = slices.DeleteFunc(apps, func(a api.App) bool { return !slices.Contains(key.Apps, a.ID) })
+	if key.Scope != api.ScopeAdmin {
+		apps = slices.DeleteFunc(apps, func(a api.App) bool { return !keyCoversApp(key, a.ID) })
 	}
 	writeJSON(w, http.StatusOK, nonNil(apps))
 }
 
 func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, api.ScopeRead, app); !ok {
+	if _, ok := s.authorize(w, r, permRead, app); !ok {
 		return
 	}
 	if _, err := s.store.GetApp(r.Context(), app); err != nil {
@@ -110,7 +110,7 @@ func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeleteBundle(w http.ResponseWriter, r *http.Request) {
 	app, version := r.PathValue("app"), r.PathValue("version")
-	if _, ok := s.authorize(w, r, api.ScopeUpload, app); !ok {
+	if _, ok := s.authorize(w, r, permWrite, app); !ok {
 		return
 	}
 	if err := s.store.DeleteBundle(r.Context(), app, version); err != nil {
@@ -127,7 +127,7 @@ func (s *Server) handleDeleteBundle(w http.ResponseWriter, r *http.Request) {
 // server answers with the digests it lacks.
 func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, api.ScopeUpload, app); !ok {
+	if _, ok := s.authorize(w, r, permUpload, app); !ok {
 		return
 	}
 	var req api.UploadRequest
@@ -266,8 +266,8 @@ func (s *Server) uploadSession(w http.ResponseWriter, r *http.Request) (store.Up
 		writeError(w, r, s.log, err)
 		return up, false
 	}
-	if !allows(key, api.ScopeUpload, up.App) {
-		writeError(w, r, s.log, errorf(http.StatusForbidden, api.CodeForbidden, "key "+key.ID+" may not upload to app "+up.App))
+	if !allows(key, permUpload, up.App, "") {
+		writeError(w, r, s.log, forbidden(key, permUpload, up.App, ""))
 		return up, false
 	}
 	return up, true
@@ -277,7 +277,7 @@ func (s *Server) uploadSession(w http.ResponseWriter, r *http.Request) (store.Up
 // full before anything is stored, then committed like a regular upload.
 func (s *Server) handleZipUpload(w http.ResponseWriter, r *http.Request) {
 	app, version := r.PathValue("app"), r.PathValue("version")
-	if _, ok := s.authorize(w, r, api.ScopeUpload, app); !ok {
+	if _, ok := s.authorize(w, r, permUpload, app); !ok {
 		return
 	}
 	ctx := r.Context()
@@ -406,16 +406,12 @@ func (s *Server) storeMissing(ctx context.Context, src manifest.Source) (int, er
 }
 
 func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, api.ScopeAdmin, ""); !ok {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
 		return
 	}
 	var req api.CreateKeyRequest
 	if err := decodeJSON(w, r, s.cfg.Limits.MaxJSONBytes, &req); err != nil {
 		writeError(w, r, s.log, err)
-		return
-	}
-	if req.Scope == api.ScopeUpload && len(req.Apps) == 0 {
-		writeError(w, r, s.log, badRequest("an upload key needs at least one app (--app)"))
 		return
 	}
 	for _, app := range req.Apps {
@@ -424,7 +420,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, key, err := s.store.CreateKey(r.Context(), req.Scope, req.Apps, req.Name)
+	secret, key, err := s.store.CreateScopedKey(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -433,7 +429,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, api.ScopeAdmin, ""); !ok {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
 		return
 	}
 	keys, err := s.store.ListKeys(r.Context())
@@ -445,7 +441,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, api.ScopeAdmin, ""); !ok {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
 		return
 	}
 	if err := s.store.DeleteKey(r.Context(), r.PathValue("id")); err != nil {

@@ -10,8 +10,9 @@ import (
 )
 
 // channelRoutes registers the channel, rollout and device-override routes.
-// Keys with read scope may list and look; upload keys for the app (and
-// admin keys) may change its channels and overrides.
+// Keys with read scope may list and look; write keys for the app (and
+// admin keys) may change its channels and overrides; upload keys may only
+// point the channels they list at a bundle (server/scope.go).
 func (s *Server) channelRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathChannels, s.handleCreateChannel)
 	mux.HandleFunc("GET "+api.PathChannels, s.handleListChannels)
@@ -26,11 +27,11 @@ func (s *Server) channelRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+api.PathDeviceOverride, s.handleClearOverride)
 }
 
-// channelApp authorizes the request for scope on the app in the path and
+// channelApp authorizes the request for what on the app in the path and
 // checks the app id's syntax; it writes the error answer itself.
-func (s *Server) channelApp(w http.ResponseWriter, r *http.Request, scope string) (string, bool) {
+func (s *Server) channelApp(w http.ResponseWriter, r *http.Request, what permission) (string, bool) {
 	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, scope, app); !ok {
+	if _, ok := s.authorize(w, r, what, app); !ok {
 		return "", false
 	}
 	if err := store.ValidateAppID(app); err != nil {
@@ -78,7 +79,7 @@ func applySettings(c *api.Channel, st api.ChannelSettings) {
 }
 
 func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -99,7 +100,7 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeRead)
+	app, ok := s.channelApp(w, r, permRead)
 	if !ok {
 		return
 	}
@@ -112,7 +113,7 @@ func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetChannel(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeRead)
+	app, ok := s.channelApp(w, r, permRead)
 	if !ok {
 		return
 	}
@@ -121,7 +122,7 @@ func (s *Server) handleGetChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -138,7 +139,7 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -152,7 +153,7 @@ func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSetChannelBundle(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permSetChannel)
 	if !ok {
 		return
 	}
@@ -166,7 +167,7 @@ func (s *Server) handleSetChannelBundle(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleRollbackChannel(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -175,7 +176,7 @@ func (s *Server) handleRollbackChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRollout(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -189,7 +190,7 @@ func (s *Server) handleRollout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleChannelHistory(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeRead)
+	app, ok := s.channelApp(w, r, permRead)
 	if !ok {
 		return
 	}
@@ -202,7 +203,7 @@ func (s *Server) handleChannelHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSetOverride(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -224,7 +225,7 @@ func (s *Server) handleSetOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleClearOverride(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeUpload)
+	app, ok := s.channelApp(w, r, permWrite)
 	if !ok {
 		return
 	}

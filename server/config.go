@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -23,6 +24,11 @@ type Config struct {
 	// PublicURL is the base of absolute download URLs when the server sits
 	// behind a proxy; empty means "derive from the request".
 	PublicURL string
+	// TrustedProxies are the peers (--trusted-proxy) whose X-Forwarded-For,
+	// X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers name the
+	// client address (auth failure limits) and the scheme and host of
+	// absolute URLs; headers from other peers are ignored (proxy.go).
+	TrustedProxies []netip.Prefix
 	// DisableHTTP3 keeps the UDP listener off (and Alt-Svc absent).
 	DisableHTTP3 bool
 

@@ -342,16 +342,3 @@ func DeltaPath(codec string, from, to manifest.Digest) string {
 func patchObject(base string, ref resolver.PatchRef, from, to manifest.Digest) api.PatchObject {
 	return api.PatchObject{Codec: ref.Codec, URL: base + DeltaPath(ref.Codec, from, to), Digest: ref.Digest, Size: ref.Size}
 }
-
-// baseURL is where download URLs start: --public-url, or the scheme and
-// host the request came to.
-func (s *Server) baseURL(r *http.Request) string {
-	if u := strings.TrimRight(s.cfg.PublicURL, "/"); u != "" {
-		return u
-	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	return scheme + "://" + r.Host
-}

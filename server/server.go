@@ -32,7 +32,7 @@ type Server struct {
 	handler     http.Handler
 	tlsConfig   *tls.Config
 	fingerprint string
-	authLimiter *failureLimiter
+	authLimiter *authLimiter   // failed authentications per address and key id (authlimit.go)
 	native      *native        // native protocol: signing key, patcher (native.go)
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
@@ -72,12 +72,15 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		store:       st,
 		log:         log,
 		fingerprint: fp,
-		authLimiter: newFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Minute),
+		authLimiter: newAuthLimiter(cfg.Limits.AuthFailuresPerMinute, time.Minute),
 	}
 	s.tlsConfig = &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	if cfg.HTTPAddr != "" && cfg.PublicURL == "" && len(cfg.TrustedProxies) == 0 {
+		log.Warn(proxyWarning)
 	}
 	if s.native, err = newNative(cfg, st, log); err != nil {
 		return nil, err
@@ -325,7 +328,11 @@ func (s *Server) routes() http.Handler {
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
 	s.metrics = newMetrics()
-	s.capgo = capgo.New(capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics})
+	deps := capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics}
+	if len(s.cfg.TrustedProxies) > 0 {
+		deps.BaseURL = s.baseURL // forwarded scheme and host; the default path stays allocation-free
+	}
+	s.capgo = capgo.New(deps)
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)

@@ -16,7 +16,7 @@ func (s *Server) statsRoutes(mux *http.ServeMux) {
 // (api.AppStats).
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, api.ScopeRead, app); !ok {
+	if _, ok := s.authorize(w, r, permRead, app); !ok {
 		return
 	}
 	if _, err := s.store.GetApp(r.Context(), app); err != nil {

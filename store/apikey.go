@@ -40,36 +40,41 @@ type keyRecord struct {
 	SecretSHA256 []byte    `json:"secret_sha256"`
 	Scope        string    `json:"scope"`
 	Apps         []string  `json:"apps,omitempty"`
+	Channels     []string  `json:"channels,omitempty"`
 	Name         string    `json:"name,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func (r keyRecord) key(id string) api.Key {
-	return api.Key{ID: id, Scope: r.Scope, Apps: r.Apps, Name: r.Name, CreatedAt: r.CreatedAt}
+	return api.Key{ID: id, Scope: r.Scope, Apps: r.Apps, Channels: r.Channels, Name: r.Name, CreatedAt: r.CreatedAt}
 }
 
-// CreateKey makes an API key with scope (api.ScopeAdmin, api.ScopeUpload or
-// api.ScopeRead), the apps it is limited to (valid app ids, which need not
-// exist yet; the store does not interpret them, the server does) and a name
-// for people. It returns the secret, which is shown once and never stored:
-// only its SHA-256 is kept.
+// MaxKeyChannels bounds how many channels one upload key may list.
+const MaxKeyChannels = 256
+
+// CreateKey makes an API key with scope, the apps it is limited to and a
+// name for people; it is CreateScopedKey without channels.
 func (s *Store) CreateKey(ctx context.Context, scope string, apps []string, name string) (secret string, k api.Key, err error) {
-	switch scope {
-	case api.ScopeAdmin, api.ScopeUpload, api.ScopeRead:
-	default:
-		return "", api.Key{}, invalid("scope", scope, fmt.Sprintf("must be %q, %q or %q", api.ScopeAdmin, api.ScopeUpload, api.ScopeRead))
+	return s.CreateScopedKey(ctx, api.CreateKeyRequest{Scope: scope, Apps: apps, Name: name})
+}
+
+// CreateScopedKey makes an API key as req describes: its scope
+// (api.ScopeAdmin, api.ScopeWrite, api.ScopeUpload or api.ScopeRead), the
+// apps it is limited to (valid app ids, which need not exist yet; an upload
+// key needs at least one, an admin key takes none), the channels an upload
+// key may point at a bundle (valid channel names; upload keys only) and a
+// name for people. The server interprets scope, apps and channels
+// (server/scope.go). It returns the secret, which is shown once and never
+// stored: only its SHA-256 is kept.
+func (s *Store) CreateScopedKey(ctx context.Context, req api.CreateKeyRequest) (secret string, k api.Key, err error) {
+	scope, name := req.Scope, req.Name
+	apps, err := validKeyApps(scope, req.Apps)
+	if err != nil {
+		return "", api.Key{}, err
 	}
-	if len(apps) > MaxKeyApps {
-		return "", api.Key{}, fmt.Errorf("apps: %d apps, more than %d: %w", len(apps), MaxKeyApps, ErrInvalid)
-	}
-	for _, a := range apps {
-		if err := ValidateAppID(a); err != nil {
-			return "", api.Key{}, fmt.Errorf("apps: %w", err)
-		}
-	}
-	apps = slices.Compact(slices.Sorted(slices.Values(apps)))
-	if len(apps) == 0 {
-		apps = nil
+	channels, err := validKeyChannels(scope, req.Channels)
+	if err != nil {
+		return "", api.Key{}, err
 	}
 	if err := validateKeyName(name); err != nil {
 		return "", api.Key{}, err
@@ -89,7 +94,7 @@ func (s *Store) CreateKey(ctx context.Context, scope string, apps []string, name
 				continue // 2^-64 per existing key; try another id
 			}
 			sum := sha256.Sum256([]byte(sec))
-			r := keyRecord{SecretSHA256: sum[:], Scope: scope, Apps: apps, Name: name, CreatedAt: s.now()}
+			r := keyRecord{SecretSHA256: sum[:], Scope: scope, Apps: apps, Channels: channels, Name: name, CreatedAt: s.now()}
 			v, err := json.Marshal(r)
 			if err != nil {
 				return err
@@ -102,6 +107,61 @@ func (s *Store) CreateKey(ctx context.Context, scope string, apps []string, name
 		return "", api.Key{}, fmt.Errorf("create key: %w", err)
 	}
 	return secret, k, nil
+}
+
+// validKeyApps checks scope and the apps a key of that scope lists, and
+// returns them sorted without duplicates (nil for none).
+func validKeyApps(scope string, apps []string) ([]string, error) {
+	switch scope {
+	case api.ScopeAdmin, api.ScopeWrite, api.ScopeUpload, api.ScopeRead:
+	default:
+		return nil, invalid("scope", scope, fmt.Sprintf("must be %q, %q, %q or %q", api.ScopeAdmin, api.ScopeWrite, api.ScopeUpload, api.ScopeRead))
+	}
+	if len(apps) > MaxKeyApps {
+		return nil, fmt.Errorf("apps: %d apps, more than %d: %w", len(apps), MaxKeyApps, ErrInvalid)
+	}
+	for _, a := range apps {
+		if err := ValidateAppID(a); err != nil {
+			return nil, fmt.Errorf("apps: %w", err)
+		}
+	}
+	apps = sortedSet(apps)
+	switch {
+	case scope == api.ScopeAdmin && apps != nil:
+		return nil, fmt.Errorf("apps: an admin key acts on every app and lists none: %w", ErrInvalid)
+	case scope == api.ScopeUpload && apps == nil:
+		return nil, fmt.Errorf("apps: an upload key needs at least one app (--app): %w", ErrInvalid)
+	}
+	return apps, nil
+}
+
+// validKeyChannels checks the channels a key of scope lists (upload keys
+// only) and returns them sorted without duplicates (nil for none).
+func validKeyChannels(scope string, channels []string) ([]string, error) {
+	if len(channels) == 0 {
+		return nil, nil
+	}
+	if scope != api.ScopeUpload {
+		return nil, fmt.Errorf("channels: only upload keys list channels (%s keys may set every channel or none): %w", scope, ErrInvalid)
+	}
+	if len(channels) > MaxKeyChannels {
+		return nil, fmt.Errorf("channels: %d channels, more than %d: %w", len(channels), MaxKeyChannels, ErrInvalid)
+	}
+	for _, c := range channels {
+		if err := ValidateChannelName(c); err != nil {
+			return nil, fmt.Errorf("channels: %w", err)
+		}
+	}
+	return sortedSet(channels), nil
+}
+
+// sortedSet returns names sorted without duplicates, nil when empty.
+func sortedSet(names []string) []string {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		return nil
+	}
+	return names
 }
 
 func validateKeyName(name string) error {

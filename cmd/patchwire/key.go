@@ -17,6 +17,18 @@ func runKey(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
+// orAll joins names, or is "*" (all) when the list is empty and all is
+// what an empty list means, else "-".
+func orAll(names []string, all bool) string {
+	switch {
+	case len(names) > 0:
+		return strings.Join(names, ",")
+	case all:
+		return "*"
+	}
+	return "-"
+}
+
 // appList collects repeated or comma-separated --app flags.
 type appList []string
 
@@ -33,8 +45,9 @@ func (a *appList) Set(v string) error {
 func runKeyCreate(ctx context.Context, env *cliEnv, args []string) error {
 	cmd := newAPICommand("key create", env)
 	var req api.CreateKeyRequest
-	cmd.StringVar(&req.Scope, "scope", api.ScopeUpload, "admin, upload or read")
-	cmd.Var((*appList)(&req.Apps), "app", "app the key may upload to (repeat or comma-separate; upload scope)")
+	cmd.StringVar(&req.Scope, "scope", api.ScopeUpload, "read, upload, write or admin (see the README's scope table)")
+	cmd.Var((*appList)(&req.Apps), "app", "app the key acts on (repeat or comma-separate; required for upload, none = every app for read and write)")
+	cmd.Var((*appList)(&req.Channels), "channels", "channels an upload key may point at a bundle, as bundle upload --channel does (comma-separate)")
 	cmd.StringVar(&req.Name, "name", "", "a name to recognise the key by")
 	asJSON := cmd.Bool("json", false, "print JSON")
 	c, _, err := cmd.connect(env, args)
@@ -66,8 +79,8 @@ func runKeyList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printList(env, *asJSON, keys, "ID\tSCOPE\tAPPS\tNAME\tCREATED", func(k api.Key) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", k.ID, k.Scope, strings.Join(k.Apps, ","), k.Name, k.CreatedAt.Format(timeLayout))
+	return printList(env, *asJSON, keys, "ID\tSCOPE\tAPPS\tCHANNELS\tNAME\tCREATED", func(k api.Key) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", k.ID, k.Scope, orAll(k.Apps, k.Scope != api.ScopeUpload), orAll(k.Channels, k.Scope == api.ScopeAdmin || k.Scope == api.ScopeWrite), k.Name, k.CreatedAt.Format(timeLayout))
 	})
 }
 

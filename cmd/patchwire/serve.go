@@ -31,6 +31,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "optional cleartext HTTP listener HOST:PORT (development, or behind a TLS proxy/CDN)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL for download links when behind a proxy")
+	fs.Var((*prefixList)(&cfg.TrustedProxies), "trusted-proxy", "CIDR[,CIDR...] of proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed (client address, URL scheme and host)")
 	fs.BoolVar(&cfg.DisableHTTP3, "no-http3", false, "serve no HTTP/3 (UDP)")
 	fs.Int64Var(&cfg.Limits.MaxJSONBytes, "max-body", def.MaxJSONBytes, "largest JSON request body, bytes")
 	fs.Int64Var(&cfg.Limits.MaxUploadBytes, "max-upload", def.MaxUploadBytes, "largest zip upload body, bytes")

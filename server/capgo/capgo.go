@@ -130,6 +130,10 @@ type Deps struct {
 	Limits    Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BaseURL, when set, is the base of absolute download URLs for each
+	// request instead of PublicURL (the server's, which honours
+	// --public-url and the forwarded headers of trusted proxies).
+	BaseURL func(r *http.Request) string
 }
 
 // Handler serves the Capgo device protocol. Create it with New, mount it with
@@ -138,6 +142,7 @@ type Handler struct {
 	st        *store.Store
 	snapshot  func(ctx context.Context, app, deviceID string) (resolver.Snapshot, error)
 	publicURL string
+	baseURL   func(r *http.Request) string
 	log       *slog.Logger
 	obs       Observer
 	lim       Limits
@@ -167,6 +172,7 @@ func New(d Deps) *Handler {
 		st:        d.Store,
 		snapshot:  d.Snapshot,
 		publicURL: strings.TrimRight(d.PublicURL, "/"),
+		baseURL:   d.BaseURL,
 		log:       d.Log,
 		obs:       d.Observer,
 		lim:       d.Limits.withDefaults(),
@@ -371,9 +377,12 @@ func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) s
 // codeBodyTooLarge is the error of a 413.
 const codeBodyTooLarge = "body_too_large"
 
-// appendBase appends the base of absolute URLs: PublicURL, or the
-// request's scheme and Host. It is JSON-string content (quoted already).
+// appendBase appends the base of absolute URLs: BaseURL's, PublicURL, or
+// the request's scheme and Host. It is JSON-string content (quoted already).
 func (h *Handler) appendBase(dst []byte, r *http.Request) []byte {
+	if h.baseURL != nil {
+		return appendJSONInner(dst, h.baseURL(r))
+	}
 	if h.publicURL != "" {
 		return appendJSONInner(dst, h.publicURL)
 	}
