@@ -325,6 +325,7 @@ func (s *Server) routes() http.Handler {
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
 	s.metrics = newMetrics()
+	s.metrics.watchStore(s.store)
 	s.capgo = capgo.New(capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics})
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
