@@ -57,6 +57,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, api.CodeBundleInUse
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest, api.CodeBadRequest
+	case errors.Is(err, store.ErrInsufficientStorage):
+		return http.StatusInsufficientStorage, api.CodeInsufficientStorage
+	case errors.Is(err, store.ErrReadOnly):
+		return http.StatusServiceUnavailable, api.CodeReadOnly
 	}
 	return http.StatusInternalServerError, api.CodeInternal
 }
@@ -66,7 +70,7 @@ func statusOf(err error) (int, string) {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
-	if status >= 500 {
+	if status >= 500 && !storageError(err) {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error; see the server log"
 	}
@@ -79,4 +83,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// storageError reports whether err is the store refusing a write for want
+// of disk space or because it is read-only: a 507 or 503 whose message
+// (which names the free space and the reserve, never a secret) helps the
+// caller, so it is sent as is; the store has logged it already.
+func storageError(err error) bool {
+	return errors.Is(err, store.ErrInsufficientStorage) || errors.Is(err, store.ErrReadOnly)
 }

@@ -24,6 +24,14 @@ const PathMetrics = "/metrics"
 //	patchwire_update_checks_total{outcome,reason}   Capgo update checks by answer
 //	patchwire_stats_events_total{result}            Capgo stats events stored / refused
 //	patchwire_device_reports_dropped_total          device sightings dropped (writer behind)
+//	patchwire_scrub_runs_total{result}              store scrubs: ok, problems, failed (scrub.go)
+//	patchwire_scrub_problems{kind}                  problems the last scrub found, by kind
+//	patchwire_scrub_corrupt_objects                 objects the last scrub found corrupt or missing
+//	patchwire_scrub_objects_checked                 objects the last scrub verified
+//	patchwire_scrub_last_success_timestamp_seconds  when the last scrub finished
+//	patchwire_scrub_duration_seconds                how long it took
+//	patchwire_store_free_bytes, _reserve_bytes      the store's free disk space and reserve
+//	patchwire_store_read_only                       1 when the store is read-only
 //
 // route is the ServeMux pattern that matched ("POST /updates", "GET
 // /o/{sha256}", ...) or "unmatched"; outcome is update, up_to_date, blocked,
@@ -41,6 +49,7 @@ type metrics struct {
 	routes   sync.Map // route -> *routeMetrics
 	checkMu  sync.RWMutex
 	checkFor map[[2]string]prometheus.Counter
+	scrub    *scrubMetrics
 }
 
 // routeMetrics are one route's children, looked up once.
@@ -75,6 +84,7 @@ func newMetrics() *metrics {
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
 	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return m
 }

@@ -328,6 +328,7 @@ func (s *Server) routes() http.Handler {
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
 	s.metrics = newMetrics()
+	s.metrics.watchStore(s.store)
 	deps := capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics}
 	if len(s.cfg.TrustedProxies) > 0 {
 		deps.BaseURL = s.baseURL // forwarded scheme and host; the default path stays allocation-free

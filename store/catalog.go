@@ -239,6 +239,9 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 	md := manifest.Sum(enc)
 	zm := s.enc.EncodeAll(enc, nil)
 	digests := m.Digests()
+	if err := s.ensureSpace(int64(len(zm)) + 1024); err != nil {
+		return api.Bundle{}, fmt.Errorf("commit bundle %s %s: %w", app, version, err)
+	}
 
 	var b api.Bundle
 	err := s.update(ctx, func(txn *badger.Txn) error {

@@ -144,7 +144,9 @@ func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []Derive
 		return nil, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
 	}
 	objs := make([]manifest.Digest, len(items))
+	var total int64
 	for i, it := range items {
+		total += int64(derivedTxnCost(it) + len(it.Raw))
 		if it.None {
 			continue
 		}
@@ -153,6 +155,9 @@ func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []Derive
 				Reason: fmt.Sprintf("derived object of %s is %d bytes, more than the limit of %d", it.Src, len(it.Raw), lim)}
 		}
 		objs[i] = manifest.Sum(it.Raw)
+	}
+	if err := s.ensureSpace(total); err != nil {
+		return nil, fmt.Errorf("put derived: %w", err)
 	}
 	for start := 0; start < len(items); {
 		end, size := start, 0

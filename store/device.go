@@ -255,6 +255,9 @@ type deviceBatch struct {
 // single background writer, and concurrent calls are safe (conflicts are
 // retried). Invalid names fail the whole call before anything is written.
 func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
+	if err := s.ensureSpace(int64(len(a.Devices)+len(a.Events)) * 1024); err != nil {
+		return fmt.Errorf("record activity: %w", err)
+	}
 	batches := map[string]*deviceBatch{}
 	get := func(app, id string) (*deviceBatch, error) {
 		k := app + "\x00" + id

@@ -49,6 +49,9 @@ const gcAttempts = 3
 // Only one collection runs at a time; the background loop calls it every
 // GCInterval.
 func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
+	if s.readOnly != nil {
+		return GCStats{}, fmt.Errorf("collect garbage: %w", s.readOnly)
+	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	var st GCStats

@@ -61,6 +61,9 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 	if err != nil || have {
 		return false, err
 	}
+	if err := s.ensureSpace(int64(len(raw))); err != nil {
+		return false, fmt.Errorf("put object %s: %w", d, err)
+	}
 
 	info := ObjectInfo{Digest: d, Size: int64(len(raw)), StoredSize: int64(len(raw))}
 	stored := raw

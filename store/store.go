@@ -45,6 +45,26 @@ type Options struct {
 	// Now is the clock (GC marks, creation times, session expiry).
 	// Default time.Now; tests substitute a controlled clock.
 	Now func() time.Time
+	// Reserve is the free space, in bytes, the store keeps on its file
+	// system so that Badger never writes to a memory-mapped page the disk
+	// cannot back (a SIGBUS; see space.go). Writes that would eat into it
+	// fail with ErrInsufficientStorage, and a store opened with less free
+	// space than this opens read-only. Default (0): DefaultReserve of the
+	// Badger sizes below (960 MiB with their defaults); negative: no guard.
+	Reserve int64
+	// ValueLogFileSize is the size at which Badger starts a new value-log
+	// file. Default 256 MiB, or Limits.MaxFileBytes if larger; Badger allows
+	// 1 MiB up to 2 GiB and no value larger than it, so it must be at least
+	// Limits.MaxFileBytes. Smaller files shrink the reserve (and suit small
+	// disks and tests).
+	ValueLogFileSize int64
+	// MemTableSize is the size of one Badger memtable. Default 32 MiB; at
+	// least 512 KiB (a transaction may hold 15 % of it, and a value up to
+	// the 64 KiB value threshold must fit).
+	MemTableSize int64
+	// ReadOnly opens the database read-only (another read-only opener may
+	// share it): every write fails with ErrReadOnly and no GC runs.
+	ReadOnly bool
 }
 
 func (o *Options) setDefaults() {
@@ -66,6 +86,31 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ValueLogFileSize == 0 {
+		// Badger refuses values larger than a value-log file.
+		o.ValueLogFileSize = min(max(valueLogFileSize, o.Limits.MaxFileBytes), 2<<30-1)
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = memTableSize
+	}
+	if o.Reserve == 0 {
+		o.Reserve = DefaultReserve(o.ValueLogFileSize, o.MemTableSize)
+	}
+}
+
+// validate checks the Badger sizes (after setDefaults).
+func (o *Options) validate() error {
+	if o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 {
+		return invalid("value-log file size", fmt.Sprint(o.ValueLogFileSize), "must be at least 1 MiB and below 2 GiB")
+	}
+	if o.Limits.MaxFileBytes > o.ValueLogFileSize {
+		return invalid("value-log file size", fmt.Sprint(o.ValueLogFileSize),
+			fmt.Sprintf("must be at least the largest file size (%d bytes): Badger keeps no larger value", o.Limits.MaxFileBytes))
+	}
+	if o.MemTableSize < minMemTableSize {
+		return invalid("memtable size", fmt.Sprint(o.MemTableSize), "must be at least 512 KiB")
+	}
+	return nil
 }
 
 // Badger tuning. doc.go explains the durability choice; the numbers follow
@@ -85,6 +130,9 @@ const (
 	valueLogFileSize = 256 << 20
 	memTableSize     = 32 << 20
 	numMemtables     = 3
+	// minMemTableSize keeps Badger's batch limit (15 % of a memtable) above
+	// valueThreshold, as Badger requires.
+	minMemTableSize = 512 << 10
 	// maxRetries bounds retries of a transaction that hit badger.ErrConflict.
 	maxRetries = 16
 	// deleteBatch is how many objects one GC delete transaction removes.
@@ -104,6 +152,10 @@ type Store struct {
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 	cache *manifestCache
+	space *spaceGuard
+	// readOnly is what every write returns when the store is read-only
+	// (wrapping ErrReadOnly), nil when it is writable.
+	readOnly error
 
 	gcMu      sync.Mutex // one CollectGarbage at a time
 	stopGC    context.CancelFunc
@@ -116,18 +168,37 @@ type Store struct {
 // garbage collector unless opts.GCInterval < 0. A database Badger cannot
 // open, including one it panics on, is reported as an error wrapping
 // ErrCorrupt.
+//
+// When the file system has less free space than opts.Reserve, Open opens
+// the database read-only instead (opening it for writing could fault on a
+// memory map, see space.go), logs an error saying so, and the store serves
+// reads while every write fails with an error wrapping ErrReadOnly and
+// ErrInsufficientStorage; ReadOnly reports it. Restart after freeing space.
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("open store: empty directory: %w", ErrInvalid)
 	}
 	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	log := opts.Logger.With("component", "store")
 
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := openBadger(badgerOptions(opts.Dir, opts.Logger.With("component", "badger")))
+	space := newSpaceGuard(opts.Dir, opts.Reserve, log)
+	readOnly := openMode(opts, space, log)
+	bo := badgerOptions(opts, opts.Logger.With("component", "badger")).WithReadOnly(readOnly != nil)
+	db, err := openBadger(bo)
 	if err != nil {
+		if readOnly != nil && !opts.ReadOnly {
+			hint := ""
+			if errors.Is(err, badger.ErrTruncateNeeded) {
+				hint = " (the last stop was not clean, and the recovery Badger then does needs free space)"
+			}
+			err = fmt.Errorf("open store: %w; opening it read-only failed too%s: %w", readOnly, hint, err)
+		}
 		return nil, err
 	}
 
@@ -155,8 +226,9 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16)}
-	if opts.GCInterval > 0 {
+	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16),
+		space: space, readOnly: readOnly}
+	if opts.GCInterval > 0 && readOnly == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopGC = cancel
 		s.gcDone = make(chan struct{})
@@ -167,15 +239,15 @@ func Open(opts Options) (*Store, error) {
 
 // badgerOptions returns the tuned Badger options; see the constants above
 // and doc.go.
-func badgerOptions(dir string, log *slog.Logger) badger.Options {
-	return badger.DefaultOptions(dir).
+func badgerOptions(opts Options, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(opts.Dir).
 		// Durability: every committed transaction is fsynced before Commit
 		// returns (doc.go, "Durability").
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
 		WithValueThreshold(valueThreshold).
-		WithValueLogFileSize(valueLogFileSize).
-		WithMemTableSize(memTableSize).
+		WithValueLogFileSize(opts.ValueLogFileSize).
+		WithMemTableSize(opts.MemTableSize).
 		WithNumMemtables(numMemtables).
 		WithNumLevelZeroTables(numMemtables).
 		WithNumLevelZeroTablesStall(8).
@@ -259,6 +331,9 @@ func (s *Store) Size() (lsm, vlog int64) {
 // badger.ErrConflict. fn may run more than once: it must reset anything it
 // computes.
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if s.readOnly != nil {
+		return s.readOnly
+	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err

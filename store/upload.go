@@ -88,6 +88,9 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	v = append(v, hj...)
 	v = s.enc.EncodeAll(enc, v)
 
+	if err := s.ensureSpace(int64(len(v))); err != nil {
+		return Upload{}, fmt.Errorf("create upload for %s %s: %w", app, version, err)
+	}
 	digests := m.Digests()
 	err = s.update(ctx, func(txn *badger.Txn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {

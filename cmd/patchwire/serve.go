@@ -24,6 +24,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		gcGrace   time.Duration
 		gcEvery   time.Duration
 		shutdownT time.Duration
+		reserve   int64
+		scrubT    time.Duration
 	)
 	fs.StringVar(&cfg.DataDir, "data", "./patchwire-data", "data directory (store, TLS certificate, admin key)")
 	fs.StringVar(&cfg.Addr, "addr", ":8443", "HOST:PORT for HTTPS (TCP) and HTTP/3 (UDP)")
@@ -45,6 +47,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&gcGrace, "gc-grace", time.Hour, "how long unreferenced objects are kept before the GC removes them")
 	fs.DurationVar(&gcEvery, "gc-interval", 10*time.Minute, "how often the GC runs (0: never)")
 	fs.DurationVar(&shutdownT, "shutdown-timeout", 20*time.Second, "how long requests in flight may finish after SIGINT/SIGTERM")
+	fs.Int64Var(&reserve, "reserve-bytes", 0, "free disk space the store keeps for Badger; writes that would use it answer 507 (0: the default, 960 MiB; -1: no guard)")
+	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -69,12 +73,16 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	st, err := store.Open(store.Options{
 		Dir: filepath.Join(cfg.DataDir, "db"), Logger: log, Limits: cfg.Limits.Bundle,
-		GCGrace: gcGrace, GCInterval: gcEvery,
+		GCGrace: gcGrace, GCInterval: gcEvery, Reserve: reserve,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if st.ReadOnly() {
+		log.Error("THE STORE IS READ-ONLY: serving reads only, every write answers an error", "reason", st.ReadOnlyError())
+		fmt.Fprintf(env.stderr, "patchwire: WARNING: %v\n", st.ReadOnlyError())
+	}
 	adminKey, err := server.EnsureAdminKey(ctx, st, cfg.DataDir)
 	if err != nil {
 		return err
@@ -87,6 +95,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	printBanner(env, cfg, srv, adminKey)
+	scrubCtx, stopScrub := context.WithCancel(context.Background())
+	scrubDone := make(chan struct{})
+	go func() { srv.RunScrub(scrubCtx, scrubT); close(scrubDone) }()
+	defer func() { stopScrub(); <-scrubDone }() // before st.Close
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {

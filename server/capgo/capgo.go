@@ -304,6 +304,10 @@ func writeAPIError(w http.ResponseWriter, e *apiError) {
 
 // writeInternal answers a failure of the server itself.
 func (h *Handler) writeInternal(w http.ResponseWriter, r *http.Request, err error) {
+	if status, code, ok := storageStatus(err); ok {
+		writeJSON(w, status, map[string]any{"error": code, "message": err.Error(), "moreInfo": map[string]any{}})
+		return
+	}
 	h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeJSON(w, http.StatusInternalServerError, map[string]any{
 		"error": "internal_error", "message": "internal error; see the server log", "moreInfo": map[string]any{}})

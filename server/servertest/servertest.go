@@ -32,8 +32,9 @@ type Env struct {
 	CAFile   string // the self-signed certificate, PEM
 	Config   server.Config
 
-	t    testing.TB
-	done chan error
+	t     testing.TB
+	done  chan error
+	sopts store.Options // as given to Start, for Restart
 }
 
 // Option adjusts the server configuration before it starts.
@@ -58,7 +59,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg, &sopts)
 	}
-	e := &Env{Dir: dir, Config: cfg, t: t}
+	e := &Env{Dir: dir, Config: cfg, t: t, sopts: sopts}
 	e.start(sopts)
 	t.Cleanup(e.Stop)
 	return e
@@ -126,11 +127,11 @@ func (e *Env) Stop() {
 }
 
 // Restart stops the server and starts it again on the same data directory
-// (on new ports).
+// (on new ports), with the store options Start was given.
 func (e *Env) Restart() {
 	e.Stop()
 	e.Config.Addr, e.Config.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	e.start(store.Options{Dir: filepath.Join(e.Dir, "db"), GCInterval: -1})
+	e.start(e.sopts)
 }
 
 // Client returns an API client with key; http3 selects QUIC.
