@@ -63,8 +63,14 @@ func (s *Server) guardBodies(next http.Handler) http.Handler {
 				_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 			}
 		case lim.MinBodyRate > 0 && lim.MinBodyRateWindow > 0:
-			r.Body = &rateBody{ReadCloser: r.Body, w: w, h1: r.ProtoMajor == 1,
+			b := &rateBody{ReadCloser: r.Body, w: w, h1: r.ProtoMajor == 1,
 				min: lim.MinBodyRate, window: lim.MinBodyRateWindow, left: r.ContentLength}
+			// A shallow copy: net/http keeps looking at the original
+			// request's body type once the handler returns.
+			r2 := *r
+			r2.Body = b
+			defer b.afterHandler()
+			r = &r2
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -84,6 +90,7 @@ type rateBody struct {
 	start, deadline time.Time // the current window
 	got, quota      int64     // bytes in it, bytes it needs
 	noDeadlines     bool      // the writer cannot set read deadlines: check after each Read
+	eof             bool      // the body was read to its end
 	err             error     // sticky once cut
 }
 
@@ -126,11 +133,28 @@ func (b *rateBody) open(now time.Time) {
 	}
 }
 
+// afterHandler runs when the handler returns. An HTTP/1.1 body it did not
+// read to the end is then discarded by net/http before the answer goes out
+// (up to 256 KiB) under whatever read deadline is set: a trickled rest
+// would hold the answer and the connection until ReadTimeout. The deadline
+// moves to now, so what is buffered is still discarded and the connection
+// closes if more would have to be waited for.
+func (b *rateBody) afterHandler() {
+	if !b.h1 || b.eof || b.noDeadlines {
+		return
+	}
+	if b.rc == nil {
+		b.rc = http.NewResponseController(b.w)
+	}
+	_ = b.rc.SetReadDeadline(time.Now())
+}
+
 // finish takes the deadline off an HTTP/1.1 connection once the body is
 // read: it would otherwise cancel the request's context in the middle of
 // a long handler (net/http's background read fails at the deadline).
 // HTTP/2 and HTTP/3 deadlines are the stream's and end with its body.
 func (b *rateBody) finish() {
+	b.eof = true
 	if b.h1 && !b.noDeadlines {
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}
