@@ -223,6 +223,9 @@ func readObjectBody(w http.ResponseWriter, r *http.Request, size int64) ([]byte,
 		if errors.As(err, &mbe) {
 			return nil, mbe
 		}
+		if re := asBodyRateError(err); re != nil {
+			return nil, re
+		}
 		return nil, badRequest("reading object body: " + err.Error())
 	}
 	if int64(len(raw)) != size {
@@ -374,6 +377,9 @@ func (s *Server) spool(w http.ResponseWriter, r *http.Request) (*os.File, int64,
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return f, n, fmt.Errorf("upload is larger than the limit of %d bytes: %w", s.cfg.Limits.MaxUploadBytes, mbe)
+		}
+		if re := asBodyRateError(err); re != nil {
+			return f, n, re
 		}
 		return f, n, badRequest("reading upload body: " + err.Error())
 	}

@@ -408,11 +408,12 @@ func TestNoAltSvcWithoutHTTP3(t *testing.T) {
 	}
 }
 
-// TestSlowUploadBodyTimesOut: a body that stalls is cut at ReadTimeout on
-// every transport, HTTP/3 included (its server has no ReadTimeout of its
-// own), and its temporary file is removed.
+// TestSlowUploadBodyTimesOut: a body that stalls is cut on every transport,
+// HTTP/3 included (its server has no ReadTimeout of its own), and its
+// temporary file is removed. Once the body flows it is the minimum body
+// rate's window that cuts it (bodyrate.go), not ReadTimeout.
 func TestSlowUploadBodyTimesOut(t *testing.T) {
-	env := servertest.Start(t, servertest.WithLimits(server.Limits{ReadTimeout: time.Second, WriteTimeout: 5 * time.Second}))
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{ReadTimeout: time.Second, WriteTimeout: 5 * time.Second, MinBodyRateWindow: time.Second}))
 	newApp(t, env)
 	for name, hc := range map[string]*http.Client{"https": env.HTTPSClient(), "http3": env.HTTP3Client()} {
 		t.Run(name, func(t *testing.T) {

@@ -46,10 +46,30 @@ type Limits struct {
 	// address may make a minute before it gets 429s.
 	AuthFailuresPerMinute int
 	ReadHeaderTimeout     time.Duration
-	ReadTimeout           time.Duration // whole request, body included (uploads)
-	WriteTimeout          time.Duration
-	IdleTimeout           time.Duration
-	MaxHeaderBytes        int
+	// ReadTimeout bounds a request until its handler starts reading the
+	// body; from then on MinBodyRate governs (when it is on), so a large
+	// upload on a slow link is not cut while it keeps moving.
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+	MaxHeaderBytes int
+
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second averaged over MinBodyRateWindow; a slower body is cut with
+	// 408 request_timeout (bodyrate.go). A body that arrives whole within
+	// one window is never cut, whatever its size. Negative turns it off.
+	MinBodyRate       int64
+	MinBodyRateWindow time.Duration
+	// MaxQUICConns and MaxQUICConnsPerIP cap open HTTP/3 connections in
+	// all and per client IP address; past them new handshakes are refused
+	// (clients fall back to TCP). Negative turns a cap off (quicgate.go).
+	MaxQUICConns      int
+	MaxQUICConnsPerIP int
+	// QUICUnusedTimeout closes an HTTP/3 connection that has not sent a
+	// request this long after its handshake (TCP connections get
+	// ReadHeaderTimeout for the same); connections that sent one keep
+	// IdleTimeout. Negative turns it off.
+	QUICUnusedTimeout time.Duration
 }
 
 // DefaultLimits returns the limits used when a Config leaves them zero.
@@ -60,10 +80,15 @@ func DefaultLimits() Limits {
 		MaxUploadBytes:        512 << 20,
 		AuthFailuresPerMinute: 30,
 		ReadHeaderTimeout:     10 * time.Second,
-		ReadTimeout:           10 * time.Minute,
+		ReadTimeout:           time.Minute,
 		WriteTimeout:          10 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		MaxHeaderBytes:        64 << 10,
+		MinBodyRate:           4 << 10,
+		MinBodyRateWindow:     30 * time.Second,
+		MaxQUICConns:          10000,
+		MaxQUICConnsPerIP:     64,
+		QUICUnusedTimeout:     10 * time.Second,
 	}
 }
 
@@ -81,6 +106,11 @@ func (l Limits) withDefaults() Limits {
 	setDefault(&l.WriteTimeout, d.WriteTimeout)
 	setDefault(&l.IdleTimeout, d.IdleTimeout)
 	setDefault(&l.MaxHeaderBytes, d.MaxHeaderBytes)
+	setDefault(&l.MinBodyRate, d.MinBodyRate)
+	setDefault(&l.MinBodyRateWindow, d.MinBodyRateWindow)
+	setDefault(&l.MaxQUICConns, d.MaxQUICConns)
+	setDefault(&l.MaxQUICConnsPerIP, d.MaxQUICConnsPerIP)
+	setDefault(&l.QUICUnusedTimeout, d.QUICUnusedTimeout)
 	return l
 }
 

@@ -30,5 +30,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if errors.As(err, &mbe) {
 		return mbe
 	}
+	if re := asBodyRateError(err); re != nil {
+		return re
+	}
 	return badRequest("invalid JSON body: " + err.Error())
 }

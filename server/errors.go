@@ -35,9 +35,12 @@ func statusOf(err error) (int, string) {
 	var me *manifest.Error
 	var mo *store.MissingObjectsError
 	var mbe *http.MaxBytesError
+	var bre *BodyRateError
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.code
+	case errors.As(err, &bre):
+		return http.StatusRequestTimeout, api.CodeRequestTimeout
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
 	case errors.As(err, &me):

@@ -46,6 +46,10 @@ type Server struct {
 	plainLn net.Listener
 	h3Up    atomic.Bool
 
+	quicTr   *quic.Transport // over udpConn
+	quicLn   gatedListener   // what h3 serves
+	quicGate *quicGate       // connection caps (quicgate.go)
+
 	shutdownOnce sync.Once
 }
 
@@ -146,18 +150,9 @@ func (s *Server) Listen() error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if s.udpConn != nil {
-		s.h3 = &http3.Server{
-			Handler:        s.deadlines(s.handler),
-			TLSConfig:      http3.ConfigureTLSConfig(s.tlsConfig.Clone()),
-			MaxHeaderBytes: lim.MaxHeaderBytes,
-			IdleTimeout:    lim.IdleTimeout,
-			QUICConfig: &quic.Config{
-				Allow0RTT:            false, // uploads are not idempotent; never replay them
-				HandshakeIdleTimeout: 5 * time.Second,
-				MaxIdleTimeout:       lim.IdleTimeout,
-				MaxIncomingStreams:   100,
-			},
-			Logger: s.log,
+		if err := s.listenQUIC(); err != nil {
+			s.closeListeners()
+			return err
 		}
 	}
 	if s.plainLn != nil {
@@ -174,15 +169,53 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// listenQUIC starts the QUIC listener on udpConn behind the connection
+// gate, and the HTTP/3 server that will serve it.
+func (s *Server) listenQUIC() error {
+	lim := s.cfg.Limits
+	s.quicGate = newQUICGate(lim)
+	s.quicTr = &quic.Transport{Conn: s.udpConn, ConnContext: s.quicGate.connContext}
+	tlsConf := http3.ConfigureTLSConfig(s.tlsConfig.Clone())
+	ln, err := s.quicTr.Listen(tlsConf, &quic.Config{
+		Allow0RTT:            false, // uploads are not idempotent; never replay them
+		HandshakeIdleTimeout: 5 * time.Second,
+		MaxIdleTimeout:       lim.IdleTimeout,
+		MaxIncomingStreams:   100,
+	})
+	if err != nil {
+		return fmt.Errorf("listen on QUIC %s: %w", s.udpConn.LocalAddr(), err)
+	}
+	s.quicLn = gatedListener{Listener: ln, gate: s.quicGate}
+	s.h3 = &http3.Server{
+		Handler:        s.deadlines(s.handler),
+		TLSConfig:      tlsConf,
+		MaxHeaderBytes: lim.MaxHeaderBytes,
+		IdleTimeout:    lim.IdleTimeout,
+		Logger:         s.log,
+	}
+	return nil
+}
+
 func (s *Server) closeListeners() {
 	if s.tcpLn != nil {
 		s.tcpLn.Close()
 	}
+	s.closeQUIC()
 	if s.udpConn != nil {
 		s.udpConn.Close()
 	}
 	if s.plainLn != nil {
 		s.plainLn.Close()
+	}
+}
+
+// closeQUIC closes the QUIC listener and transport (not udpConn).
+func (s *Server) closeQUIC() {
+	if s.quicLn.Listener != nil {
+		s.quicLn.Close()
+	}
+	if s.quicTr != nil {
+		s.quicTr.Close()
 	}
 }
 
@@ -220,7 +253,7 @@ func (s *Server) Serve() error {
 		n++
 		s.h3Up.Store(true)
 		go func() {
-			err := s.h3.Serve(s.udpConn)
+			err := s.h3.ServeListener(s.quicLn)
 			s.h3Up.Store(false)
 			errc <- ignoreClosed(err)
 		}()
@@ -267,6 +300,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				defer wg.Done()
 				add(ignoreClosed(s.h3.Shutdown(ctx)))
 				s.h3.Close()
+				s.closeQUIC()
 				s.udpConn.Close()
 			}()
 		}
@@ -304,10 +338,11 @@ func (s *Server) altSvc(next http.Handler) http.Handler {
 // ReadTimeout and WriteTimeout give HTTP/1.1 and HTTP/2 requests:
 // http3.Server has no such timeouts, so a body that stalls would hold its
 // stream (and an upload's temporary file) for as long as the connection
-// lives.
+// lives. It also marks the connection used (quicgate.go).
 func (s *Server) deadlines(next http.Handler) http.Handler {
 	lim := s.cfg.Limits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markQUICUsed(r.Context())
 		rc := http.NewResponseController(w)
 		now := time.Now()
 		_ = rc.SetReadDeadline(now.Add(lim.ReadTimeout))
@@ -337,7 +372,7 @@ func (s *Server) routes() http.Handler {
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
-	return s.recoverer(s.native.afterPublish(s.metrics.wrap(mux)))
+	return s.guardBodies(s.recoverer(s.native.afterPublish(s.metrics.wrap(mux))))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.
