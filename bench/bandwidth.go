@@ -131,7 +131,7 @@ func RunBandwidth(ctx context.Context, s *Series, opt BandwidthOptions) (*Series
 		lacking, same := Changed(from, to)
 		p.Changed, p.SamePath = len(lacking), same
 		// Ask once, so the server schedules the pair if the publish did not.
-		if _, err := srv.Check(ctx, hc, "00000000-0000-4000-8000-0000000bench", from.Manifest); err != nil {
+		if _, err := srv.Check(ctx, hc, "00000000-0000-4000-8000-0000000be9c4", from.Manifest); err != nil {
 			return p, err
 		}
 		ok, err := srv.WaitPatches(ctx, from.Manifest, to.Manifest, opt.PatchTimeout)

@@ -72,11 +72,28 @@ func channelErr(c Code) ChannelResult {
 }
 
 // UsesLocalChannel reports whether the plugin keeps its channel on the
-// device (5.34.0+, 6.34.0+, 7.34.0+, every 8.x and later) instead of asking
-// the server to store it. An unparsable version counts as old, as in Capgo.
+// device instead of asking the server to store it: Capgo's rule
+// (channel_self.ts isChannelSelfLocalChannelStorageVersion), true for every
+// version but 5.x before 5.34.0, 6.x before 6.34.0 and 7.x before 7.34.0.
+// So 0.x (Capgo's Electron updater sends "0.0.1"), every 8.x and 9 and
+// later keep it locally; an absent plugin_version counts as "0.0.0" and an
+// unparsable one as old, as in Capgo.
 func UsesLocalChannel(pluginVersion string) bool {
+	if pluginVersion == "" {
+		return true
+	}
 	v, err := ParseVersion(pluginVersion)
-	return err == nil && pluginAtLeast(v, pluginLocalChannel)
+	return err == nil && pluginCurrent(v, pluginLocalChannel)
+}
+
+// forDevice is s as the device's channel is chosen: a plugin that keeps
+// its channel itself is never pinned by a self-assignment stored for it
+// earlier (when it was an old plugin, or by a server that stored it).
+func forDevice(s Snapshot, d Device) Snapshot {
+	if UsesLocalChannel(d.PluginVersion) {
+		s.SelfAssigned = ""
+	}
+	return s
 }
 
 // SetChannel answers setChannel (POST channel_self) for channel, in order:
@@ -88,9 +105,10 @@ func UsesLocalChannel(pluginVersion string) bool {
 //  4. no channel of that name: channel_not_found;
 //  5. the channel does not allow self-assignment: public_channel_self_set_not_allowed
 //     if it is public, else channel_self_set_not_allowed;
-//  6. new plugin: ok with allowSet true; nothing is stored (the device keeps
-//     it and sends it as defaultChannel);
-//  7. old plugin: ok, with ActionClear when the channel is the platform's
+//  6. a plugin that keeps its channel itself (UsesLocalChannel, e.g. 0.0.1,
+//     7.34.0, 8.x, 9.x): ok with allowSet true; nothing is stored (the device
+//     keeps it and sends it as defaultChannel);
+//  7. old plugin (5.x-7.x before x.34.0): ok, with ActionClear when the channel is the platform's
 //     public channel, ActionNone when it is already the stored one,
 //     ActionStore otherwise.
 //
@@ -145,7 +163,8 @@ func SetChannel(s Snapshot, d Device, channel string) ChannelResult {
 //
 //   - app unknown: 429 on_premise_app;
 //   - platform not ios/android/electron: invalid_platform;
-//   - override or stored self-assignment: {channel, status:"override", allowSet};
+//   - override, or (old plugins) stored self-assignment: {channel,
+//     status:"override", allowSet};
 //   - defaultChannel or public channel: {channel, status:"default"};
 //   - none: channel_not_found.
 //
@@ -159,6 +178,7 @@ func GetChannel(s Snapshot, d Device) ChannelResult {
 	if !d.Platform.Valid() {
 		return channelErr(CodeInvalidPlatform)
 	}
+	s = forDevice(s, d)
 	c, src := pickChannel(&s, d)
 	r := ChannelResult{Status: http.StatusOK, Channel: c.Name}
 	switch src {
@@ -173,10 +193,14 @@ func GetChannel(s Snapshot, d Device) ChannelResult {
 	return r
 }
 
-// UnsetChannel answers the DELETE channel_self that only old plugins send:
-// app unknown: 429 on_premise_app; new plugin: ok, nothing to do; old plugin
-// without a stored self-assignment: cannot_override; else ok with
-// ActionClear. An administrator's Override is never removed by a device.
+// UnsetChannel answers the device's unset: DELETE channel_self (old
+// plugins) and POST channel_self with action "unset" (Capgo's Electron
+// updater), in order: app unknown: 429 on_premise_app; a plugin that keeps
+// its channel itself (UsesLocalChannel): ok, nothing stored or removed (it
+// forgets the channel locally; a self-assignment stored for it is already
+// ignored); old plugin without a stored self-assignment: cannot_override;
+// else ok with ActionClear. An administrator's Override is never removed
+// by a device. After an unset the device's defaultChannel decides again.
 func UnsetChannel(s Snapshot, d Device) ChannelResult {
 	if !s.App.Exists {
 		return channelErr(CodeOnPremiseApp)

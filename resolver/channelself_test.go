@@ -8,10 +8,14 @@ import (
 
 const oldPlugin = "6.10.0" // keeps its channel on the server
 
+// TestUsesLocalChannel follows Capgo's isDeprecatedPluginVersion(v,
+// 5.34.0, 6.34.0, 7.34.0, 8.0.0): only 5.x-7.x below x.34.0 are old. Issue
+// 14 item 6: Capgo's Electron updater sends "0.0.1" and was taken for old.
 func TestUsesLocalChannel(t *testing.T) {
 	for v, want := range map[string]bool{
 		"5.33.9": false, "5.34.0": true, "6.33.0": false, "6.34.0": true, "7.33.99": false, "7.34.0": true,
-		"8.0.0": true, "8.51.14": true, "9.0.0": true, "4.99.0": false, "": false, "garbage": false,
+		"8.0.0": true, "8.51.14": true, "9.0.0": true, "12.3.4": true, "0.0.1": true, "1.0.0": true, "4.99.0": true,
+		"5.0.0": false, "": true, "garbage": false, "v7.40.0": false,
 	} {
 		if got := UsesLocalChannel(v); got != want {
 			t.Errorf("UsesLocalChannel(%q) = %v, want %v", v, got, want)
@@ -43,6 +47,9 @@ func TestSetChannel(t *testing.T) {
 			map[string]any{"error": "channel_self_set_not_allowed", "message": "This channel does not allow devices to self associate", "channel": "internal", "app_id": "com.example.app"}},
 		{"old plugin stores", nil, oldPlugin, "beta", "", ActionStore, map[string]any{"status": "ok"}},
 		{"old plugin already stored", func(s *Snapshot) { s.SelfAssigned = "beta" }, oldPlugin, "beta", "", ActionNone, nil},
+		{"electron 0.0.1 stores nothing", nil, "0.0.1", "beta", "", ActionNone, map[string]any{"status": "ok", "allowSet": true}},
+		{"9.x stores nothing", func(s *Snapshot) { s.SelfAssigned = "beta" }, "9.1.0", "beta", "", ActionNone, map[string]any{"status": "ok", "allowSet": true}},
+		{"5.0.0 is old: stores", nil, "5.0.0", "beta", "", ActionStore, map[string]any{"status": "ok"}},
 		{"old plugin picks the public channel: clear", func(s *Snapshot) {
 			s.SelfAssigned = "beta"
 			channelMut(s, "production", func(c *Channel) { c.AllowSelfAssign = true })
@@ -81,8 +88,10 @@ func TestGetChannel(t *testing.T) {
 		{"defaultChannel", nil, func(d *Device) { d.DefaultChannel = "beta" }, map[string]any{"channel": "beta", "status": "default"}},
 		{"override", func(s *Snapshot) { s.Override = "internal" }, nil,
 			map[string]any{"channel": "internal", "status": "override", "allowSet": false}},
-		{"stored self-assignment", func(s *Snapshot) { s.SelfAssigned = "beta" }, nil,
+		{"stored self-assignment, old plugin", func(s *Snapshot) { s.SelfAssigned = "beta" }, func(d *Device) { d.PluginVersion = oldPlugin },
 			map[string]any{"channel": "beta", "status": "override", "allowSet": true}},
+		{"stored self-assignment ignored for a current plugin", func(s *Snapshot) { s.SelfAssigned = "beta" }, func(d *Device) { d.PluginVersion = "0.0.1" },
+			map[string]any{"channel": "production", "status": "default"}},
 		{"unusable defaultChannel", nil, func(d *Device) { d.DefaultChannel = "internal" },
 			map[string]any{"error": "channel_not_found", "message": "Cannot find channel"}},
 		{"bad platform", nil, func(d *Device) { d.Platform = "symbian" },
@@ -114,6 +123,14 @@ func TestUnsetChannel(t *testing.T) {
 	if r := UnsetChannel(s, d); r.Code != "" || r.Action != ActionNone || !reflect.DeepEqual(r.Body(), map[string]any{"status": "ok"}) {
 		t.Errorf("new plugin: %+v", r)
 	}
+	// Issue 14 item 6: a current plugin's unset stores and removes nothing,
+	// even with a self-assignment stored for it.
+	d.PluginVersion = "0.0.1"
+	s.SelfAssigned = "beta"
+	if r := UnsetChannel(s, d); r.Code != "" || r.Action != ActionNone {
+		t.Errorf("electron 0.0.1: %+v", r)
+	}
+	s.SelfAssigned = ""
 	d.PluginVersion = oldPlugin
 	if r := UnsetChannel(s, d); r.Code != CodeCannotOverride {
 		t.Errorf("old plugin without self-assignment: %+v", r)

@@ -21,11 +21,13 @@ type Update struct {
 	Source    Source // which rule chose the channel
 	InRollout bool   // Bundle is the channel's rollout bundle
 	RolloutID string // the id the device was drawn with, "" without rollout
-	// Manifest reports whether the plugin understands manifest (per-file)
-	// delivery: plugin >= 5.10.0, 6.25.0, 7.0.35, any 8.x or later.
+	// Manifest reports whether the answer carries the per-file manifest
+	// (manifestDelivery): plugin >= 5.10.0, 6.25.0, 7.0.35, any 8.x or
+	// later; never below 5.
 	Manifest bool
 	// Metadata reports whether link and comment may be sent: the app
-	// exposes metadata and the plugin is >= 5.35.0, 6.35.0, 7.35.0, 8.35.0.
+	// exposes metadata and the plugin is not a 5.x-8.x older than 5.35.0,
+	// 6.35.0, 7.35.0, 8.35.0 (Capgo's rule: 0.x and 9+ get them).
 	Metadata bool
 }
 
@@ -101,17 +103,31 @@ var (
 	pluginLocalChannel     = [4]Version{MustParseVersion("5.34.0"), MustParseVersion("6.34.0"), MustParseVersion("7.34.0"), MustParseVersion("8.0.0")}
 )
 
-// pluginAtLeast applies a per-major feature gate: majors below 5 never have
-// the feature, majors above 8 always do, majors 5..8 need mins[major-5].
-func pluginAtLeast(v Version, mins [4]Version) bool {
-	switch m := v.Major(); {
-	case m < 5:
-		return false
-	case m > 8:
-		return true
-	default:
+// pluginCurrent is the Capgo backend's per-major feature gate, the negation
+// of its isDeprecatedPluginVersion(v, mins...): only majors 5 to 8 below
+// their minimum (mins[major-5]) lack the feature; every other major has it,
+// including 0.x (Capgo's Electron updater reports "0.0.1") and 9 and later.
+// Capgo uses it for local channel storage and for link/comment metadata.
+func pluginCurrent(v Version, mins [4]Version) bool {
+	if m := v.Major(); m >= 5 && m <= 8 {
 		return v.Compare(mins[m-5]) >= 0
 	}
+	return true
+}
+
+// manifestDelivery reports whether an update answer carries the per-file
+// manifest: plugins 5.10.0, 6.25.0, 7.0.35, any 8.x and every later major.
+// This is patchwire's own rule and deliberately not pluginCurrent: Capgo
+// also sends a manifest to majors below 5, but the Capacitor plugins
+// before 5 predate manifests, and the only 0.x client, Capgo's Electron
+// updater, always downloads and unpacks the zip and then fetches the
+// manifest's files on top of it (every ".br" entry again, left beside its
+// decoded twin), so for majors below 5 a manifest only costs bytes.
+func manifestDelivery(v Version) bool {
+	if v.Major() < 5 {
+		return false
+	}
+	return pluginCurrent(v, pluginManifest)
 }
 
 // Decide answers one update check (POST /updates) from what the device
@@ -126,7 +142,8 @@ func pluginAtLeast(v Version, mins [4]Version) bool {
 //  4. plugin_version not strict semver, or major 4: unsupported_plugin_version;
 //  5. app id, device id or version_name empty, or platform not one of the
 //     three: missing_info;
-//  6. no channel (SelectChannel): no_channel;
+//  6. no channel (SelectChannel; a plugin that keeps its channel itself,
+//     UsesLocalChannel, is chosen for without Snapshot.SelfAssigned): no_channel;
 //  7. target bundle without content (zero manifest digest): no_bundle;
 //  8. device and bundle key ids both set and different, plugin > 8.40.7:
 //     key_id_mismatch;
@@ -177,7 +194,11 @@ func Decide(s Snapshot, d Device) Decision {
 	if d.AppID == "" || d.DeviceID == "" || d.VersionName == "" || !d.Platform.Valid() {
 		return refuse(CodeMissingInfo, "")
 	}
-	// 6. Channel.
+	// 6. Channel. A current plugin keeps its channel itself: a
+	// self-assignment stored for it (before it was current) is ignored.
+	if pluginCurrent(plugin, pluginLocalChannel) {
+		s.SelfAssigned = ""
+	}
 	sel, ok := SelectChannel(s, d)
 	if !ok {
 		return refuse(CodeNoChannel, "")
@@ -333,8 +354,8 @@ func Decide(s Snapshot, d Device) Decision {
 		Source:    sel.Source,
 		InRollout: sel.InRollout,
 		RolloutID: sel.RolloutID,
-		Manifest:  pluginAtLeast(plugin, pluginManifest),
-		Metadata:  s.App.ExposeMetadata && pluginAtLeast(plugin, pluginMetadata),
+		Manifest:  manifestDelivery(plugin),
+		Metadata:  s.App.ExposeMetadata && pluginCurrent(plugin, pluginMetadata),
 	}}
 }
 

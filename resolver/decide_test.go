@@ -47,6 +47,9 @@ func baseDevice() Device {
 	}
 }
 
+// oldPluginDevice makes d an old plugin, whose channel the server keeps.
+func oldPluginDevice(d *Device) { d.PluginVersion = oldPlugin }
+
 // channelMut edits the named channel of s.
 func channelMut(s *Snapshot, name string, f func(*Channel)) {
 	for i := range s.Channels {
@@ -205,12 +208,12 @@ func TestDecideOrder(t *testing.T) {
 			func(s *Snapshot) {
 				channelMut(s, "internal", func(c *Channel) { c.Bundle = "2.0.0" })
 				s.SelfAssigned = "internal"
-			}, nil, want{code: CodeDisableMajor, version: "2.0.0", old: "1.0.0"}},
+			}, oldPluginDevice, want{code: CodeDisableMajor, version: "2.0.0", old: "1.0.0"}},
 		{"cannot_update_via_private_channel before minor",
 			func(s *Snapshot) {
 				channelMut(s, "internal", func(c *Channel) { c.Bundle, c.Policy = "1.2.0", PolicyMinor })
 				s.SelfAssigned = "internal"
-			}, nil, want{code: CodePrivateChannel}},
+			}, oldPluginDevice, want{code: CodePrivateChannel}},
 		{"disable_auto_update_to_minor before patch-level checks",
 			func(s *Snapshot) {
 				channelMut(s, "production", func(c *Channel) { c.Policy, c.AllowProd = PolicyMinor, false })
@@ -349,10 +352,12 @@ func TestDecideChannelSelection(t *testing.T) {
 			func(s *Snapshot) { s.Override = "internal"; delete(s.Bundles, "1.1.0") }, nil, want{version: "1.2.0", channel: "production"}},
 		{"override to a missing channel is ignored", func(s *Snapshot) { s.Override = "gone" }, nil, want{version: "1.2.0", channel: "production"}},
 		{"override beats self-assignment", func(s *Snapshot) { s.Override = "internal"; s.SelfAssigned = "beta" },
-			func(d *Device) { d.VersionName = "1.0.0" }, want{version: "1.1.0", channel: "internal"}},
-		{"self-assignment beats defaultChannel", func(s *Snapshot) { s.SelfAssigned = "beta" },
-			func(d *Device) { d.DefaultChannel = "production" }, want{version: "1.3.0", channel: "beta"}},
-		{"self-assignment to a deleted channel is ignored", func(s *Snapshot) { s.SelfAssigned = "gone" }, nil,
+			func(d *Device) { d.VersionName = "1.0.0"; d.PluginVersion = oldPlugin }, want{version: "1.1.0", channel: "internal"}},
+		{"self-assignment beats defaultChannel (old plugin)", func(s *Snapshot) { s.SelfAssigned = "beta" },
+			func(d *Device) { d.DefaultChannel = "production"; d.PluginVersion = oldPlugin }, want{version: "1.3.0", channel: "beta"}},
+		{"self-assignment ignored for a current plugin", func(s *Snapshot) { s.SelfAssigned = "beta" },
+			func(d *Device) { d.DefaultChannel = "production"; d.PluginVersion = "0.0.1" }, want{version: "1.2.0", channel: "production"}},
+		{"self-assignment to a deleted channel is ignored", func(s *Snapshot) { s.SelfAssigned = "gone" }, oldPluginDevice,
 			want{version: "1.2.0", channel: "production"}},
 		{"override already on its bundle", func(s *Snapshot) { s.Override = "internal" }, nil,
 			want{code: CodeNoNewVersion, channel: "internal"}},
@@ -396,6 +401,10 @@ func TestDecideUpdateFields(t *testing.T) {
 		{"8.35.0", false, [2]bool{true, false}},
 		{"8.35.0", true, [2]bool{true, true}},
 		{"9.0.0", true, [2]bool{true, true}},
+		// Capgo's Electron updater: metadata by Capgo's rule, no manifest
+		// (it downloads the zip anyway; manifestDelivery).
+		{"0.0.1", true, [2]bool{false, true}},
+		{"3.0.0", false, [2]bool{false, false}},
 	} {
 		s.App.ExposeMetadata = tc.exposeMeta
 		d.PluginVersion = tc.plugin
@@ -442,6 +451,7 @@ func TestNoUpdateBody(t *testing.T) {
 
 	s = baseSnapshot()
 	d = baseDevice()
+	d.PluginVersion = oldPlugin
 	s.SelfAssigned = "internal"
 	channelMut(&s, "internal", func(c *Channel) { c.Bundle = "1.2.0" })
 	if m := Decide(s, d).NoUpdate.Message; m != `Cannot update via a private channel. The channel "internal" does not allow device self-assignment. Please set a defaultChannel with "Allow devices to self dissociate/associate" enabled.` {
@@ -468,5 +478,36 @@ func TestDecideDeterministic(t *testing.T) {
 	}
 	if after := fmt.Sprintf("%+v", s); after != before {
 		t.Fatal("snapshot modified")
+	}
+}
+
+// TestDecideIgnoresSelfAssignmentOfCurrentPlugins covers issue 14 item 6: a
+// self-assignment stored for a device pins only old plugins; a current one
+// (Capgo's Electron updater sends "0.0.1") is answered from its
+// defaultChannel.
+func TestDecideIgnoresSelfAssignmentOfCurrentPlugins(t *testing.T) {
+	for _, tc := range []struct {
+		plugin, want string
+	}{
+		{"0.0.1", "production"},
+		{"8.51.14", "production"},
+		{"9.0.0", "production"},
+		{"5.0.0", "beta"},
+		{"7.33.0", "beta"},
+	} {
+		s, d := baseSnapshot(), baseDevice()
+		s.SelfAssigned = "beta"
+		d.PluginVersion, d.DefaultChannel = tc.plugin, "production"
+		channelMut(&s, "production", func(c *Channel) { c.AllowSelfAssign = true })
+		got := Decide(s, d)
+		ch := ""
+		if got.Update != nil {
+			ch = got.Update.Channel
+		} else {
+			ch = got.NoUpdate.Channel
+		}
+		if ch != tc.want {
+			t.Errorf("plugin %s: channel %q, want %q (%+v)", tc.plugin, ch, tc.want, got.NoUpdate)
+		}
 	}
 }

@@ -25,6 +25,7 @@ func (s *Server) channelRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathChannelHistory, s.handleChannelHistory)
 	mux.HandleFunc("PUT "+api.PathDeviceOverride, s.handleSetOverride)
 	mux.HandleFunc("DELETE "+api.PathDeviceOverride, s.handleClearOverride)
+	mux.HandleFunc("GET "+api.PathDeviceOverride, s.handleDeviceChannels)
 }
 
 // channelApp authorizes the request for what on the app in the path and
@@ -233,11 +234,14 @@ func (s *Server) handleClearOverride(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.ClearOverride(r.Context(), app, dev); err != nil {
+	// Both the override and an old plugin's self-assignment (issue 14 item 6).
+	dc, err := s.store.ClearDeviceChannels(r.Context(), app, dev)
+	if err != nil {
 		writeError(w, r, s.log, channelError(err, app))
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	s.log.Info("device channels cleared", "app", app, "device", dev, "override", dc.Override, "self_assigned", dc.SelfAssigned)
+	writeJSON(w, http.StatusOK, dc)
 }
 
 // deviceID returns the path's device id, lower-cased, or answers 400.

@@ -172,6 +172,10 @@ func checkRequestBounds(req api.CheckRequest) error {
 	if len(req.Codecs) > 16 {
 		return badRequest(fmt.Sprintf("%d codecs, at most 16", len(req.Codecs)))
 	}
+	// The Capgo endpoints' device id rule; "" is the decision's missing_info.
+	if req.DeviceID != "" && !resolver.ValidDeviceID(req.DeviceID) {
+		return errorf(http.StatusBadRequest, api.CodeInvalidDeviceID, "device_id must be a UUID: 36 characters, hex digits and dashes")
+	}
 	return nil
 }
 

@@ -545,3 +545,65 @@ func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, err
 	}
 	return removed, nil
 }
+
+// DeviceChannels returns the channels stored for device id of app: the
+// administrator's override (cd/) and an old plugin's self-assignment
+// (cs/), "" for none. The device id is lower-cased; an unknown app is
+// ErrNotFound.
+func (s *Store) DeviceChannels(ctx context.Context, app, id string) (api.DeviceChannels, error) {
+	return s.deviceChannels(ctx, "device channels", app, id, false)
+}
+
+// ClearDeviceChannels removes, in one transaction, both the override and
+// the self-assignment of device id of app, and returns what was stored
+// before ("" for none; none at all is not an error).
+func (s *Store) ClearDeviceChannels(ctx context.Context, app, id string) (api.DeviceChannels, error) {
+	return s.deviceChannels(ctx, "clear device channels", app, id, true)
+}
+
+// deviceChannels reads (and with clear, deletes) a device's cd/ and cs/
+// records.
+func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear bool) (api.DeviceChannels, error) {
+	if err := ValidateAppID(app); err != nil {
+		return api.DeviceChannels{}, err
+	}
+	dev, err := NormalizeDeviceID(id)
+	if err != nil {
+		return api.DeviceChannels{}, err
+	}
+	var dc api.DeviceChannels
+	fn := func(txn *badger.Txn) error {
+		dc = api.DeviceChannels{App: app, Device: dev}
+		if _, err := getAppTxn(txn, app); err != nil {
+			return err
+		}
+		for _, x := range []struct {
+			key []byte
+			dst *string
+		}{{overrideKey(app, dev), &dc.Override}, {selfAssignedKey(app, dev), &dc.SelfAssigned}} {
+			v, ok, err := getValue(txn, x.key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			*x.dst = string(v)
+			if clear {
+				if err := txn.Delete(x.key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if clear {
+		err = s.update(ctx, fn)
+	} else {
+		err = s.view(ctx, fn)
+	}
+	if err != nil {
+		return api.DeviceChannels{}, fmt.Errorf("%s for device %q: %w", what, clip(dev), err)
+	}
+	return dc, nil
+}

@@ -314,3 +314,65 @@ func TestDeviceView(t *testing.T) {
 	step("delete the channel", func() error { return s.DeleteChannel(ctx, app, "production") }, 1)
 	step("delete the bundle", func() error { return s.DeleteBundle(ctx, app, "1.0.0") }, 1)
 }
+
+// TestDeviceChannels covers the store half of issue 14 item 6: a device's
+// override and self-assignment are shown apart and cleared together.
+func TestDeviceChannels(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	const app = "com.example.app"
+	if _, err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"beta", "internal"} {
+		if _, err := s.CreateChannel(ctx, api.Channel{App: app, Name: name, Android: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetSelfAssigned(ctx, app, strings.ToUpper(devA), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOverride(ctx, app, devA, "internal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSelfAssigned(ctx, app, devB, "beta"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		run  func() (api.DeviceChannels, error)
+		want api.DeviceChannels
+	}{
+		{"both", func() (api.DeviceChannels, error) { return s.DeviceChannels(ctx, app, strings.ToUpper(devA)) },
+			api.DeviceChannels{App: app, Device: devA, Override: "internal", SelfAssigned: "beta"}},
+		{"clear answers what it removed", func() (api.DeviceChannels, error) { return s.ClearDeviceChannels(ctx, app, devA) },
+			api.DeviceChannels{App: app, Device: devA, Override: "internal", SelfAssigned: "beta"}},
+		{"nothing left", func() (api.DeviceChannels, error) { return s.DeviceChannels(ctx, app, devA) },
+			api.DeviceChannels{App: app, Device: devA}},
+		{"clear again", func() (api.DeviceChannels, error) { return s.ClearDeviceChannels(ctx, app, devA) },
+			api.DeviceChannels{App: app, Device: devA}},
+		{"other device untouched", func() (api.DeviceChannels, error) { return s.DeviceChannels(ctx, app, devB) },
+			api.DeviceChannels{App: app, Device: devB, SelfAssigned: "beta"}},
+	} {
+		got, err := tc.run()
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		app, dev string
+		want     error
+	}{
+		{"com.example.nope", devA, ErrNotFound},
+		{app, "", ErrInvalid},
+		{app, "a\x00b", ErrInvalid},
+		{"bad app", devA, ErrInvalid},
+	} {
+		if _, err := s.ClearDeviceChannels(ctx, tc.app, tc.dev); !errors.Is(err, tc.want) {
+			t.Errorf("clear %q %q: %v, want %v", tc.app, tc.dev, err, tc.want)
+		}
+		if _, err := s.DeviceChannels(ctx, tc.app, tc.dev); !errors.Is(err, tc.want) {
+			t.Errorf("show %q %q: %v, want %v", tc.app, tc.dev, err, tc.want)
+		}
+	}
+}

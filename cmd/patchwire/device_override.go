@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/patchwire/patchwire/api"
 )
 
 // deviceVerbs are the verbs of `patchwire device`. Other files add theirs
@@ -10,19 +13,21 @@ import (
 // runDevice.
 var deviceVerbs = map[string]func(context.Context, *cliEnv, []string) error{
 	"override": runDeviceOverride,
+	"show":     runDeviceShow,
 }
 
 func runDevice(ctx context.Context, env *cliEnv, args []string) error {
 	return subcommand(ctx, env, "device", args, deviceVerbs)
 }
 
-// runDeviceOverride pins a device to a channel, or clears the pin.
+// runDeviceOverride pins a device to a channel, or clears what the server
+// stores for it: the override and an old plugin's self-assignment.
 func runDeviceOverride(ctx context.Context, env *cliEnv, args []string) error {
 	cmd := newAPICommand("device override", env)
 	app := cmd.String("app", "", "app id (required)")
 	device := cmd.String("device", "", "device id (required; compared case-insensitively)")
 	channel := cmd.String("channel", "", "channel to pin the device to")
-	clear := cmd.Bool("clear", false, "remove the device's override instead")
+	clear := cmd.Bool("clear", false, "remove the device's override and its stored self-assigned channel instead")
 	if _, err := cmd.parse(args); err != nil {
 		return err
 	}
@@ -38,10 +43,11 @@ func runDeviceOverride(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer c.Close()
 	if *clear {
-		if err := c.ClearOverride(ctx, *app, *device); err != nil {
+		dc, err := c.ClearDeviceChannels(ctx, *app, *device)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "Device %s of %s has no override now\n", *device, *app)
+		fmt.Fprintln(env.stdout, clearedMessage(dc))
 		return nil
 	}
 	o, err := c.SetOverride(ctx, *app, *device, *channel)
@@ -49,5 +55,59 @@ func runDeviceOverride(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "Device %s of %s is pinned to channel %s\n", o.Device, o.App, o.Channel)
+	return nil
+}
+
+// clearedMessage says what `device override --clear` removed.
+func clearedMessage(dc api.DeviceChannels) string {
+	var removed []string
+	if dc.Override != "" {
+		removed = append(removed, "the override (channel "+dc.Override+")")
+	}
+	if dc.SelfAssigned != "" {
+		removed = append(removed, "the self-assigned channel "+dc.SelfAssigned+" (stored for an old plugin)")
+	}
+	if len(removed) == 0 {
+		return fmt.Sprintf("Device %s of %s had no override and no self-assigned channel; nothing changed", dc.Device, dc.App)
+	}
+	return fmt.Sprintf("Device %s of %s: removed %s; no channel is stored for it now (its defaultChannel, else the public channel, decides)",
+		dc.Device, dc.App, strings.Join(removed, " and "))
+}
+
+// runDeviceShow prints the channels the server stores for a device: the
+// administrator's override and, separately, an old plugin's self-assigned
+// channel.
+func runDeviceShow(ctx context.Context, env *cliEnv, args []string) error {
+	cmd := newAPICommand("device show", env)
+	app := cmd.requireApp()
+	device := cmd.String("device", "", "device id (required; compared case-insensitively)")
+	asJSON := cmd.Bool("json", false, "print JSON")
+	if _, err := cmd.parse(args); err != nil {
+		return err
+	}
+	if *device == "" {
+		return usageError("device show needs --device ID")
+	}
+	c, err := cmd.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	dc, err := c.DeviceChannels(ctx, *app, *device)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, dc)
+	}
+	orNone := func(s, what string) string {
+		if s == "" {
+			return "none"
+		}
+		return s + " (" + what + ")"
+	}
+	fmt.Fprintf(env.stdout, "Device %s of %s\n", dc.Device, *app)
+	fmt.Fprintf(env.stdout, "  override:       %s\n", orNone(dc.Override, "pinned by an administrator"))
+	fmt.Fprintf(env.stdout, "  self-assigned:  %s\n", orNone(dc.SelfAssigned, "chosen by an old plugin with setChannel"))
 	return nil
 }

@@ -26,7 +26,7 @@ func TestKeySigning(t *testing.T) {
 		t.Fatalf("printed %q, want the server's key: %v", out, err)
 	}
 	// A check answer verifies with the printed key.
-	body, _ := json.Marshal(api.CheckRequest{App: "com.nope", DeviceID: "d", Platform: "ios", NativeVersion: "1.0",
+	body, _ := json.Marshal(api.CheckRequest{App: "com.nope", DeviceID: "00000000-0000-4000-8000-00000000000d", Platform: "ios", NativeVersion: "1.0",
 		Current: api.CurrentBundle{Version: "builtin"}})
 	resp, err := srv.HTTPSClient().Post(srv.URL+api.PathCheck, "application/json", bytes.NewReader(body))
 	if err != nil {

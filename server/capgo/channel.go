@@ -7,14 +7,26 @@ import (
 	"github.com/patchwire/patchwire/resolver"
 )
 
+// actionUnset is the action of the POST Capgo's Electron updater sends
+// from unsetChannel.
+const actionUnset = "unset"
+
 // handleSetChannel answers POST /channel_self, the plugin's setChannel
-// (protocol §7): resolver.SetChannel decides; for old plugins its action
-// (store or clear the device's self-assignment) is written before the
-// answer, and a failed write is 200 override_not_allowed.
+// (protocol §7): resolver.SetChannel decides, or resolver.UnsetChannel for
+// a body with action "unset" (Capgo's Electron updater unsets with a POST,
+// without a channel); for old plugins the result's action (store or clear
+// the device's self-assignment) is written before the answer, and a failed
+// write is 200 override_not_allowed.
 func (h *Handler) handleSetChannel(w http.ResponseWriter, r *http.Request) {
-	if req, snap, ok := h.channelRequest(w, r); ok {
-		h.writeChannelResult(w, r, req, resolver.SetChannel(snap, req.device(), req.Channel))
+	req, snap, ok := h.channelRequest(w, r)
+	if !ok {
+		return
 	}
+	if req.Action == actionUnset {
+		h.writeChannelResult(w, r, req, resolver.UnsetChannel(snap, req.device()))
+		return
+	}
+	h.writeChannelResult(w, r, req, resolver.SetChannel(snap, req.device(), req.Channel))
 }
 
 // handleGetChannel answers PUT /channel_self, the plugin's getChannel: the
@@ -62,7 +74,8 @@ func (h *Handler) handleListChannels(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleUnsetChannel answers DELETE /channel_self?..., which only old
-// plugins send (resolver.UnsetChannel).
+// plugins send (resolver.UnsetChannel: current plugins get ok and nothing
+// changes).
 func (h *Handler) handleUnsetChannel(w http.ResponseWriter, r *http.Request) {
 	req, ok := h.queryRequest(w, r, schemaChannel)
 	if !ok {

@@ -93,7 +93,7 @@ func checkError(t *testing.T, e *apiError) {
 
 func checkRequest(t *testing.T, r *request, s schema) {
 	t.Helper()
-	if !validAppID(r.AppID) || s != schemaChannelList && !validUUID(r.DeviceID) || r.DeviceID != strings.ToLower(r.DeviceID) {
+	if !validAppID(r.AppID) || s != schemaChannelList && !resolver.ValidDeviceID(r.DeviceID) || r.DeviceID != strings.ToLower(r.DeviceID) {
 		t.Fatalf("accepted app %q device %q", r.AppID, r.DeviceID)
 	}
 	if s == schemaUpdate || s == schemaChannel {

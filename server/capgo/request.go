@@ -302,7 +302,7 @@ const (
 
 // Bounds of the schemas (protocol §1, §6).
 const (
-	maxDeviceIDLen      = 36
+	maxDeviceIDLen      = resolver.DeviceIDLen
 	maxInstallSourceLen = 64
 	maxCustomIDLen      = 36
 	maxKeyIDLen         = 20
@@ -339,28 +339,6 @@ func validAppID(s string) bool {
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-// validUUID is Capgo's device id rule,
-// /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // jsLen is a string's JavaScript length: UTF-16 code units.
@@ -400,7 +378,7 @@ type request struct {
 	IsEmulator    bool
 	IsProd        bool
 
-	// Stats events only.
+	// Stats events (and channel_self's "set"/"unset").
 	Action         string
 	OldVersionName string
 	Metadata       map[string]string
@@ -504,7 +482,7 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 			switch {
 			case jsLen(r.DeviceID) > maxDeviceIDLen:
 				maxLen(fDeviceID, r.DeviceID, maxDeviceIDLen)
-			case !validUUID(r.DeviceID):
+			case !resolver.ValidDeviceID(r.DeviceID):
 				add(fDeviceID, msgDeviceIDInvalid)
 			}
 		}
@@ -599,6 +577,12 @@ func validate(o *object, s schema, invalid resolver.Code) (*request, *apiError) 
 		}
 		if s == schemaChannel || s == schemaChannelList {
 			str(fChannel, "", "", &r.Channel)
+		}
+		// action is not in Capgo's channel schema either; Capgo's Electron
+		// updater sends "set" with setChannel and "unset" (no channel) with
+		// unsetChannel.
+		if val := v[fAction]; s == schemaChannel && val.isString() {
+			r.Action = val.str
 		}
 	}
 	if s != schemaChannelList {

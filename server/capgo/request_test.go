@@ -10,7 +10,7 @@ import (
 	"github.com/patchwire/patchwire/resolver"
 )
 
-// validAppID and validUUID are Capgo's regular expressions, hand-written.
+// validAppID and resolver.ValidDeviceID are Capgo's regular expressions, hand-written.
 func TestValidatorsMatchCapgoRegexps(t *testing.T) {
 	appRe := regexp.MustCompile(`^[a-zA-Z0-9]+(\.[\w-]+)+$`)
 	uuidRe := regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -22,8 +22,8 @@ func TestValidatorsMatchCapgoRegexps(t *testing.T) {
 	}
 	for _, s := range []string{"", "44f128a5-ac7a-4c9a-be4c-224b6bf81b20", "0F673663-459A-44C0-A7F5-613F2A4AF3AB",
 		"44f128a5ac7a-4c9a-be4c-224b6bf81b20-", "44f128a5-ac7a-4c9a-be4c-224b6bf81b2g", "44f128a5-ac7a-4c9a-be4c-224b6bf81b200"} {
-		if got, want := validUUID(s), uuidRe.MatchString(s); got != want {
-			t.Errorf("validUUID(%q) = %v, regexp %v", s, got, want)
+		if got, want := resolver.ValidDeviceID(s), uuidRe.MatchString(s); got != want {
+			t.Errorf("ValidDeviceID(%q) = %v, regexp %v", s, got, want)
 		}
 	}
 }

@@ -1,0 +1,28 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// handleDeviceChannels answers GET /api/v1/apps/{app}/devices/{device}/override
+// (read scope): the device's override and its stored self-assignment
+// (api.DeviceChannels). DELETE on the same path (handleClearOverride)
+// removes both.
+func (s *Server) handleDeviceChannels(w http.ResponseWriter, r *http.Request) {
+	app, ok := s.channelApp(w, r, api.ScopeRead)
+	if !ok {
+		return
+	}
+	dev, ok := s.deviceID(w, r)
+	if !ok {
+		return
+	}
+	dc, err := s.store.DeviceChannels(r.Context(), app, dev)
+	if err != nil {
+		writeError(w, r, s.log, channelError(err, app))
+		return
+	}
+	writeJSON(w, http.StatusOK, dc)
+}
