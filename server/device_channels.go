@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-
-	"github.com/patchwire/patchwire/api"
 )
 
 // handleDeviceChannels answers GET /api/v1/apps/{app}/devices/{device}/override
@@ -11,7 +9,7 @@ import (
 // (api.DeviceChannels). DELETE on the same path (handleClearOverride)
 // removes both.
 func (s *Server) handleDeviceChannels(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, api.ScopeRead)
+	app, ok := s.channelApp(w, r, permRead)
 	if !ok {
 		return
 	}
