@@ -17,11 +17,16 @@ import (
 // withTrustedProxies makes the test server believe forwarded headers from
 // the given prefixes.
 func withTrustedProxies(prefixes ...string) servertest.Option {
-	return func(c *server.Config, _ *store.Options) {
-		for _, p := range prefixes {
-			c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix(p))
-		}
+	return func(c *server.Config, _ *store.Options) { c.TrustedProxies = withPrefixes(prefixes...) }
+}
+
+// withPrefixes parses CIDR prefixes.
+func withPrefixes(prefixes ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range prefixes {
+		out = append(out, netip.MustParsePrefix(p))
 	}
+	return out
 }
 
 // authStatus sends GET /api/v1/apps with Authorization value auth ("" =

@@ -103,7 +103,12 @@ func forbidden(key api.Key, what permission, app, channel string) error {
 	case what == permSetChannel && key.Scope == api.ScopeUpload:
 		msg += "; use a write key, or an upload key created with --channels " + channel
 	case what > scopeRank(key.Scope):
-		msg += "; it needs a " + scopeFor(what) + " key"
+		need := scopeFor(what)
+		article := "a "
+		if need == api.ScopeAdmin {
+			article = "an "
+		}
+		msg += "; it needs " + article + need + " key"
 	}
 	return errorf(http.StatusForbidden, api.CodeForbidden, msg)
 }

@@ -124,6 +124,9 @@ func TestCreateKeyInvalid(t *testing.T) {
 		{"long name", api.ScopeRead, nil, strings.Repeat("n", MaxKeyNameLen+1), "key name"},
 		{"control in name", api.ScopeRead, nil, "a\nb", "key name"},
 		{"bad utf-8 name", api.ScopeRead, nil, "\xff", "key name"},
+		// issue 14 item 4: an upload key names its apps, an admin key none.
+		{"upload key without apps", api.ScopeUpload, nil, "", "at least one app"},
+		{"admin key with apps", api.ScopeAdmin, []string{"a.app"}, "", "admin key"},
 	}
 	for _, tt := range tests {
 		_, _, err := s.CreateKey(ctx, tt.scope, tt.apps, tt.kname)
@@ -133,5 +136,54 @@ func TestCreateKeyInvalid(t *testing.T) {
 	}
 	if n, _ := s.CountKeys(ctx); n != 0 {
 		t.Errorf("refused keys were stored: %d", n)
+	}
+}
+
+// TestScopedKeys covers issue 14 item 4: write keys, and upload keys that
+// list the channels they may set, are stored and authenticate with their
+// channels; channels on other scopes, or invalid ones, are refused.
+func TestScopedKeys(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	ok := []api.CreateKeyRequest{
+		{Scope: api.ScopeWrite},
+		{Scope: api.ScopeWrite, Apps: []string{"a.app"}},
+		{Scope: api.ScopeUpload, Apps: []string{"a.app"}, Channels: []string{"production", "beta", "production"}},
+	}
+	for _, req := range ok {
+		secret, k, err := s.CreateScopedKey(ctx, req)
+		if err != nil {
+			t.Fatalf("CreateScopedKey(%+v): %v", req, err)
+		}
+		got, err := s.Authenticate(ctx, secret)
+		if err != nil || got.Scope != req.Scope || !slices.Equal(got.Channels, k.Channels) {
+			t.Errorf("Authenticate = %+v, %v; want %+v", got, err, k)
+		}
+		if want := sortedSet(req.Channels); !slices.Equal(k.Channels, want) {
+			t.Errorf("channels %v, want %v", k.Channels, want)
+		}
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != len(ok) {
+		t.Fatalf("ListKeys = %d keys, %v", len(keys), err)
+	}
+	bad := []struct {
+		name  string
+		req   api.CreateKeyRequest
+		field string
+	}{
+		{"channels on a write key", api.CreateKeyRequest{Scope: api.ScopeWrite, Channels: []string{"production"}}, "only upload keys"},
+		{"channels on a read key", api.CreateKeyRequest{Scope: api.ScopeRead, Channels: []string{"production"}}, "only upload keys"},
+		{"bad channel", api.CreateKeyRequest{Scope: api.ScopeUpload, Apps: []string{"a.app"}, Channels: []string{"has space"}}, "channel name"},
+		{"too many channels", api.CreateKeyRequest{Scope: api.ScopeUpload, Apps: []string{"a.app"}, Channels: slices.Repeat([]string{"c"}, MaxKeyChannels+1)}, "channels"},
+		{"Capgo's all", api.CreateKeyRequest{Scope: "all"}, "scope"},
+	}
+	for _, tt := range bad {
+		if _, _, err := s.CreateScopedKey(ctx, tt.req); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%s: CreateScopedKey = %v; want ErrInvalid naming %q", tt.name, err, tt.field)
+		}
+	}
+	if n, _ := s.CountKeys(ctx); n != len(ok) {
+		t.Errorf("refused keys were stored: %d keys", n)
 	}
 }

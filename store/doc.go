@@ -27,8 +27,8 @@
 //	                        \x00, so b/<app id>\x00 lists exactly one app's bundles
 //	m/<manifest digest>     zstd of the canonical manifest encoding (manifest.Encode),
 //	                        whose SHA-256 is the digest; kept while a bundle uses it
-//	k/<key id>              API key record, JSON {secret_sha256, scope, apps, name,
-//	                        created_at}; the secret itself is never stored
+//	k/<key id>              API key record, JSON {secret_sha256, scope, apps, channels,
+//	                        name, created_at}; the secret itself is never stored
 //	u/<upload id>           upload session: uvarint length, JSON header {app, version,
 //	                        manifest, meta, created_at, expires_at}, zstd manifest encoding
 //	dp/<codec>\x00<kind><from><to>

@@ -48,7 +48,8 @@
 // A bundle whose zip is larger than the store accepts is delivered
 // manifest-only, with Capgo's placeholder url, to plugins that take a
 // manifest, and answered no_bundle_url to the others. Absolute URLs start
-// with Deps.PublicURL, or else with the scheme and Host of the request.
+// with Deps.BaseURL's answer when set (the server sets it when it trusts
+// proxies), else Deps.PublicURL, else the scheme and Host of the request.
 //
 // Every other answer of /updates is 200 {error, message, kind, ...} from
 // resolver.NoUpdate, or 400/429 as above.
