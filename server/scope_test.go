@@ -270,6 +270,7 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"PUT " + api.PathDeviceOverride: {needWrite, true, func(_ *scopeFixture, i int) (map[string]string, []byte) {
 			return appParams("device", deviceN(100+i)), jsonBody(api.OverrideRequest{Channel: "beta"})
 		}},
+		"GET " + api.PathDeviceOverride: {needRead, true, onApp("device", deviceN(100))},
 		"DELETE " + api.PathDeviceOverride: {needWrite, true, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return appParams("device", f.devices[i]), nil
 		}},
