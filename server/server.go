@@ -36,6 +36,7 @@ type Server struct {
 	native      *native        // native protocol: signing key, patcher (native.go)
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
+	devLimits   *deviceLimiter // token buckets of the device endpoints (ratelimit.go)
 
 	https *http.Server
 	h3    *http3.Server
@@ -325,11 +326,13 @@ func (s *Server) routes() http.Handler {
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
 	s.metrics = newMetrics()
-	s.capgo = capgo.New(capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics})
+	s.devLimits = newDeviceLimiter(s.cfg.Limits)
+	s.capgo = capgo.New(capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
+		DeviceLimit: s.devLimits.deviceAllowed})
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
-	return s.recoverer(s.native.afterPublish(s.metrics.wrap(mux)))
+	return s.recoverer(s.devLimits.wrap(s.native.afterPublish(s.metrics.wrap(mux))))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.
