@@ -70,9 +70,24 @@ type Limits struct {
 	// ReadHeaderTimeout for the same); connections that sent one keep
 	// IdleTimeout. Negative turns it off.
 	QUICUnusedTimeout time.Duration
+
+	// DeviceRate and DeviceBurst are the token bucket of each client
+	// address on the device endpoints (Capgo /updates, /stats,
+	// /channel_self and the native /v1/check; not /o/ or /d/): requests a
+	// second, and how many may come at once. DeviceRatePerDevice and
+	// DeviceBurstPerDevice are the same per device id. Past them a request
+	// gets 429 too_many_requests with Retry-After (server/ratelimit.go). A
+	// rate of 0 turns that limit off, and zero is not defaulted (`patchwire
+	// serve` sets DefaultDeviceRate and the others); a burst below 1 is one
+	// second's worth of the rate.
+	DeviceRate           float64
+	DeviceBurst          int
+	DeviceRatePerDevice  float64
+	DeviceBurstPerDevice int
 }
 
-// DefaultLimits returns the limits used when a Config leaves them zero.
+// DefaultLimits returns the limits used when a Config leaves them zero
+// (the device rate limits excepted: zero is off).
 func DefaultLimits() Limits {
 	return Limits{
 		Bundle:                manifest.DefaultLimits(),

@@ -146,6 +146,9 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if !s.devLimits.admitNative(w, r, req.DeviceID) {
+		return
+	}
 	ans, err := s.native.answer(r.Context(), req, s.baseURL(r))
 	if err != nil {
 		writeError(w, r, s.log, err)

@@ -36,6 +36,7 @@ type Server struct {
 	native      *native        // native protocol: signing key, patcher (native.go)
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
+	devLimits   *deviceLimiter // token buckets of the device endpoints (ratelimit.go)
 
 	https *http.Server
 	h3    *http3.Server
@@ -364,7 +365,9 @@ func (s *Server) routes() http.Handler {
 	s.nativeRoutes(mux)
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
-	deps := capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics}
+	s.devLimits = newDeviceLimiter(s.cfg.Limits)
+	deps := capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
+		DeviceLimit: s.devLimits.deviceAllowed}
 	if len(s.cfg.TrustedProxies) > 0 {
 		deps.BaseURL = s.baseURL // forwarded scheme and host; the default path stays allocation-free
 	}
@@ -372,7 +375,7 @@ func (s *Server) routes() http.Handler {
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
-	return s.guardBodies(s.recoverer(s.native.afterPublish(s.metrics.wrap(mux))))
+	return s.guardBodies(s.recoverer(s.devLimits.wrap(s.clientIP, s.native.afterPublish(s.metrics.wrap(mux)))))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.

@@ -41,6 +41,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Int64Var(&cfg.Limits.Bundle.MaxBundleBytes, "max-bundle-bytes", def.Bundle.MaxBundleBytes, "largest bundle (sum of file sizes), bytes")
 	fs.Int64Var(&cfg.Limits.Bundle.MaxFileBytes, "max-file-bytes", def.Bundle.MaxFileBytes, "largest single file, bytes")
 	fs.IntVar(&cfg.Limits.Bundle.MaxPathBytes, "max-path", def.Bundle.MaxPathBytes, "longest file path in a bundle, bytes")
+	fs.Float64Var(&cfg.Limits.DeviceRate, "device-rate", server.DefaultDeviceRate, "device endpoint requests a second per client address (/updates, /stats, /channel_self, /v1/check); 0: no limit")
+	fs.IntVar(&cfg.Limits.DeviceBurst, "device-burst", server.DefaultDeviceBurst, "device endpoint requests one address may send at once")
+	fs.Float64Var(&cfg.Limits.DeviceRatePerDevice, "device-rate-per-device", server.DefaultDeviceRatePerDevice, "device endpoint requests a second per device id; 0: no limit")
+	fs.IntVar(&cfg.Limits.DeviceBurstPerDevice, "device-burst-per-device", server.DefaultDeviceBurstPerDevice, "device endpoint requests one device may send at once")
 	fs.DurationVar(&cfg.Native.AnswerTTL, "check-expiry", server.DefaultAnswerTTL, "how long a signed /v1/check answer stays valid")
 	fs.IntVar(&cfg.Native.PatchBases, "patch-bases", server.DefaultPatchBases, "patches are made at publish from this many latest and most installed bundles")
 	fs.StringVar(&cfg.Native.ZstdCLI, "zstd-cli", server.ZstdCLIAuto, "zstd tool for smaller zstd-dict patches: empty finds it on PATH, \"off\" uses the Go encoder only, or a path")
@@ -61,6 +65,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return usageError(fmt.Sprintf("--log-level %q: %v", logLevel, err))
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	if err := server.CheckDeviceRates(cfg.Limits); err != nil {
+		return usageError(err.Error())
+	}
 	cfg.Limits.Bundle.MaxPathDepth = def.Bundle.MaxPathDepth
 	cfg.Limits.Bundle.MaxRatio = def.Bundle.MaxRatio
 	cfg.Limits.Bundle.RatioFloor = def.Bundle.RatioFloor

@@ -134,6 +134,11 @@ type Deps struct {
 	// request instead of PublicURL (the server's, which honours
 	// --public-url and the forwarded headers of trusted proxies).
 	BaseURL func(r *http.Request) string
+	// DeviceLimit, when set, is asked once a request's device id is known
+	// (lower-cased): ok, or how long until the device may send again; over
+	// the limit the request is answered 429 too_many_requests with
+	// Retry-After (server/ratelimit.go's per-device token buckets).
+	DeviceLimit func(deviceID string) (retryAfter time.Duration, ok bool)
 }
 
 // Handler serves the Capgo device protocol. Create it with New, mount it with
@@ -147,6 +152,8 @@ type Handler struct {
 	obs       Observer
 	lim       Limits
 	now       func() time.Time
+	// deviceLimit is Deps.DeviceLimit (nil: no per-device limit).
+	deviceLimit func(string) (time.Duration, bool)
 
 	prepared *preparedCache
 	rec      *recorder
@@ -177,6 +184,8 @@ func New(d Deps) *Handler {
 		obs:       d.Observer,
 		lim:       d.Limits.withDefaults(),
 		now:       d.Now,
+
+		deviceLimit: d.DeviceLimit,
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -103,7 +103,7 @@ func (h *Handler) queryRequest(w http.ResponseWriter, r *http.Request, s schema)
 		writeAPIError(w, aerr)
 		return nil, false
 	}
-	return req, true
+	return req, h.admitDevice(w, req.DeviceID)
 }
 
 // writeChannelResult applies a channel_self result's store action and

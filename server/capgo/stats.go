@@ -118,6 +118,9 @@ func (h *Handler) handleStats(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	if !h.admitDevice(w, devID) {
+		return
+	}
 	snap, err := h.snapshot(r.Context(), first.str, devID)
 	if err != nil {
 		h.writeInternal(w, r, err)

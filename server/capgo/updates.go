@@ -35,6 +35,10 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, limit int6
 		writeAPIError(w, aerr)
 		return nil, nil, nil, aerr.code
 	}
+	if !h.admitDevice(w, req.DeviceID) {
+		putBody(bp)
+		return nil, nil, nil, string(resolver.CodeTooManyRequests)
+	}
 	return req, o, bp, ""
 }
 
