@@ -45,12 +45,14 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&gcEvery, "gc-interval", 10*time.Minute, "how often the GC runs (0: never)")
 	fs.DurationVar(&shutdownT, "shutdown-timeout", 20*time.Second, "how long requests in flight may finish after SIGINT/SIGTERM")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	finishConnLimits := connLimitFlags(fs, &cfg.Limits)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs, env.getenv); err != nil {
 		return err
 	}
+	finishConnLimits()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError(fmt.Sprintf("--log-level %q: %v", logLevel, err))
