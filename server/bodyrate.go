@@ -49,14 +49,16 @@ func asBodyRateError(err error) error {
 	return nil
 }
 
-// guardBodies reads every request body through a rateBody (when
-// MinBodyRate is on), and takes the read deadline off bodiless HTTP/1.1
-// requests: their request is read whole, and net/http cancels the request's
-// context when a read deadline passes while the response is still being
-// written, so ReadTimeout must not bound a long download.
+// guardBodies marks the request's connection used (unused.go), reads
+// every request body through a rateBody (when MinBodyRate is on), and takes
+// the read deadline off bodiless HTTP/1.1 requests: their request is read
+// whole, and net/http cancels the request's context when a read deadline
+// passes while the response is still being written, so ReadTimeout must
+// not bound a long download.
 func (s *Server) guardBodies(next http.Handler) http.Handler {
 	lim := s.cfg.Limits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markConnUsed(r.Context())
 		switch {
 		case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
 			if r.ProtoMajor == 1 {

@@ -65,11 +65,11 @@ type Limits struct {
 	// (clients fall back to TCP). Negative turns a cap off (quicgate.go).
 	MaxQUICConns      int
 	MaxQUICConnsPerIP int
-	// QUICUnusedTimeout closes an HTTP/3 connection that has not sent a
-	// request this long after its handshake (TCP connections get
-	// ReadHeaderTimeout for the same); connections that sent one keep
-	// IdleTimeout. Negative turns it off.
-	QUICUnusedTimeout time.Duration
+	// UnusedConnTimeout closes a connection (TCP or HTTP/3) that has not
+	// sent a request this long after it opened (HTTP/2 connections would
+	// otherwise stay for IdleTimeout, HTTP/3 ones too; unused.go);
+	// connections that sent one keep IdleTimeout. Negative turns it off.
+	UnusedConnTimeout time.Duration
 
 	// DeviceRate and DeviceBurst are the token bucket of each client
 	// address on the device endpoints (Capgo /updates, /stats,
@@ -103,7 +103,7 @@ func DefaultLimits() Limits {
 		MinBodyRateWindow:     30 * time.Second,
 		MaxQUICConns:          10000,
 		MaxQUICConnsPerIP:     64,
-		QUICUnusedTimeout:     10 * time.Second,
+		UnusedConnTimeout:     10 * time.Second,
 	}
 }
 
@@ -125,7 +125,7 @@ func (l Limits) withDefaults() Limits {
 	setDefault(&l.MinBodyRateWindow, d.MinBodyRateWindow)
 	setDefault(&l.MaxQUICConns, d.MaxQUICConns)
 	setDefault(&l.MaxQUICConnsPerIP, d.MaxQUICConnsPerIP)
-	setDefault(&l.QUICUnusedTimeout, d.QUICUnusedTimeout)
+	setDefault(&l.UnusedConnTimeout, d.UnusedConnTimeout)
 	return l
 }
 

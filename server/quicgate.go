@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -37,21 +36,7 @@ var errQUICFull = errors.New("too many QUIC connections")
 
 func newQUICGate(lim Limits) *quicGate {
 	return &quicGate{maxTotal: lim.MaxQUICConns, maxPerIP: lim.MaxQUICConnsPerIP,
-		unused: lim.QUICUnusedTimeout, perIP: make(map[netip.Addr]int)}
-}
-
-// quicConnState is what the gate knows of one connection; it rides in the
-// connection's context, which every request's context derives from.
-type quicConnState struct{ used atomic.Bool }
-
-type quicStateKey struct{}
-
-// markQUICUsed records that the request's connection sent a request, so
-// the unused timeout no longer applies to it.
-func markQUICUsed(ctx context.Context) {
-	if st, ok := ctx.Value(quicStateKey{}).(*quicConnState); ok {
-		st.used.Store(true)
-	}
+		unused: lim.UnusedConnTimeout, perIP: make(map[netip.Addr]int)}
 }
 
 // connContext is the quic.Transport's ConnContext, run on a connection's
@@ -64,7 +49,7 @@ func (g *quicGate) connContext(ctx context.Context, info *quic.ClientInfo) (cont
 	if full {
 		return ctx, errQUICFull
 	}
-	return context.WithValue(ctx, quicStateKey{}, &quicConnState{}), nil
+	return withConnState(ctx), nil
 }
 
 func (g *quicGate) fullLocked(ip netip.Addr) bool {
@@ -89,11 +74,8 @@ func (g *quicGate) track(conn *quic.Conn) bool {
 	}
 	var timer *time.Timer
 	if g.unused > 0 {
-		st, _ := conn.Context().Value(quicStateKey{}).(*quicConnState)
-		timer = time.AfterFunc(g.unused, func() {
-			if st == nil || !st.used.Load() {
-				_ = conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "no request")
-			}
+		timer = closeIfUnused(conn.Context(), g.unused, func() {
+			_ = conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "no request")
 		})
 	}
 	context.AfterFunc(conn.Context(), func() {

@@ -115,11 +115,11 @@ func TestQUICConnectionCaps(t *testing.T) {
 
 // TestQUICUnusedConnectionClosed (issue 14 item 8): a connection that
 // completes its handshake and sends no request is closed after
-// QUICUnusedTimeout, while one that sent a request stays until the normal
+// UnusedConnTimeout, while one that sent a request stays until the normal
 // idle timeout. The code before kept both for the 2-minute idle timeout.
 func TestQUICUnusedConnectionClosed(t *testing.T) {
 	const unused = 300 * time.Millisecond
-	env := servertest.Start(t, servertest.WithLimits(server.Limits{QUICUnusedTimeout: unused}))
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{UnusedConnTimeout: unused}))
 	idle, err := dialQUIC(t, env, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,6 @@ func capgoCheck(device string) map[string]any {
 	}
 }
 
-
 // TestDeviceEndpointTokenBuckets covers issue 14 item 9 (token buckets): a
 // flood of /updates from one address got no 429. Now past the address's
 // burst it gets Capgo's too_many_requests with Retry-After (and the native

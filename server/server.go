@@ -149,6 +149,7 @@ func (s *Server) Listen() error {
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnContext:       s.tcpConnContext,
 	}
 	if s.udpConn != nil {
 		if err := s.listenQUIC(); err != nil {
@@ -343,7 +344,6 @@ func (s *Server) altSvc(next http.Handler) http.Handler {
 func (s *Server) deadlines(next http.Handler) http.Handler {
 	lim := s.cfg.Limits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		markQUICUsed(r.Context())
 		rc := http.NewResponseController(w)
 		now := time.Now()
 		_ = rc.SetReadDeadline(now.Add(lim.ReadTimeout))

@@ -54,12 +54,14 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Int64Var(&reserve, "reserve-bytes", 0, "free disk space the store keeps for Badger; writes that would use it answer 507 (0: the default, 960 MiB; -1: no guard)")
 	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	finishConnLimits := connLimitFlags(fs, &cfg.Limits)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs, env.getenv); err != nil {
 		return err
 	}
+	finishConnLimits()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError(fmt.Sprintf("--log-level %q: %v", logLevel, err))
