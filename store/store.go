@@ -278,6 +278,9 @@ func openBadger(bo badger.Options) (db *badger.DB, err error) {
 	}()
 	db, err = badger.Open(bo)
 	if err != nil {
+		if strings.Contains(err.Error(), "Another process is using this Badger database") {
+			err = fmt.Errorf("%w (stop the server that uses it): %v", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("open badger in %s: %w", bo.Dir, err)
 	}
 	return db, nil
