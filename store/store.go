@@ -197,7 +197,7 @@ func Open(opts Options) (*Store, error) {
 			if errors.Is(err, badger.ErrTruncateNeeded) {
 				hint = " (the last stop was not clean, and the recovery Badger then does needs free space)"
 			}
-			err = fmt.Errorf("open store: %w; opening it read-only failed too%s: %w", readOnly, hint, err)
+			err = fmt.Errorf("%w; opening it read-only failed too%s: %w", readOnly, hint, err)
 		}
 		return nil, err
 	}
