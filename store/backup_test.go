@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -30,12 +29,7 @@ func fillFromFixtures(t *testing.T, s *Store, app string) map[manifest.Digest][]
 		}
 		m := src.Manifest()
 		for _, e := range m.Entries() {
-			rc, err := src.Open(e.Path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := io.ReadAll(rc)
-			rc.Close()
+			b, err := manifest.ReadEntry(src, e)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,12 +96,10 @@ func checkFixtures(t *testing.T, data, fixtures string) {
 			t.Fatal(err)
 		}
 		for _, e := range src.Manifest().Entries() {
-			rc, err := src.Open(e.Path)
+			want, err := manifest.ReadEntry(src, e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := io.ReadAll(rc)
-			rc.Close()
 			obj, err := st.GetObject(ctx, e.Digest)
 			if err != nil || !bytes.Equal(obj.Raw, want) {
 				t.Fatalf("%s/%s after restore: %v", v, e.Path, err)
