@@ -10,3 +10,8 @@ const (
 	// writes do not until the server restarts writable.
 	CodeReadOnly = "read_only"
 )
+
+// PathStoreBackup (GET, admin scope) streams a consistent backup of the
+// whole store (Badger's backup stream) while the server keeps serving;
+// `patchwire store restore` loads it into an empty data directory.
+const PathStoreBackup = "/api/v1/store/backup"

@@ -51,6 +51,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathKeys, s.handleCreateKey)
 	mux.HandleFunc("GET "+api.PathKeys, s.handleListKeys)
 	mux.HandleFunc("DELETE "+api.PathKey, s.handleDeleteKey)
+	mux.HandleFunc("GET "+api.PathStoreBackup, s.handleBackup)
 }
 
 func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {

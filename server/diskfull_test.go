@@ -274,3 +274,53 @@ func TestRestartWhileDiskFullServesReads(t *testing.T) {
 		}
 	})
 }
+
+// TestFullDiskSmallObjects (issue 14 item 1): small objects (kept in the
+// LSM tree: memtable logs, flushes and compactions rather than the value
+// log) fill the disk until the guard refuses them, without a SIGBUS, and
+// the store closes and reopens with every acknowledged object intact.
+func TestFullDiskSmallObjects(t *testing.T) {
+	onSmallDisk(t, func(t *testing.T, dir string) {
+		ctx := context.Background()
+		opts := store.Options{Dir: filepath.Join(dir, "db"), GCInterval: -1,
+			ValueLogFileSize: diskVlogFile, MemTableSize: diskMemTable, Limits: manifest.DefaultLimits()}
+		opts.Limits.MaxFileBytes = diskVlogFile
+		st, err := store.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, reserve := st.Space()
+		fill(t, dir, reserve+16<<20)
+		var stored [][]byte
+		refusals := 0
+		for i := 0; i < 4000 && refusals < 50; i++ {
+			b := randomBytes(30<<10, int64(i))
+			_, err := st.PutObject(ctx, manifest.Sum(b), b)
+			switch {
+			case err == nil:
+				stored = append(stored, b)
+			case errors.Is(err, store.ErrInsufficientStorage):
+				refusals++
+			default:
+				t.Fatalf("PutObject %d: %v", i, err)
+			}
+		}
+		if refusals == 0 || len(stored) == 0 {
+			t.Fatalf("%d stored, %d refused: want both", len(stored), refusals)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = store.Open(opts); err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, b := range stored {
+			obj, err := st.GetObject(ctx, manifest.Sum(b))
+			if err != nil || !bytes.Equal(obj.Raw, b) {
+				t.Fatalf("object after reopen: %v", err)
+			}
+		}
+		t.Logf("%d objects stored, then %d refused; read-only on reopen: %v", len(stored), refusals, st.ReadOnly())
+	})
+}

@@ -197,7 +197,7 @@ func Open(opts Options) (*Store, error) {
 			if errors.Is(err, badger.ErrTruncateNeeded) {
 				hint = " (the last stop was not clean, and the recovery Badger then does needs free space)"
 			}
-			err = fmt.Errorf("open store: %w; opening it read-only failed too%s: %w", readOnly, hint, err)
+			err = fmt.Errorf("%w; opening it read-only failed too%s: %w", readOnly, hint, err)
 		}
 		return nil, err
 	}
@@ -278,6 +278,9 @@ func openBadger(bo badger.Options) (db *badger.DB, err error) {
 	}()
 	db, err = badger.Open(bo)
 	if err != nil {
+		if strings.Contains(err.Error(), "Another process is using this Badger database") {
+			err = fmt.Errorf("%w (stop the server that uses it): %v", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("open badger in %s: %w", bo.Dir, err)
 	}
 	return db, nil
