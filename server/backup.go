@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/patchwire/patchwire/api"
 )
 
 // handleBackup streams store.Backup (GET api.PathStoreBackup, admin scope)
@@ -14,7 +12,7 @@ import (
 // that fails midway is logged and the response aborted (the connection or
 // stream is reset), so the client sees an error, never a clean end.
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, api.ScopeAdmin, ""); !ok {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
 		return
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})

@@ -239,7 +239,8 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"POST " + api.PathKeys: {needAdmin, false, func(*scopeFixture, int) (map[string]string, []byte) {
 			return nil, jsonBody(api.CreateKeyRequest{Scope: api.ScopeRead})
 		}},
-		"GET " + api.PathKeys: {needAdmin, false, none},
+		"GET " + api.PathKeys:        {needAdmin, false, none},
+		"GET " + api.PathStoreBackup: {needAdmin, false, none},
 		"DELETE " + api.PathKey: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return map[string]string{"id": f.victims[i]}, nil
 		}},
