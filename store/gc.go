@@ -24,6 +24,10 @@ type GCStats struct {
 // errStale stops a sweep whose picture of live objects is out of date.
 var errStale = errors.New("references changed during the sweep")
 
+// deleteKeys is about how many keys one GC delete transaction deletes:
+// besides deleteBatch objects, their chunks count.
+const deleteKeys = 4096
+
 // gcAttempts bounds how often one CollectGarbage starts over because
 // references changed while it swept.
 const gcAttempts = 3
@@ -39,11 +43,12 @@ const gcAttempts = 3
 //     returned.
 //  3. A live object loses its GC mark, if it has one. An unreferenced
 //     object without a mark is marked with the current time. One marked at
-//     least GCGrace ago (and created at least GCGrace ago) is deleted: o/,
-//     om/ and gc/ in a transaction that rereads its mark and the reference
-//     epoch, so it conflicts with a concurrent CommitBundle or CreateUpload
-//     (see addReferences); when references changed the sweep stops and
-//     starts over from a new snapshot.
+//     least GCGrace ago (and created at least GCGrace ago) is deleted: its
+//     bytes (o/, or every oc/ chunk), om/ and gc/ in a transaction that
+//     rereads its mark and the reference epoch, so it conflicts with a
+//     concurrent CommitBundle or CreateUpload (see addReferences); when
+//     references changed the sweep stops and starts over from a new
+//     snapshot.
 //  4. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
 //
 // Only one collection runs at a time; the background loop calls it every
@@ -264,17 +269,16 @@ func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, 
 	return nil
 }
 
-// sweep deletes the objects of del whose marks are still old enough, in
-// transactions of deleteBatch objects, as long as the reference epoch is
-// the snapshot's.
+// sweep deletes the objects of del whose marks are still old enough, as
+// long as the reference epoch is the snapshot's, in transactions of at most
+// deleteBatch objects and about deleteKeys keys (all of an object's chunks
+// go in the transaction that deletes its om/ record).
 func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) (removed int, stale bool, err error) {
 	grace := s.opts.GCGrace
 	for len(del) > 0 {
-		batch := del[:min(len(del), deleteBatch)]
-		del = del[len(batch):]
-		n := 0
+		used, n := 0, 0
 		err := s.update(ctx, func(txn *badger.Txn) error {
-			n = 0
+			used, n = 0, 0
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
 				return err
@@ -283,7 +287,12 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 				return errStale
 			}
 			now := s.opts.Now()
-			for _, d := range batch {
+			keys := 0
+			for _, d := range del {
+				if used == deleteBatch || keys >= deleteKeys {
+					break
+				}
+				used++
 				mv, ok, err := getValue(txn, gcMarkKey(d))
 				if err != nil {
 					return err
@@ -299,13 +308,15 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 				if !ok {
 					continue
 				}
-				if info, err := decodeMeta(d, mb); err != nil || now.Sub(info.CreatedAt) < grace {
+				m, err := decodeObjectMeta(d, mb)
+				if err != nil || now.Sub(m.info.CreatedAt) < grace {
 					continue
 				}
-				for _, k := range [][]byte{objectKey(d), metaKey(d), gcMarkKey(d)} {
+				for _, k := range append(m.keys(), metaKey(d), gcMarkKey(d)) {
 					if err := txn.Delete(k); err != nil {
 						return err
 					}
+					keys++
 				}
 				n++
 			}
@@ -317,6 +328,7 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 		if err != nil {
 			return removed, false, fmt.Errorf("delete objects: %w", err)
 		}
+		del = del[used:]
 		removed += n
 	}
 	return removed, false, nil

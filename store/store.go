@@ -173,6 +173,8 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		// returns (doc.go, "Durability").
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
+		// Every value-log read is CRC-checked (objectlayout.go, "Integrity").
+		WithVerifyValueChecksum(verifyValueChecksum).
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithMemTableSize(memTableSize).
