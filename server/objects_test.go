@@ -281,7 +281,7 @@ func TestObjectRangeUnits(t *testing.T) {
 func TestObjectVary(t *testing.T) {
 	env := servertest.Start(t)
 	text := []byte(strings.Repeat("export const x = 'patchwire';\n", 3000)) // stored zstd
-	png := append([]byte("\x89PNG\r\n\x1a\n"), randomBytes(618, 7)...) // stored raw
+	png := append([]byte("\x89PNG\r\n\x1a\n"), randomBytes(618, 7)...)      // stored raw
 	ds := putObjects(t, env, text, png)
 	transports(t, env, func(t *testing.T, c *http.Client) {
 		for _, tc := range []struct {
