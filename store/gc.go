@@ -19,6 +19,7 @@ type GCStats struct {
 	Marked         int  // objects newly marked unreferenced (deleted in a later run, after GCGrace)
 	ReclaimedVlog  bool // whether value-log GC rewrote at least one file
 	ExpiredUploads int  // expired upload sessions dropped
+	Upgraded       int  // live objects of the format before chunking rewritten as chunks
 }
 
 // errStale stops a sweep whose picture of live objects is out of date.
@@ -49,7 +50,9 @@ const gcAttempts = 3
 //     concurrent CommitBundle or CreateUpload (see addReferences); when
 //     references changed the sweep stops and starts over from a new
 //     snapshot.
-//  4. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
+//  4. Live objects still in the format before chunking (one value at o/)
+//     are rewritten as chunks (upgrade.go).
+//  5. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
 //
 // Only one collection runs at a time; the background loop calls it every
 // GCInterval.
@@ -62,8 +65,9 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("collect garbage: %w", err)
 	}
+	var legacy []manifest.Digest
 	for attempt := 1; ; attempt++ {
-		live, marked, removed, stale, err := s.markAndSweep(ctx)
+		live, marked, removed, stale, err := s.markAndSweep(ctx, &legacy)
 		st.Live, st.Marked, st.Removed = live, st.Marked+marked, st.Removed+removed
 		if err != nil {
 			return st, fmt.Errorf("collect garbage: %w", err)
@@ -75,6 +79,9 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 			s.log.Info("gc: references keep changing; sweep left for the next run")
 			break
 		}
+	}
+	if st.Upgraded, err = s.upgradeLegacy(ctx, legacy); err != nil {
+		return st, fmt.Errorf("collect garbage: %w", err)
 	}
 	for ctx.Err() == nil {
 		err := s.db.RunValueLogGC(0.5)
@@ -95,12 +102,21 @@ type gcSnapshot struct {
 	live    map[manifest.Digest]bool
 	objects map[manifest.Digest]time.Time // om/ keys and their creation time
 	marks   map[manifest.Digest]time.Time // gc/ keys and their mark time
+	legacy  []manifest.Digest             // objects of format 1 (one value at o/)
 }
 
-func (s *Store) markAndSweep(ctx context.Context) (live, marked, removed int, stale bool, err error) {
+// markAndSweep marks and deletes from one snapshot; it sets *legacy to the
+// live objects of format 1.
+func (s *Store) markAndSweep(ctx context.Context, legacy *[]manifest.Digest) (live, marked, removed int, stale bool, err error) {
 	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return 0, 0, 0, false, err
+	}
+	*legacy = (*legacy)[:0]
+	for _, d := range snap.legacy {
+		if snap.live[d] {
+			*legacy = append(*legacy, d)
+		}
 	}
 	now := s.opts.Now()
 	grace := s.opts.GCGrace
@@ -206,13 +222,15 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 				return nil
 			}
 			return item.Value(func(v []byte) error {
-				info, err := decodeMeta(d, v)
+				m, err := decodeObjectMeta(d, v)
 				if err != nil {
 					// Unknown age: treat it as new, so it is kept a full grace.
 					s.log.Error("gc: object meta does not decode", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)
-					info.CreatedAt = now
+					m.info.CreatedAt = now
+				} else if !m.chunked() {
+					snap.legacy = append(snap.legacy, d)
 				}
-				snap.objects[d] = info.CreatedAt
+				snap.objects[d] = m.info.CreatedAt
 				return nil
 			})
 		})

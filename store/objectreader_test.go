@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -243,8 +245,9 @@ func TestObjectReaderDeletedWhileReading(t *testing.T) {
 
 // TestLegacyObjects: objects as a store written before chunking holds them
 // (format 1: one value at o/, raw or one zstd frame, larger than a chunk
-// too) are read by GetObject and ObjectReader, verified by Verify and
-// collected by the GC with their o/ key.
+// too) are read by GetObject and ObjectReader, verified by Verify,
+// rewritten as chunks by the GC while live (but for a damaged one), and
+// collected by the GC when no longer referenced.
 func TestLegacyObjects(t *testing.T) {
 	s, c := newTestStore(t)
 	ctx := context.Background()
@@ -280,13 +283,53 @@ func TestLegacyObjects(t *testing.T) {
 	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Objects != len(files) {
 		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
-	setRaw(t, s, objectKey(manifest.Sum(files[3].data)), s.enc.EncodeAll(compressible(3<<20+7, "oldes"), nil))
-	rep, err := s.Verify(ctx)
-	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemCorruptObject {
-		t.Fatalf("Verify of a damaged format-1 frame = %+v, %v", rep, err)
+	damaged := manifest.Sum(files[3].data)
+	setRaw(t, s, objectKey(damaged), s.enc.EncodeAll(compressible(3<<20+7, "oldes"), nil))
+	verifyOneCorrupt := func() {
+		t.Helper()
+		rep, err := s.Verify(ctx)
+		if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemCorruptObject || rep.Problems[0].Digest != damaged {
+			t.Fatalf("Verify of a damaged format-1 frame = %+v, %v", rep, err)
+		}
 	}
-	if _, err := readObject(ctx, s, manifest.Sum(files[3].data), false); !errors.Is(err, ErrCorrupt) {
+	verifyOneCorrupt()
+	if _, err := readObject(ctx, s, damaged, false); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("ObjectReader of a damaged format-1 frame: %v", err)
+	}
+
+	// The GC rewrites the live ones that verify as chunks, keeping their
+	// encoding and age; the damaged one is left for Verify to report.
+	before := map[manifest.Digest]ObjectInfo{}
+	for _, f := range files {
+		before[manifest.Sum(f.data)], _ = s.StatObject(ctx, manifest.Sum(f.data))
+	}
+	c.Advance(time.Minute)
+	st, err := s.CollectGarbage(ctx)
+	if err != nil || st.Upgraded != 3 || st.Live != len(files) {
+		t.Fatalf("CollectGarbage = %+v, %v; want 3 upgraded", st, err)
+	}
+	for _, f := range files[:3] {
+		d := manifest.Sum(f.data)
+		keys := bytesKeys(t, s, d)
+		info, _ := s.StatObject(ctx, d)
+		if len(keys) == 0 || !strings.HasPrefix(keys[0], pfxChunk) || !strings.HasPrefix(keys[len(keys)-1], pfxChunk) {
+			t.Errorf("%s: keys %v after the upgrade; want chunks only", f.path, keys)
+		}
+		if info.Encoding != before[d].Encoding || !info.CreatedAt.Equal(before[d].CreatedAt) || info.Size != before[d].Size {
+			t.Errorf("%s: %+v after the upgrade, %+v before", f.path, info, before[d])
+		}
+		got, err := readObject(ctx, s, d, false)
+		z, zerr := readObject(ctx, s, d, true)
+		if zerr == nil && info.Encoding == EncodingZstd {
+			z, zerr = s.dec.DecodeAll(z, nil)
+		}
+		if err != nil || zerr != nil || !bytes.Equal(got, f.data) || !bytes.Equal(z, f.data) {
+			t.Errorf("%s: read after the upgrade: %v, %v", f.path, err, zerr)
+		}
+	}
+	verifyOneCorrupt()
+	if st, err := s.CollectGarbage(ctx); err != nil || st.Upgraded != 0 {
+		t.Errorf("second CollectGarbage = %+v, %v; want nothing left to upgrade", st, err)
 	}
 	if err := s.DeleteBundle(ctx, "app", "1.0.0"); err != nil {
 		t.Fatal(err)
