@@ -62,11 +62,11 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d manifest.
 	switch {
 	case err == nil:
 		bw.flush()
-	case bw.wrote:
+	case bw.wrote || r.Context().Err() != nil:
 		if r.Context().Err() == nil {
 			s.log.Error("object response aborted", "digest", d.String(), "err", err)
 		}
-		panic(http.ErrAbortHandler)
+		panic(http.ErrAbortHandler) // the client is gone, or must see a failed transfer
 	default:
 		for _, k := range contentHeaders {
 			h.Del(k)

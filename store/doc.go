@@ -31,7 +31,10 @@
 // Objects written by versions before chunking (om/ format 1: the whole
 // object, raw or one zstd frame, in one value at o/) are still read:
 // GetObject as before, an ObjectReader by reading and verifying the whole
-// object on its first Read. The GC and Verify handle both formats.
+// object on its first Read. Verify handles both formats, and every
+// [Store.CollectGarbage] rewrites the live ones as chunks (upgrade.go),
+// keeping their encoding and creation time, so an old store soon serves
+// every object a chunk at a time.
 //
 // # Key layout
 //
