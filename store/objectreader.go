@@ -266,6 +266,10 @@ func (s *Store) readChunkTxn(txn *badger.Txn, m objectMeta, i int, raw bool, buf
 	if err != nil {
 		return nil, err
 	}
+	// Badger logs a value-log read that fails (a VerifyValueChecksum
+	// mismatch, a pointer past the end of a truncated file) and yields an
+	// empty value with no error: the length check is what turns that into
+	// ErrCorrupt.
 	err = item.Value(func(v []byte) error {
 		if len(v) != int(c.stored) {
 			return corrupt("%d bytes stored, meta says %d", len(v), c.stored)
@@ -286,8 +290,6 @@ func (s *Store) readChunkTxn(txn *badger.Txn, m objectMeta, i int, raw bool, buf
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
-			// Badger reports a value-log checksum mismatch
-			// (VerifyValueChecksum) or a bad value pointer only as text.
 			err = corrupt("value unreadable: %v", err)
 		}
 		return nil, err
