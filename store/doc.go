@@ -23,9 +23,10 @@
 // ([Store.PutObject]), when it is read whole ([Store.GetObject]) and by the
 // scrub ([Store.Verify], which hashes a chunk at a time). Each chunk read
 // is checked against the CRC-32C its om/ record lists, and Badger checks
-// the CRC of every value-log entry it reads (VerifyValueChecksum), so a
-// damaged chunk is reported as [ErrCorrupt] (and logged) before any of its
-// bytes are returned, without a SHA-256 per request. Bytes that no longer
+// the CRC of every value-log entry it reads (VerifyValueChecksum; on a
+// mismatch Badger logs and yields an empty value, which the length check
+// catches), so a damaged chunk is reported as [ErrCorrupt] (and logged)
+// before any of its bytes are returned, without a SHA-256 per request. Bytes that no longer
 // match their name are never returned.
 //
 // Objects written by versions before chunking (om/ format 1: the whole
