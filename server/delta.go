@@ -15,7 +15,7 @@ import (
 // codec between two manifests (a bundle patch) or two files (a per-file
 // patch), under a URL that never changes meaning, like /o/{sha256}: strong
 // ETag (the patch's SHA-256), immutable caching, one Range. The bytes are
-// the patch as stored, verified against its digest by the store; no
+// the patch's, streamed like an object's (serveObject); no
 // Content-Encoding (patches are compressed already). A patch not made yet
 // is 404: the check answer that names a patch URL only does so once it
 // exists.
@@ -55,10 +55,5 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(http.StatusNotFound, api.CodeNotFound, "no such patch"))
 		return
 	}
-	obj, err := s.store.GetObject(r.Context(), p.Digest)
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	serveImmutable(w, r, `"`+p.Digest.String()+`"`, obj.Raw)
+	s.serveObject(w, r, p.Digest, false)
 }

@@ -2,46 +2,127 @@ package server
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/store"
 )
 
 // CacheForever is the Cache-Control of every content-addressed response.
 const CacheForever = "public, max-age=31536000, immutable"
 
 // handleObject serves GET and HEAD /o/{sha256}: the object's bytes under a
-// URL that never changes meaning, so any CDN may cache it forever. The
-// stored bytes are hash-verified by the store before they are sent.
+// URL that never changes meaning, so any CDN may cache it forever.
 func (s *Server) handleObject(w http.ResponseWriter, r *http.Request) {
 	d, err := manifest.ParseDigest(r.PathValue("sha256"))
 	if err != nil {
 		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
 		return
 	}
-	obj, err := s.store.GetObject(r.Context(), d)
+	s.serveObject(w, r, d, true)
+}
+
+// serveObject answers with the stored object d (serveContent), streamed a
+// chunk at a time from the store: HEAD and conditional requests read only
+// its om/ record, a body holds one chunk in memory whatever the object's
+// size or the client's speed, and each chunk is checked (CRC-32C) before
+// any of its bytes go out. With encodings, an object stored zstd goes out
+// as stored to clients that accept zstd (ETag "<sha256>.zst"), and only
+// such an object varies by Accept-Encoding, so a cache keeps one copy of
+// every other object.
+//
+// A chunk that fails its check before the body started is a JSON error
+// (500 for corrupt bytes, never cached); after it started, the response is
+// aborted (http.ErrAbortHandler: the connection or stream is reset), so a
+// client never sees a body end as if complete.
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d manifest.Digest, encodings bool) {
+	rd, err := s.store.OpenObject(r.Context(), d)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	body, etag := obj.Raw, `"`+d.String()+`"`
+	defer func() { rd.Close() }()
+	etag := `"` + d.String() + `"`
 	h := w.Header()
-	h.Set("Vary", "Accept-Encoding")
-	if obj.Zstd != nil && acceptsEncoding(r.Header.Get("Accept-Encoding"), "zstd") {
-		body, etag = obj.Zstd, `"`+d.String()+`.zst"`
-		h.Set("Content-Encoding", "zstd")
+	if encodings && rd.Info().Encoding == store.EncodingZstd {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsEncoding(r.Header.Get("Accept-Encoding"), "zstd") {
+			rd.Close()
+			rd, etag = rd.Stored(), `"`+d.String()+`.zst"`
+			h.Set("Content-Encoding", "zstd")
+		}
 	}
-	serveImmutable(w, r, etag, body)
+	bw := &heldHeaderWriter{ResponseWriter: w}
+	serveContent(bw, r, etag, rd, rd.Size())
+	err = rd.Err()
+	switch {
+	case err == nil:
+		bw.flush()
+	case bw.wrote || r.Context().Err() != nil:
+		if r.Context().Err() == nil {
+			s.log.Error("object response aborted", "digest", d.String(), "err", err)
+		}
+		panic(http.ErrAbortHandler) // the client is gone, or must see a failed transfer
+	default:
+		for _, k := range contentHeaders {
+			h.Del(k)
+		}
+		writeError(w, r, s.log, err)
+	}
 }
 
-// serveImmutable answers with content-addressed bytes: strong ETag,
-// immutable caching, HEAD, conditional requests and one Range (with
-// If-Range). A request for several ranges gets the whole object, so small
-// ranges cannot amplify a response.
+// contentHeaders are the headers serveContent sets that an error answer
+// must not carry.
+var contentHeaders = []string{"ETag", "Cache-Control", "Content-Type", "X-Content-Type-Options",
+	"Accept-Ranges", "Content-Length", "Content-Range", "Content-Encoding", "Vary", "Last-Modified"}
+
+// heldHeaderWriter holds back the status line until the first body byte
+// (or flush), so that a read failing before any byte went out can still be
+// answered with an error status instead of a truncated 200.
+type heldHeaderWriter struct {
+	http.ResponseWriter
+	status int  // status given to WriteHeader, not passed on yet
+	wrote  bool // the status line was passed on
+}
+
+func (b *heldHeaderWriter) WriteHeader(code int) {
+	if !b.wrote && b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *heldHeaderWriter) Write(p []byte) (int, error) {
+	b.flush()
+	return b.ResponseWriter.Write(p)
+}
+
+// flush passes the held status on.
+func (b *heldHeaderWriter) flush() {
+	if b.wrote {
+		return
+	}
+	b.wrote = true
+	if b.status != 0 {
+		b.ResponseWriter.WriteHeader(b.status)
+	}
+}
+
+// serveImmutable is serveContent over bytes in memory.
 func serveImmutable(w http.ResponseWriter, r *http.Request, etag string, body []byte) {
+	serveContent(w, r, etag, bytes.NewReader(body), int64(len(body)))
+}
+
+// serveContent answers with content-addressed bytes (content, size bytes
+// long): strong ETag, immutable caching, HEAD, conditional requests and one
+// Range (with If-Range). A request for several ranges gets the whole
+// object, so small ranges cannot amplify a response; a Range in a unit
+// other than bytes is ignored (RFC 9110 §14.2), so it gets the whole object
+// too. HEAD and 304 answers read nothing from content.
+func serveContent(w http.ResponseWriter, r *http.Request, etag string, content io.ReadSeeker, size int64) {
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", CacheForever)
@@ -49,24 +130,36 @@ func serveImmutable(w http.ResponseWriter, r *http.Request, etag string, body []
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Accept-Ranges", "bytes")
 	rng := r.Header.Get("Range")
-	if strings.Contains(rng, ",") || len(r.Header.Values("Range")) > 1 {
+	switch {
+	case rng == "":
+	case strings.Contains(rng, ",") || len(r.Header.Values("Range")) > 1:
 		r.Header.Del("Range")
-	} else if isEmptySuffixRange(rng) {
+	case !isBytesRange(rng):
+		r.Header.Del("Range")
+	case isEmptySuffixRange(rng):
 		// "bytes=-0" asks for the last zero bytes: unsatisfiable (RFC 9110 §14.1.3).
-		h.Set("Content-Range", "bytes */"+strconv.Itoa(len(body)))
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 		return
+	default:
+		// Range units are case-insensitive; net/http knows only "bytes=".
+		_, spec, _ := strings.Cut(rng, "=")
+		r.Header.Set("Range", "bytes="+spec)
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	http.ServeContent(w, r, "", time.Time{}, content)
 }
 
-// isEmptySuffixRange reports whether a Range header is "bytes=-0" (any
-// number of zeros), which net/http would answer with an empty 206.
+// isBytesRange reports whether a Range header is in the bytes unit (in any
+// case). A header without a unit is not.
+func isBytesRange(rng string) bool {
+	unit, _, ok := strings.Cut(rng, "=")
+	return ok && strings.EqualFold(strings.TrimSpace(unit), "bytes")
+}
+
+// isEmptySuffixRange reports whether a bytes Range header is "bytes=-0"
+// (any number of zeros), which net/http would answer with an empty 206.
 func isEmptySuffixRange(rng string) bool {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(rng), "bytes=")
-	if !ok {
-		return false
-	}
+	_, spec, _ := strings.Cut(rng, "=")
 	n, ok := strings.CutPrefix(strings.TrimSpace(spec), "-")
 	return ok && n != "" && strings.Trim(n, "0") == ""
 }

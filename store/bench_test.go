@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"testing"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -134,5 +135,74 @@ func BenchmarkStatObject(b *testing.B) {
 		if _, err := s.StatObject(ctx, d); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkObjectReader reads a 32 MiB object through an ObjectReader in
+// 32 KiB reads, as a response does: stored raw, stored zstd and decoded,
+// stored zstd and read as stored; each with Badger's VerifyValueChecksum on
+// (the default) and off, to show its cost; GetObject (whole, SHA-256
+// verified) beside them.
+//
+//	go test -run '^$' -bench ObjectReader ./store/
+func BenchmarkObjectReader(b *testing.B) {
+	const size = 32 << 20
+	text := compressible(size, "reader")
+	noise := randomBytes(b, size)
+	for _, check := range []bool{true, false} {
+		name := "vlogcrc-on"
+		if !check {
+			name = "vlogcrc-off"
+		}
+		b.Run(name, func(b *testing.B) {
+			verifyValueChecksum = check
+			defer func() { verifyValueChecksum = true }()
+			s, _ := newTestStore(b)
+			ctx := context.Background()
+			for _, tc := range []struct {
+				name   string
+				data   []byte
+				stored bool
+			}{
+				{"raw", noise, false},
+				{"zstd-decoded", text, false},
+				{"zstd-as-stored", text, true},
+			} {
+				d := manifest.Sum(tc.data)
+				if _, err := s.PutObject(ctx, d, tc.data); err != nil {
+					b.Fatal(err)
+				}
+				b.Run(tc.name, func(b *testing.B) {
+					buf := make([]byte, 32<<10)
+					var n int64
+					for b.Loop() {
+						r, err := s.OpenObject(ctx, d)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if tc.stored {
+							r = r.Stored()
+						}
+						n = r.Size()
+						if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
+							b.Fatal(err)
+						}
+						r.Close()
+					}
+					b.SetBytes(n)
+				})
+				if !check {
+					continue
+				}
+				b.Run(tc.name+"-GetObject", func(b *testing.B) {
+					b.SetBytes(size)
+					for b.Loop() {
+						if _, err := s.GetObject(ctx, d); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
 	}
 }

@@ -197,11 +197,8 @@ func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []Der
 				return err
 			}
 			if !have {
-				info := ObjectInfo{Digest: d, Size: int64(len(it.Raw)), StoredSize: int64(len(it.Raw)), CreatedAt: s.opts.Now()}
-				if err := txn.Set(objectKey(d), it.Raw); err != nil {
-					return err
-				}
-				if err := txn.Set(metaKey(d), encodeMeta(info)); err != nil {
+				m, chunks := s.layoutObject(d, it.Raw, false) // compressed already
+				if err := setObjectTxn(txn, m, chunks, s.opts.Now()); err != nil {
 					return err
 				}
 			}

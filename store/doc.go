@@ -6,21 +6,52 @@
 // # Objects
 //
 // An object is a file's bytes, named by their SHA-256 ([manifest.Digest]).
-// It is stored once however many bundles use it, raw or zstd-compressed
-// when that saves at least 1/32 of its size, and its hash is verified on
-// every read: bytes that no longer match their name are reported as
-// [ErrCorrupt], never returned. zstd frames use at most an 8 MiB window
-// (RFC 9659), so [Object].Zstd can be sent as is with Content-Encoding: zstd.
+// It is stored once however many bundles use it, in chunks of 1 MiB raw
+// bytes (the last one shorter), each chunk raw or its own zstd frame: all
+// chunks of an object are zstd when that saves at least 1/32 of its size,
+// else all raw. zstd frames use at most an 8 MiB window (RFC 9659), and
+// concatenated frames are one zstd stream, so the stored bytes can be sent
+// as is with Content-Encoding: zstd.
+//
+// Reading: [Store.OpenObject] reads only the om/ record (HEAD, 304, size,
+// Range arithmetic); its [ObjectReader] then reads one chunk at a time, in
+// a short transaction each, so a response holds one chunk in memory however
+// large the object and however slow the client. [Store.GetObject] reads an
+// object whole, for code that needs all of it.
+//
+// Integrity: the SHA-256 is verified when an object is written
+// ([Store.PutObject]), when it is read whole ([Store.GetObject]) and by the
+// scrub ([Store.Verify], which hashes a chunk at a time). Each chunk read
+// is checked against the CRC-32C its om/ record lists, and Badger checks
+// the CRC of every value-log entry it reads (VerifyValueChecksum; on a
+// mismatch Badger logs and yields an empty value, which the length check
+// catches), so a damaged chunk is reported as [ErrCorrupt] (and logged)
+// before any of its bytes are returned, without a SHA-256 per request. Bytes that no longer
+// match their name are never returned.
+//
+// Objects written by versions before chunking (om/ format 1: the whole
+// object, raw or one zstd frame, in one value at o/) are still read:
+// GetObject as before, an ObjectReader by reading and verifying the whole
+// object on its first Read. Verify handles both formats, and every
+// [Store.CollectGarbage] rewrites the live ones as chunks (upgrade.go),
+// keeping their encoding and creation time, so an old store soon serves
+// every object a chunk at a time.
 //
 // # Key layout
 //
 // Digests in keys are the 32 raw bytes, never hex; nothing is ever looked up
 // by a prefix of user input.
 //
-//	o/<digest>              object bytes as stored (raw, or a zstd frame)
-//	om/<digest>             object meta, 26 bytes: format 1, encoding (0 raw, 1 zstd),
-//	                        raw size, stored size (uint64 BE), created (Unix ns, int64 BE).
-//	                        HEAD and missing-object checks read only this key.
+//	om/<digest>             object meta (objectlayout.go): format (1 or 2), encoding (0 raw,
+//	                        1 zstd), raw size, stored size (uint64 BE), created (Unix ns,
+//	                        int64 BE); format 2 then: chunk raw size, chunk count n (uint32
+//	                        BE), and n × (stored size, CRC-32C of the stored bytes) (uint32
+//	                        BE). 26 bytes + 8 per MiB. HEAD, 304 and missing-object checks
+//	                        read only this key.
+//	oc/<digest><index>      chunk index (uint32 BE) of a format-2 object, as stored (raw,
+//	                        or a zstd frame)
+//	o/<digest>              the bytes of a format-1 object as stored (raw, or one zstd
+//	                        frame); written only by versions before chunking
 //	a/<app id>              app record, JSON {created_at}
 //	b/<app id>\x00<version> bundle record, JSON {manifest, files, size, created_at,
 //	                        min_update_version, link, comment}; app ids cannot hold

@@ -19,10 +19,15 @@ type GCStats struct {
 	Marked         int  // objects newly marked unreferenced (deleted in a later run, after GCGrace)
 	ReclaimedVlog  bool // whether value-log GC rewrote at least one file
 	ExpiredUploads int  // expired upload sessions dropped
+	Upgraded       int  // live objects of the format before chunking rewritten as chunks
 }
 
 // errStale stops a sweep whose picture of live objects is out of date.
 var errStale = errors.New("references changed during the sweep")
+
+// deleteKeys is about how many keys one GC delete transaction deletes:
+// besides deleteBatch objects, their chunks count.
+const deleteKeys = 4096
 
 // gcAttempts bounds how often one CollectGarbage starts over because
 // references changed while it swept.
@@ -39,12 +44,15 @@ const gcAttempts = 3
 //     returned.
 //  3. A live object loses its GC mark, if it has one. An unreferenced
 //     object without a mark is marked with the current time. One marked at
-//     least GCGrace ago (and created at least GCGrace ago) is deleted: o/,
-//     om/ and gc/ in a transaction that rereads its mark and the reference
-//     epoch, so it conflicts with a concurrent CommitBundle or CreateUpload
-//     (see addReferences); when references changed the sweep stops and
-//     starts over from a new snapshot.
-//  4. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
+//     least GCGrace ago (and created at least GCGrace ago) is deleted: its
+//     bytes (o/, or every oc/ chunk), om/ and gc/ in a transaction that
+//     rereads its mark and the reference epoch, so it conflicts with a
+//     concurrent CommitBundle or CreateUpload (see addReferences); when
+//     references changed the sweep stops and starts over from a new
+//     snapshot.
+//  4. Live objects still in the format before chunking (one value at o/)
+//     are rewritten as chunks (upgrade.go).
+//  5. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
 //
 // Only one collection runs at a time; the background loop calls it every
 // GCInterval.
@@ -60,8 +68,9 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("collect garbage: %w", err)
 	}
+	var legacy []manifest.Digest
 	for attempt := 1; ; attempt++ {
-		live, marked, removed, stale, err := s.markAndSweep(ctx)
+		live, marked, removed, stale, err := s.markAndSweep(ctx, &legacy)
 		st.Live, st.Marked, st.Removed = live, st.Marked+marked, st.Removed+removed
 		if err != nil {
 			return st, fmt.Errorf("collect garbage: %w", err)
@@ -73,6 +82,9 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 			s.log.Info("gc: references keep changing; sweep left for the next run")
 			break
 		}
+	}
+	if st.Upgraded, err = s.upgradeLegacy(ctx, legacy); err != nil {
+		return st, fmt.Errorf("collect garbage: %w", err)
 	}
 	for ctx.Err() == nil {
 		err := s.db.RunValueLogGC(0.5)
@@ -93,12 +105,21 @@ type gcSnapshot struct {
 	live    map[manifest.Digest]bool
 	objects map[manifest.Digest]time.Time // om/ keys and their creation time
 	marks   map[manifest.Digest]time.Time // gc/ keys and their mark time
+	legacy  []manifest.Digest             // objects of format 1 (one value at o/)
 }
 
-func (s *Store) markAndSweep(ctx context.Context) (live, marked, removed int, stale bool, err error) {
+// markAndSweep marks and deletes from one snapshot; it sets *legacy to the
+// live objects of format 1.
+func (s *Store) markAndSweep(ctx context.Context, legacy *[]manifest.Digest) (live, marked, removed int, stale bool, err error) {
 	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return 0, 0, 0, false, err
+	}
+	*legacy = (*legacy)[:0]
+	for _, d := range snap.legacy {
+		if snap.live[d] {
+			*legacy = append(*legacy, d)
+		}
 	}
 	now := s.opts.Now()
 	grace := s.opts.GCGrace
@@ -204,13 +225,15 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 				return nil
 			}
 			return item.Value(func(v []byte) error {
-				info, err := decodeMeta(d, v)
+				m, err := decodeObjectMeta(d, v)
 				if err != nil {
 					// Unknown age: treat it as new, so it is kept a full grace.
 					s.log.Error("gc: object meta does not decode", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)
-					info.CreatedAt = now
+					m.info.CreatedAt = now
+				} else if !m.chunked() {
+					snap.legacy = append(snap.legacy, d)
 				}
-				snap.objects[d] = info.CreatedAt
+				snap.objects[d] = m.info.CreatedAt
 				return nil
 			})
 		})
@@ -267,17 +290,16 @@ func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, 
 	return nil
 }
 
-// sweep deletes the objects of del whose marks are still old enough, in
-// transactions of deleteBatch objects, as long as the reference epoch is
-// the snapshot's.
+// sweep deletes the objects of del whose marks are still old enough, as
+// long as the reference epoch is the snapshot's, in transactions of at most
+// deleteBatch objects and about deleteKeys keys (all of an object's chunks
+// go in the transaction that deletes its om/ record).
 func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) (removed int, stale bool, err error) {
 	grace := s.opts.GCGrace
 	for len(del) > 0 {
-		batch := del[:min(len(del), deleteBatch)]
-		del = del[len(batch):]
-		n := 0
+		used, n := 0, 0
 		err := s.update(ctx, func(txn *badger.Txn) error {
-			n = 0
+			used, n = 0, 0
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
 				return err
@@ -286,7 +308,12 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 				return errStale
 			}
 			now := s.opts.Now()
-			for _, d := range batch {
+			keys := 0
+			for _, d := range del {
+				if used == deleteBatch || keys >= deleteKeys {
+					break
+				}
+				used++
 				mv, ok, err := getValue(txn, gcMarkKey(d))
 				if err != nil {
 					return err
@@ -302,13 +329,15 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 				if !ok {
 					continue
 				}
-				if info, err := decodeMeta(d, mb); err != nil || now.Sub(info.CreatedAt) < grace {
+				m, err := decodeObjectMeta(d, mb)
+				if err != nil || now.Sub(m.info.CreatedAt) < grace {
 					continue
 				}
-				for _, k := range [][]byte{objectKey(d), metaKey(d), gcMarkKey(d)} {
+				for _, k := range append(m.keys(), metaKey(d), gcMarkKey(d)) {
 					if err := txn.Delete(k); err != nil {
 						return err
 					}
+					keys++
 				}
 				n++
 			}
@@ -320,6 +349,7 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 		if err != nil {
 			return removed, false, fmt.Errorf("delete objects: %w", err)
 		}
+		del = del[used:]
 		removed += n
 	}
 	return removed, false, nil

@@ -30,9 +30,8 @@ func objectStored(t *testing.T, s *Store, data []byte) bool {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
-	o, _ := keyExists(s, objectKey(manifest.Sum(data)))
-	if o != (err == nil) {
-		t.Fatalf("o/ and om/ disagree for %s", manifest.Sum(data))
+	if keys := bytesKeys(t, s, manifest.Sum(data)); (len(keys) > 0) != (err == nil) {
+		t.Fatalf("om/ and the keys of the bytes (%q) disagree for %s", keys, manifest.Sum(data))
 	}
 	return err == nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -62,11 +61,11 @@ func digestFromKey(prefix string, k []byte) (manifest.Digest, bool) {
 	return d, true
 }
 
-// Object meta (om/ values): a fixed 26-byte binary record, so HEAD and
+// Object meta (om/ values): a small binary record, so HEAD and
 // missing-object checks read a few bytes from the LSM tree and never the
-// value log.
+// value log. Its 26-byte header:
 //
-//	[0]     format version (1)
+//	[0]     format version (1: bytes at o/; 2: chunks at oc/, table follows; objectlayout.go)
 //	[1]     encoding: 0 raw, 1 zstd
 //	[2:10]  raw size, big-endian uint64
 //	[10:18] stored size, big-endian uint64
@@ -82,6 +81,10 @@ const (
 // EncodingZstd is the ObjectInfo.Encoding of objects stored zstd-compressed.
 const EncodingZstd = "zstd"
 
+// encodeMeta encodes the 26-byte header; alone, it is a format-1 record
+// (the object's bytes in one value at o/), as stores written before
+// chunking hold (tests build such stores with it). encodeObjectMeta
+// (objectlayout.go) appends the chunk table of format 2.
 func encodeMeta(info ObjectInfo) []byte {
 	b := make([]byte, metaLen)
 	b[0] = metaVersion
@@ -94,23 +97,10 @@ func encodeMeta(info ObjectInfo) []byte {
 	return b
 }
 
+// decodeMeta decodes an om/ record of either format (decodeObjectMeta).
 func decodeMeta(d manifest.Digest, b []byte) (ObjectInfo, error) {
-	if len(b) != metaLen || b[0] != metaVersion || b[1] > encZstd {
-		return ObjectInfo{}, fmt.Errorf("object %s: meta record of %d bytes does not decode: %w", d, len(b), ErrCorrupt)
-	}
-	info := ObjectInfo{
-		Digest:     d,
-		Size:       int64(binary.BigEndian.Uint64(b[2:])),
-		StoredSize: int64(binary.BigEndian.Uint64(b[10:])),
-		CreatedAt:  time.Unix(0, int64(binary.BigEndian.Uint64(b[18:]))),
-	}
-	if b[1] == encZstd {
-		info.Encoding = EncodingZstd
-	}
-	if info.Size < 0 || info.StoredSize < 0 {
-		return ObjectInfo{}, fmt.Errorf("object %s: meta record has negative sizes: %w", d, ErrCorrupt)
-	}
-	return info, nil
+	m, err := decodeObjectMeta(d, b)
+	return m.info, err
 }
 
 // GC marks (gc/ values): the time the object was first seen unreferenced,

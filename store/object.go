@@ -24,7 +24,9 @@ type ObjectInfo struct {
 type Object struct {
 	Info ObjectInfo
 	Raw  []byte // the bytes that hash to Info.Digest
-	Zstd []byte // the stored zstd frame; nil unless Info.Encoding is "zstd"
+	// Zstd is the stored zstd stream (one frame, or one frame per chunk);
+	// nil unless Info.Encoding is "zstd".
+	Zstd []byte
 }
 
 // worthCompressing reports whether a zstd frame saves enough to be stored
@@ -37,8 +39,9 @@ func worthCompressing(raw, compressed int) bool {
 // PutObject stores raw under its digest d. It refuses bytes that do not
 // hash to d with a *manifest.Error (CodeDigestMismatch), and objects larger
 // than Limits.MaxFileBytes (CodeTooLarge); nothing is stored then. The
-// object is kept zstd-compressed when that is clearly smaller. When
-// PutObject returns nil the object is on stable storage.
+// object is stored in chunks (objectlayout.go), zstd-compressed when that
+// is clearly smaller, all in one transaction. When PutObject returns nil
+// the object is on stable storage.
 //
 // PutObject is idempotent: if d is already stored it returns created=false
 // and rewrites nothing (it only clears a pending GC mark, since someone
@@ -65,25 +68,14 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 		return false, fmt.Errorf("put object %s: %w", d, err)
 	}
 
-	info := ObjectInfo{Digest: d, Size: int64(len(raw)), StoredSize: int64(len(raw))}
-	stored := raw
-	if len(raw) > 0 {
-		if z := s.enc.EncodeAll(raw, make([]byte, 0, len(raw)/2)); worthCompressing(len(raw), len(z)) {
-			stored, info.Encoding, info.StoredSize = z, EncodingZstd, int64(len(z))
-		}
-	}
-
+	m, chunks := s.layoutObject(d, raw, true)
 	err = s.update(ctx, func(txn *badger.Txn) error {
 		created = false
 		ok, err := exists(txn, metaKey(d))
 		if err != nil || ok {
 			return err // a concurrent PutObject won; its write is already durable
 		}
-		info.CreatedAt = s.opts.Now()
-		if err := txn.Set(objectKey(d), stored); err != nil {
-			return err
-		}
-		if err := txn.Set(metaKey(d), encodeMeta(info)); err != nil {
+		if err := setObjectTxn(txn, m, chunks, s.opts.Now()); err != nil {
 			return err
 		}
 		created = true
@@ -176,28 +168,36 @@ func (s *Store) MissingObjects(ctx context.Context, ds []manifest.Digest) ([]man
 // GetObject returns the object d, decompressed, after checking that its
 // bytes hash to d. Bytes that do not (a damaged disk, a damaged value log)
 // are never returned: the error wraps ErrCorrupt and the key is logged. An
-// absent object is ErrNotFound.
+// absent object is ErrNotFound. It holds the whole object in memory (twice
+// when stored zstd: Raw and Zstd); to serve an object, use OpenObject.
 func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error) {
 	var obj Object
-	var stored []byte
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		var err error
-		if obj.Info, err = statTxn(txn, d); err != nil {
+		v, ok, err := getValue(txn, metaKey(d))
+		if err != nil {
 			return err
 		}
-		v, ok, err := getValue(txn, objectKey(d))
+		if !ok {
+			return fmt.Errorf("object %s: %w", d, ErrNotFound)
+		}
+		m, err := decodeObjectMeta(d, v)
+		if err != nil {
+			return err
+		}
+		if m.chunked() {
+			obj, err = s.readChunkedTxn(txn, m)
+			return err
+		}
+		stored, ok, err := getValue(txn, objectKey(d))
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("object %s: meta present, bytes absent: %w", d, ErrCorrupt)
 		}
-		stored = v
-		return nil
+		obj, err = s.decodeObject(m.info, stored)
+		return err
 	})
-	if err == nil {
-		obj, err = s.decodeObject(obj.Info, stored)
-	}
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			s.log.Error("corrupt object", "key", fmt.Sprintf("%s%s", pfxObject, d), "err", err)
@@ -207,7 +207,61 @@ func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error
 	return obj, nil
 }
 
-// decodeObject turns stored bytes into an Object and verifies them.
+// readChunkedTxn reads a format-2 object whole and verifies its SHA-256.
+func (s *Store) readChunkedTxn(txn *badger.Txn, m objectMeta) (Object, error) {
+	if err := s.checkRawSize(m.info); err != nil {
+		return Object{}, err
+	}
+	obj := Object{Info: m.info, Raw: make([]byte, 0, m.info.Size)}
+	var buf []byte
+	if m.info.Encoding != "" {
+		obj.Zstd = make([]byte, 0, m.info.StoredSize)
+		buf = make([]byte, 0, maxStoredChunk(m.chunkRaw))
+	}
+	for i := range m.chunks {
+		if m.info.Encoding == "" {
+			b, err := s.readChunkTxn(txn, m, i, true, obj.Raw[len(obj.Raw):])
+			if err != nil {
+				return Object{}, err
+			}
+			obj.Raw = obj.Raw[:len(obj.Raw)+len(b)]
+			continue
+		}
+		z, err := s.readChunkTxn(txn, m, i, false, buf)
+		if err != nil {
+			return Object{}, err
+		}
+		obj.Zstd = append(obj.Zstd, z...)
+		if obj.Raw, err = s.dec.DecodeAll(z, obj.Raw); err != nil {
+			return Object{}, fmt.Errorf("object %s: chunk %d: zstd: %v: %w", m.info.Digest, i, err, ErrCorrupt)
+		}
+	}
+	return obj, s.checkObject(obj)
+}
+
+// checkRawSize refuses a record claiming more raw bytes than any object may
+// hold, before anything is allocated for it.
+func (s *Store) checkRawSize(info ObjectInfo) error {
+	if lim := s.opts.Limits.MaxFileBytes; lim > 0 && info.Size > lim {
+		return fmt.Errorf("object %s: meta claims %d raw bytes, more than any object may hold: %w", info.Digest, info.Size, ErrCorrupt)
+	}
+	return nil
+}
+
+// checkObject verifies an object read whole: its length and its SHA-256.
+func (s *Store) checkObject(obj Object) error {
+	d := obj.Info.Digest
+	if int64(len(obj.Raw)) != obj.Info.Size {
+		return fmt.Errorf("object %s: %d raw bytes, meta says %d: %w", d, len(obj.Raw), obj.Info.Size, ErrCorrupt)
+	}
+	if got := manifest.Sum(obj.Raw); got != d {
+		return fmt.Errorf("object %s: bytes hash to %s: %w", d, got, ErrCorrupt)
+	}
+	return nil
+}
+
+// decodeObject turns the stored bytes of a format-1 object into an Object
+// and verifies them.
 func (s *Store) decodeObject(info ObjectInfo, stored []byte) (Object, error) {
 	d := info.Digest
 	obj := Object{Info: info}
@@ -218,8 +272,8 @@ func (s *Store) decodeObject(info ObjectInfo, stored []byte) (Object, error) {
 	case "":
 		obj.Raw = stored
 	case EncodingZstd:
-		if lim := s.opts.Limits.MaxFileBytes; lim > 0 && info.Size > lim {
-			return Object{}, fmt.Errorf("object %s: meta claims %d raw bytes, more than any object may hold: %w", d, info.Size, ErrCorrupt)
+		if err := s.checkRawSize(info); err != nil {
+			return Object{}, err
 		}
 		raw, err := s.dec.DecodeAll(stored, make([]byte, 0, info.Size))
 		if err != nil {
@@ -227,11 +281,5 @@ func (s *Store) decodeObject(info ObjectInfo, stored []byte) (Object, error) {
 		}
 		obj.Raw, obj.Zstd = raw, stored
 	}
-	if int64(len(obj.Raw)) != info.Size {
-		return Object{}, fmt.Errorf("object %s: %d raw bytes, meta says %d: %w", d, len(obj.Raw), info.Size, ErrCorrupt)
-	}
-	if got := manifest.Sum(obj.Raw); got != d {
-		return Object{}, fmt.Errorf("object %s: bytes hash to %s: %w", d, got, ErrCorrupt)
-	}
-	return obj, nil
+	return obj, s.checkObject(obj)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,16 @@ func TestPutGetObject(t *testing.T) {
 			} else if obj.Zstd != nil {
 				t.Errorf("Zstd = %d bytes for a raw object; want nil", len(obj.Zstd))
 			}
+			for _, stored := range []bool{false, true} {
+				got, err := readObject(ctx, s, d, stored)
+				want := tt.data
+				if stored && tt.wantZstd {
+					want = obj.Zstd
+				}
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("ObjectReader (stored %v) = %d bytes, %v; want the %d bytes of GetObject", stored, len(got), err, len(want))
+				}
+			}
 			created, err = s.PutObject(ctx, d, tt.data)
 			if err != nil || created {
 				t.Fatalf("second PutObject = %v, %v; want false, nil", created, err)
@@ -103,7 +114,7 @@ func TestPutObjectStoredOnce(t *testing.T) {
 		t.Errorf("object rewritten: %+v, then %+v", first, again)
 	}
 	if n := len(before); n != 2 {
-		t.Errorf("%d keys for one object; want 2 (o/ and om/): %v", n, before)
+		t.Errorf("%d keys for one object; want 2 (oc/ chunk 0 and om/): %v", n, before)
 	}
 }
 
@@ -173,49 +184,67 @@ func TestGetObjectNotFound(t *testing.T) {
 }
 
 // TestGetObjectCorrupt damages stored records behind the store's back: the
-// damaged bytes must never come out of GetObject.
+// damaged bytes must never come out of GetObject, nor out of an
+// ObjectReader (raw or as stored), whose per-chunk CRC-32C must catch
+// every damage but a consistent rewrite of a chunk and its record, which
+// only a SHA-256 sees.
 func TestGetObjectCorrupt(t *testing.T) {
 	ctx := context.Background()
 	small := []byte("small raw object\n")
 	zobj := compressible(100<<10, "z")
 	big := randomBytes(t, 300<<10)
+	chunked := compressible(3<<20+5, "chunks")
 	flip := func(b []byte, i int) []byte { b = slices.Clone(b); b[i] ^= 0x40; return b }
 	tests := []struct {
-		name   string
-		data   []byte
-		damage func(t *testing.T, s *Store, d manifest.Digest)
+		name       string
+		data       []byte
+		damage     func(t *testing.T, s *Store, d manifest.Digest)
+		readerSees bool // the ObjectReader's CRC check catches it
 	}{
 		{"raw bytes replaced by another object's", small, func(t *testing.T, s *Store, d manifest.Digest) {
-			setRaw(t, s, objectKey(d), []byte("small raw objecT\n"))
-		}},
+			setRaw(t, s, chunkKey(d, 0), []byte("small raw objecT\n"))
+		}, true},
 		{"one bit of a value-log object", big, func(t *testing.T, s *Store, d manifest.Digest) {
-			setRaw(t, s, objectKey(d), flip(big, len(big)/2))
-		}},
+			setRaw(t, s, chunkKey(d, 0), flip(big, len(big)/2))
+		}, true},
+		{"one bit of the third chunk", chunked, func(t *testing.T, s *Store, d manifest.Digest) {
+			setRaw(t, s, chunkKey(d, 2), flip(storedChunk(t, s, d, 2), 100))
+		}, true},
+		{"third chunk gone", chunked, func(t *testing.T, s *Store, d manifest.Digest) {
+			deleteRaw(t, s, chunkKey(d, 2))
+		}, true},
+		{"two chunks swapped", chunked, func(t *testing.T, s *Store, d manifest.Digest) {
+			a, b := storedChunk(t, s, d, 0), storedChunk(t, s, d, 1)
+			setRaw(t, s, chunkKey(d, 0), b)
+			setRaw(t, s, chunkKey(d, 1), a)
+		}, true},
 		{"zstd frame garbage", zobj, func(t *testing.T, s *Store, d manifest.Digest) {
 			info, _ := s.StatObject(ctx, d)
-			setRaw(t, s, objectKey(d), randomBytes(t, int(info.StoredSize)))
-		}},
-		{"zstd frame of other bytes", zobj, func(t *testing.T, s *Store, d manifest.Digest) {
+			setRaw(t, s, chunkKey(d, 0), randomBytes(t, int(info.StoredSize)))
+		}, true},
+		{"zstd frame of other bytes, record rewritten to match", zobj, func(t *testing.T, s *Store, d manifest.Digest) {
 			other := s.enc.EncodeAll(flip(zobj, 7), nil)
-			info, _ := s.StatObject(ctx, d)
-			info.StoredSize = int64(len(other))
-			setRaw(t, s, objectKey(d), other)
-			setRaw(t, s, metaKey(d), encodeMeta(info))
-		}},
+			setRaw(t, s, chunkKey(d, 0), other)
+			rewriteMeta(t, s, d, func(m *objectMeta) {
+				m.chunks[0] = chunkRef{stored: uint32(len(other)), crc: crc32.Checksum(other, castagnoli)}
+				m.info.StoredSize = int64(len(other))
+			})
+		}, false},
 		{"truncated", big, func(t *testing.T, s *Store, d manifest.Digest) {
-			setRaw(t, s, objectKey(d), big[:len(big)-1])
-		}},
+			setRaw(t, s, chunkKey(d, 0), big[:len(big)-1])
+		}, true},
 		{"bytes gone, meta left", small, func(t *testing.T, s *Store, d manifest.Digest) {
-			deleteRaw(t, s, objectKey(d))
-		}},
+			deleteRaw(t, s, chunkKey(d, 0))
+		}, true},
 		{"meta garbage", small, func(t *testing.T, s *Store, d manifest.Digest) {
 			setRaw(t, s, metaKey(d), []byte("garbage"))
-		}},
+		}, true},
 		{"meta claims a huge size", zobj, func(t *testing.T, s *Store, d manifest.Digest) {
-			info, _ := s.StatObject(ctx, d)
-			info.Size = 1 << 40
-			setRaw(t, s, metaKey(d), encodeMeta(info))
-		}},
+			rewriteMeta(t, s, d, func(m *objectMeta) { m.info.Size = 1 << 40 })
+		}, true},
+		{"meta claims a huge chunk", big, func(t *testing.T, s *Store, d manifest.Digest) {
+			rewriteMeta(t, s, d, func(m *objectMeta) { m.chunkRaw = 1 << 30 })
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,11 +258,18 @@ func TestGetObjectCorrupt(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("GetObject = %d bytes, %v; want ErrCorrupt", len(obj.Raw), err)
 			}
-			rep, err := s.Verify(ctx)
-			if err != nil {
-				t.Fatal(err)
+			if !tt.readerSees {
+				return
 			}
-			_ = rep // unreferenced objects are not scrubbed; see TestVerify
+			for _, stored := range []bool{false, true} {
+				got, err := readObject(ctx, s, d, stored)
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("ObjectReader (stored %v) = %d bytes, %v; want ErrCorrupt", stored, len(got), err)
+				}
+				if len(got) > 0 && !bytes.HasPrefix(tt.data, got) && !stored {
+					t.Errorf("ObjectReader returned %d bytes that are not the object's", len(got))
+				}
+			}
 		})
 	}
 }
@@ -281,5 +317,11 @@ func TestValueLogFileCorruption(t *testing.T) {
 	}
 	if !errors.Is(err, ErrCorrupt) {
 		t.Logf("GetObject error is not ErrCorrupt (Badger caught it first): %v", err)
+	}
+	for _, stored := range []bool{false, true} {
+		got, err := readObject(ctx, s, d, stored)
+		if !errors.Is(err, ErrCorrupt) || len(got) != 0 {
+			t.Errorf("ObjectReader after disk damage = %d bytes, %v; want none and ErrCorrupt", len(got), err)
+		}
 	}
 }

@@ -245,6 +245,8 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		// returns (doc.go, "Durability").
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
+		// Every value-log read is CRC-checked (objectlayout.go, "Integrity").
+		WithVerifyValueChecksum(verifyValueChecksum).
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithMemTableSize(opts.MemTableSize).

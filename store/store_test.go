@@ -235,9 +235,9 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("Verify (healthy) = %+v, %v", rep, err)
 	}
 	d := func(i int) manifest.Digest { return manifest.Sum(fs[i].data) }
-	setRaw(t, s, objectKey(d(0)), []byte("bad"))         // corrupt
-	deleteRaw(t, s, objectKey(d(1)))                     // missing bytes (and an orphan om/)
-	deleteRaw(t, s, metaKey(d(2)))                       // missing object (and an orphan o/)
+	setRaw(t, s, chunkKey(d(0), 0), []byte("bad"))       // corrupt
+	deleteRaw(t, s, chunkKey(d(1), 0))                   // missing bytes (and an orphan om/)
+	deleteRaw(t, s, metaKey(d(2)))                       // missing object (and an orphan oc/)
 	setRaw(t, s, bundleKey("app", "9.9.9"), []byte("{")) // bad record
 	rep, err = s.Verify(ctx)
 	if err != nil {
@@ -253,7 +253,7 @@ func TestVerify(t *testing.T) {
 		ProblemCorruptObject + " o/" + d(0).String(),
 		ProblemCorruptObject + " o/" + d(1).String(),
 		ProblemMissingObject + " o/" + d(2).String(),
-		ProblemOrphanRecord + " o/" + d(2).String(),
+		ProblemOrphanRecord + " oc/" + d(2).String() + "/0",
 		ProblemOrphanRecord + " om/" + d(1).String(),
 	}
 	slices.Sort(want)

@@ -49,17 +49,24 @@ func (r VerifyReport) OK() bool { return len(r.Problems) == 0 }
 
 // Verify scrubs the store in one consistent snapshot: every bundle record
 // decodes, its manifest loads and hashes to its digest, and every object a
-// manifest references exists and its bytes hash to its digest; every o/ key
-// has its om/ key and the reverse. Problems go into the report (each corrupt
-// key is also logged); the error is for a failed scrub (a cancelled context,
-// a Badger error). Verify reads every referenced byte: run it off-peak.
+// manifest references exists and its bytes hash to its digest (read a chunk
+// at a time, so memory does not grow with object size); every om/ record
+// has the keys holding its bytes (o/, or each oc/ chunk) and the reverse.
+// Problems go into the report (each corrupt key is also logged); the error
+// is for a failed scrub (a cancelled context, a Badger error). Verify reads
+// every referenced byte: run it off-peak.
 func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	add := func(p Problem) {
 		s.log.Error("verify: "+p.Kind, "key", p.Key, "detail", p.Detail)
 		rep.Problems = append(rep.Problems, p)
 	}
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	hs, err := newHashStream()
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	defer hs.close()
+	err = s.view(ctx, func(txn *badger.Txn) error {
 		// Bundles and their manifests.
 		type ref struct{ app, version string }
 		manifests := map[manifest.Digest]ref{}
@@ -117,63 +124,28 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 			}
 		}
 
-		// Referenced objects, each read and hashed once.
+		// Referenced objects, each read and hashed once, a chunk at a time.
 		for _, d := range objOrder {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			r := objects[d]
 			key := fmt.Sprintf("%s%s", pfxObject, d)
-			info, err := statTxn(txn, d)
-			if errors.Is(err, ErrNotFound) {
+			info, err := s.verifyObjectTxn(txn, d, hs)
+			switch {
+			case errors.Is(err, ErrNotFound):
 				add(Problem{Kind: ProblemMissingObject, Key: key, App: r.app, Version: r.version, Digest: d, Detail: "object absent"})
 				continue
-			}
-			if err == nil {
-				var v []byte
-				var ok bool
-				if v, ok, err = getValue(txn, objectKey(d)); err == nil {
-					if !ok {
-						err = fmt.Errorf("object %s: meta present, bytes absent: %w", d, ErrCorrupt)
-					} else {
-						_, err = s.decodeObject(info, v)
-					}
-				}
-			}
-			if err != nil {
-				if !errors.Is(err, ErrCorrupt) {
-					return err
-				}
+			case errors.Is(err, ErrCorrupt):
 				add(Problem{Kind: ProblemCorruptObject, Key: key, App: r.app, Version: r.version, Digest: d, Detail: err.Error()})
 				continue
+			case err != nil:
+				return err
 			}
 			rep.Objects++
 			rep.Bytes += info.Size
 		}
-
-		// o/ and om/ come in pairs.
-		for _, pair := range [][2]string{{pfxObject, pfxMeta}, {pfxMeta, pfxObject}} {
-			err := scan(txn, []byte(pair[0]), false, func(item *badger.Item) error {
-				d, ok := digestFromKey(pair[0], item.Key())
-				key := pair[0] + fmt.Sprintf("%x", item.Key()[len(pair[0]):])
-				if !ok {
-					add(Problem{Kind: ProblemOrphanRecord, Key: key, Detail: "key is not prefix + 32-byte digest"})
-					return nil
-				}
-				has, err := exists(txn, digestKey(pair[1], d))
-				if err != nil {
-					return err
-				}
-				if !has {
-					add(Problem{Kind: ProblemOrphanRecord, Key: key, Digest: d, Detail: fmt.Sprintf("no %s%s key", pair[1], d)})
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return verifyObjectKeys(txn, add)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("verify: %w", err)
