@@ -62,7 +62,9 @@ func TestGuardRefusesSizedWrites(t *testing.T) {
 	before := allKeys(t, s)
 
 	free, _ := s.Space()
-	s.space.reserve = free - 3<<20 // a 1 MiB write (counted twice) fits, a 2 MiB one does not
+	// No room for any write. (Other processes write to the same disk while
+	// the test runs, so it never relies on the free space staying put.)
+	s.space.reserve = free + 1<<30
 	s.space.at = s.space.at.Add(-spaceTTL)
 
 	big := randomBytes(t, 2<<20)
@@ -77,13 +79,9 @@ func TestGuardRefusesSizedWrites(t *testing.T) {
 			return err
 		}},
 		{"RecordActivity", func() error {
-			s.space.reserve = free + 1<<30 // no room at all
-			defer func() { s.space.reserve = free - 3<<20 }()
 			return s.RecordActivity(ctx, Activity{Devices: []DeviceReport{{App: "com.example.app", DeviceID: "d1"}}})
 		}},
 		{"CreateUpload", func() error {
-			s.space.reserve = free + 1<<30
-			defer func() { s.space.reserve = free - 3<<20 }()
 			_, err := s.CreateUpload(ctx, "com.example.app", "1.0.0", m, api.BundleMeta{})
 			return err
 		}},
@@ -98,6 +96,8 @@ func TestGuardRefusesSizedWrites(t *testing.T) {
 	if created, err := s.PutObject(ctx, manifest.Sum(have), have); err != nil || created {
 		t.Fatalf("PutObject of a stored object on a full disk: created %v, %v; want a no-op", created, err)
 	}
+	s.space.reserve = free / 2 // room again
+	s.space.at = s.space.at.Add(-spaceTTL)
 	small := randomBytes(t, 64<<10)
 	if _, err := s.PutObject(ctx, manifest.Sum(small), small); err != nil {
 		t.Fatalf("a write that fits: %v", err)

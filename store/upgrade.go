@@ -37,6 +37,10 @@ func (s *Store) upgradeLegacy(ctx context.Context, ds []manifest.Digest) (int, e
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := s.ensureSpace(int64(size)); err != nil {
+			batch, size = batch[:0], 0
+			return fmt.Errorf("upgrade objects: %w", err)
+		}
 		n := 0
 		err := s.update(ctx, func(txn *badger.Txn) error {
 			n = 0
