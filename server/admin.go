@@ -51,6 +51,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathKeys, s.handleCreateKey)
 	mux.HandleFunc("GET "+api.PathKeys, s.handleListKeys)
 	mux.HandleFunc("DELETE "+api.PathKey, s.handleDeleteKey)
+	mux.HandleFunc("GET "+api.PathSigningKey, s.handleSigningKey)
+	mux.HandleFunc("PUT "+api.PathBundleBuiltin, s.handleMarkBuiltin)
 }
 
 func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ type Server struct {
 	native      *native        // native protocol: signing key, patcher (native.go)
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
+	switches    *switches      // pending channel switches (switch.go)
 
 	https *http.Server
 	h3    *http3.Server
@@ -83,6 +84,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.routes()
+	s.switches = newSwitches()
+	s.resumeSwitches()
 	return s, nil
 }
 
