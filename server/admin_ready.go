@@ -47,6 +47,6 @@ func (s *Server) handleMarkBuiltin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("builtin bundle registered", "app", app, "version", version, "native_version", b.NativeVersion)
-	s.native.precompute(app, version)
+	s.prepareFromBuiltin(app, b.Manifest)
 	writeJSON(w, http.StatusOK, b)
 }
