@@ -40,6 +40,7 @@ const switchPoll = 20 * time.Millisecond
 type switches struct {
 	mu   sync.Mutex
 	runs map[string]*switchRun // app \x00 channel
+	hold chan struct{}         // tests: runners wait for it before they start
 }
 
 // switchRun is one runner: the pending switch it does (by Since), how to
@@ -141,6 +142,16 @@ func (s *Server) waitSwitch(ctx context.Context, app, channel string, since time
 // the store as it is.
 func (s *Server) runSwitch(ctx context.Context, c api.Channel) {
 	p := c.Pending
+	s.switches.mu.Lock()
+	hold := s.switches.hold
+	s.switches.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return
+		}
+	}
 	start := time.Now()
 	pctx, cancel := context.WithDeadline(ctx, p.Deadline)
 	done, total, err := s.prepareChannelSwitch(pctx, c)
