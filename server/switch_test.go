@@ -168,11 +168,20 @@ func TestSwitchPending(t *testing.T) {
 }
 
 // capgoVersion posts a Capgo update check from a device on versionName
-// and returns the version it is told to run ("" for a refusal).
+// (native version 1.0.0) and returns the version it is told to run (""
+// for a refusal).
 func capgoVersion(t *testing.T, e *nativeEnv, versionName string) string {
 	t.Helper()
+	return capgoCheck(t, e, versionName, "1.0.0")
+}
+
+// capgoCheck posts a Capgo update check from a device on versionName and
+// native version build, and returns the version it is told to run (""
+// for a refusal).
+func capgoCheck(t *testing.T, e *nativeEnv, versionName, build string) string {
+	t.Helper()
 	body := `{"platform":"android","device_id":"44f128a5-ac7a-4c9a-be4c-224b6bf81b20","app_id":"` + app +
-		`","version_build":"1.0.0","version_name":"` + versionName + `","plugin_version":"8.51.14","is_emulator":false,"is_prod":true}`
+		`","version_build":"` + build + `","version_name":"` + versionName + `","plugin_version":"8.51.14","is_emulator":false,"is_prod":true}`
 	resp, err := e.HTTPSClient().Post(e.URL+"/updates", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
