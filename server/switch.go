@@ -180,7 +180,10 @@ func (s *Server) runSwitch(ctx context.Context, c api.Channel) {
 // switch serves that the channel does not serve now, recording progress.
 func (s *Server) prepareChannelSwitch(ctx context.Context, c api.Channel) (done, total int, err error) {
 	p := c.Pending
-	targets := []string{p.Bundle}
+	var targets []string
+	if p.Bundle != c.Bundle {
+		targets = append(targets, p.Bundle)
+	}
 	if p.Rollout != nil {
 		targets = append(targets, p.Rollout.Bundle)
 	}
