@@ -61,3 +61,28 @@ func TestBuiltinBundle(t *testing.T) {
 		t.Error("an unknown manifest on a version is unknown")
 	}
 }
+
+// FuzzRunningBundle: whatever native versions a device reports and CI
+// registered, the mapping never panics, and a device on builtin runs
+// either "builtin" or a live builtin bundle of a matching native version.
+func FuzzRunningBundle(f *testing.F) {
+	for _, s := range [][2]string{{"1.4", "1.4.0"}, {"v1.4.0", "1.4"}, {"build-7", "build-7"}, {"", ""}, {"1.4.0-rc.1", "1.4.0"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, device, registered string) {
+		var m manifest.Digest
+		m[0] = 1
+		snap := Snapshot{Bundles: map[string]Bundle{"1.0.0-builtin": {Version: "1.0.0-builtin", Manifest: m, Builtin: true, NativeVersion: registered}}}
+		got := snap.RunningBundle(Builtin, device)
+		if got != Builtin && got != "1.0.0-builtin" {
+			t.Fatalf("RunningBundle(%q) with %q registered = %q", device, registered, got)
+		}
+		if got == "1.0.0-builtin" && device != registered {
+			a, errA := ParseNativeVersion(device)
+			b, errB := ParseNativeVersion(registered)
+			if errA != nil || errB != nil || a.Compare(b) != 0 {
+				t.Fatalf("%q matched %q", device, registered)
+			}
+		}
+	})
+}
