@@ -196,7 +196,12 @@ func (s *Server) handleRollbackChannel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Rollback never waits for patches: devices must leave a bad bundle
+	// now. It drops a pending switch.
 	c, err := s.store.RollbackChannel(r.Context(), app, r.PathValue("channel"))
+	if err == nil {
+		s.stopSwitch(app, c.Name)
+	}
 	s.answerChannel(w, r, app, c, err, http.StatusOK)
 }
 
@@ -391,6 +396,7 @@ func (s *Server) maxSwitchAnswerWait() time.Duration {
 // past maxSwitchAnswerWait) 202 with the pending switch.
 func (s *Server) answerSwitch(w http.ResponseWriter, r *http.Request, c api.Channel, sw switchOptions, done int) {
 	if c.Pending == nil {
+		s.stopSwitch(c.App, c.Name) // a pending switch this change dropped
 		writeJSON(w, done, c)
 		return
 	}

@@ -108,6 +108,18 @@ func (s *Server) startSwitch(c api.Channel) {
 	})
 }
 
+// stopSwitch stops the runner of channel's pending switch, if any, when a
+// change dropped the switch: it would only make patches nobody waits for
+// (its CompleteSwitch would find the switch gone and do nothing).
+func (s *Server) stopSwitch(app, channel string) {
+	s.switches.mu.Lock()
+	run := s.switches.runs[switchKey(app, channel)]
+	s.switches.mu.Unlock()
+	if run != nil {
+		run.cancel()
+	}
+}
+
 func (s *Server) endRun(key string, run *switchRun) {
 	s.switches.mu.Lock()
 	defer s.switches.mu.Unlock()
