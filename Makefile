@@ -38,6 +38,7 @@ tools:
 BENCH_FLAGS ?= --duration 10s
 bench: tools build
 	@command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y npm)
 	$(BIN) bench suite --out bench/results $(BENCH_FLAGS)
 
 vet:

@@ -64,6 +64,12 @@ type Bundle struct {
 	Size      int64           `json:"size"`
 	CreatedAt time.Time       `json:"created_at"`
 	BundleMeta
+	// Builtin marks the bundle shipped inside the app-store builds of
+	// NativeVersion (`bundle upload --builtin`): the server makes patches
+	// from it, and a device reporting "builtin" on that native version
+	// runs it; no channel serves it unless set to it explicitly.
+	Builtin       bool   `json:"builtin,omitempty"`
+	NativeVersion string `json:"native_version,omitempty"`
 }
 
 // UploadRequest is the body of POST /api/v1/apps/{app}/uploads: the bundle's

@@ -32,9 +32,12 @@ type Channel struct {
 	Rollout *Rollout `json:"rollout,omitempty"`
 	// Sequence increases with every change of what the channel serves; the
 	// native protocol signs it so devices can refuse replays.
-	Sequence  uint64    `json:"sequence"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Sequence uint64 `json:"sequence"`
+	// Pending is a change of what the channel serves that waits for its
+	// patches (PendingSwitch); nil when none.
+	Pending   *PendingSwitch `json:"pending,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // Rollout is a percentage rollout of a second bundle on a channel.

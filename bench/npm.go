@@ -2,6 +2,7 @@ package bench
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -69,13 +70,8 @@ func FetchNPM(ctx context.Context, cacheDir string, sp NPMSpec, logf func(string
 		tgz := filepath.Join(cacheDir, tgzName(sp.Name, v))
 		if _, err := os.Stat(tgz); err != nil {
 			logf("npm pack %s@%s", sp.Name, v)
-			cmd := exec.CommandContext(ctx, "npm", "pack", sp.Name+"@"+v, "--pack-destination", cacheDir)
-			cmd.Stdout = io.Discard
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("bench: npm pack %s@%s: %v: %s", sp.Name, v, err, out)
-			}
-			if _, err := os.Stat(tgz); err != nil {
-				return nil, fmt.Errorf("bench: npm pack %s@%s made no %s", sp.Name, v, filepath.Base(tgz))
+			if err := npmPack(ctx, cacheDir, sp.Name, v, tgz); err != nil {
+				return nil, err
 			}
 		}
 		dir := strings.TrimSuffix(tgz, ".tgz")
@@ -101,6 +97,46 @@ func FetchNPM(ctx context.Context, cacheDir string, sp NPMSpec, logf func(string
 		s.Versions = append(s.Versions, ver)
 	}
 	return s, nil
+}
+
+// npmPack fetches NAME@V with `npm pack` into a fresh folder inside
+// cacheDir and renames the tarball to tgz, so an interrupted or failed pack
+// never leaves a partial tarball that a later run would take as cached.
+// npm's notices (stderr) are kept for the error message only; its stdout
+// (the file name) is discarded. (issue 8: the old code set cmd.Stdout and
+// then called CombinedOutput, which always fails with "exec: Stdout already
+// set" when the tarball is not cached.)
+func npmPack(ctx context.Context, cacheDir, name, version, tgz string) error {
+	tmp, err := os.MkdirTemp(cacheDir, ".pack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	abs, err := filepath.Abs(tmp)
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "npm", "pack", name+"@"+version, "--pack-destination", abs)
+	cmd.Dir = abs // never a project folder whose package.json or .npmrc would change what npm does
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bench: npm pack %s@%s: %v: %s", name, version, err, tail(stderr.Bytes(), 2048))
+	}
+	made := filepath.Join(abs, filepath.Base(tgz))
+	if _, err := os.Stat(made); err != nil {
+		return fmt.Errorf("bench: npm pack %s@%s made no %s", name, version, filepath.Base(tgz))
+	}
+	return os.Rename(made, tgz)
+}
+
+// tail is the last n bytes of b (npm's error is at the end of its output).
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
 
 // maxTGZBytes bounds what one tarball may extract to.

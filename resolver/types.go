@@ -215,6 +215,11 @@ type Bundle struct {
 	// Deleted bundles are never served; a channel pointing at one is
 	// invisible. The store may also simply leave them out of the snapshot.
 	Deleted bool
+	// Builtin marks the bundle shipped inside the app-store builds of
+	// NativeVersion (see BuiltinBundle); it is served only by a channel
+	// set to it, like any bundle.
+	Builtin       bool
+	NativeVersion string
 }
 
 // App holds the per-app settings the decisions read.

@@ -52,6 +52,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathKeys, s.handleListKeys)
 	mux.HandleFunc("DELETE "+api.PathKey, s.handleDeleteKey)
 	mux.HandleFunc("GET "+api.PathStoreBackup, s.handleBackup)
+	mux.HandleFunc("GET "+api.PathSigningKey, s.handleSigningKey)
+	mux.HandleFunc("PUT "+api.PathBundleBuiltin, s.handleMarkBuiltin)
 }
 
 func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {

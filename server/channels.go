@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/store"
@@ -91,13 +94,24 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := newChannel(app, req.Name)
 	applySettings(&ch, req.ChannelSettings)
+	sw, err := s.switchRequest(r, s.patchWait())
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if sw.patchWait > 0 && ch.Bundle != "" && ch.Bundle != store.BuiltinBundle {
+		// Created serving nothing yet, the bundle pending until its patches exist.
+		now := sw.now()
+		ch.Pending = &api.PendingSwitch{Action: "set", Bundle: ch.Bundle, Since: now, Deadline: now.Add(sw.patchWait)}
+		ch.Bundle = ""
+	}
 	out, err := s.store.CreateChannel(r.Context(), ch)
 	if err != nil {
 		writeError(w, r, s.log, channelError(err, app))
 		return
 	}
-	s.log.Info("channel created", "app", app, "channel", out.Name, "bundle", out.Bundle, "public", out.Public)
-	writeJSON(w, http.StatusCreated, out)
+	s.log.Info("channel created", "app", app, "channel", out.Name, "bundle", out.Bundle, "public", out.Public, "pending", out.Pending != nil)
+	s.answerSwitch(w, r, out, sw, http.StatusCreated)
 }
 
 func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request) {
@@ -132,11 +146,17 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	c, err := s.store.UpdateChannel(r.Context(), app, r.PathValue("channel"), "update", func(c *api.Channel) error {
+	fn := func(c *api.Channel) error {
 		applySettings(c, st)
 		return nil
-	})
-	s.answerChannel(w, r, app, c, err, http.StatusOK)
+	}
+	if st.Bundle == nil {
+		// Settings only: a pending switch stays pending.
+		c, err := s.store.UpdateChannel(r.Context(), app, r.PathValue("channel"), "update", fn)
+		s.answerChannel(w, r, app, c, err, http.StatusOK)
+		return
+	}
+	s.changeServing(w, r, app, "update", fn, s.patchWait())
 }
 
 func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request) {
@@ -163,8 +183,14 @@ func (s *Server) handleSetChannelBundle(w http.ResponseWriter, r *http.Request) 
 		writeError(w, r, s.log, err)
 		return
 	}
-	c, err := s.store.SetChannelBundle(r.Context(), app, r.PathValue("channel"), req.Bundle)
-	s.answerChannel(w, r, app, c, err, http.StatusOK)
+	if req.Bundle == "" {
+		writeError(w, r, s.log, errorf(http.StatusBadRequest, api.CodeInvalidChannel, `bundle: must be a version or "builtin"`))
+		return
+	}
+	s.changeServing(w, r, app, "set", func(c *api.Channel) error {
+		c.Bundle = req.Bundle
+		return nil
+	}, s.patchWait())
 }
 
 func (s *Server) handleRollbackChannel(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +198,12 @@ func (s *Server) handleRollbackChannel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Rollback never waits for patches: devices must leave a bad bundle
+	// now. It drops a pending switch.
 	c, err := s.store.RollbackChannel(r.Context(), app, r.PathValue("channel"))
+	if err == nil {
+		s.stopSwitch(app, c.Name)
+	}
 	s.answerChannel(w, r, app, c, err, http.StatusOK)
 }
 
@@ -186,8 +217,18 @@ func (s *Server) handleRollout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	c, err := s.store.Rollout(r.Context(), app, r.PathValue("channel"), req)
-	s.answerChannel(w, r, app, c, err, http.StatusOK)
+	action, fn, err := s.store.RolloutChange(req)
+	if err != nil {
+		writeError(w, r, s.log, channelError(err, app))
+		return
+	}
+	// Starting or widening a rollout and promoting it bring devices to a
+	// bundle: they wait for its patches. Pause, resume and cancel do not.
+	wait := time.Duration(0)
+	if req.Action == api.RolloutStart || req.Action == api.RolloutPromote {
+		wait = s.patchWait()
+	}
+	s.changeServing(w, r, app, action, fn, wait)
 }
 
 func (s *Server) handleChannelHistory(w http.ResponseWriter, r *http.Request) {
@@ -290,4 +331,99 @@ func channelError(err error, app string) error {
 		return err
 	}
 	return errorf(status, code, fmt.Sprint(err))
+}
+
+// switchOptions are the query parameters of a change of what a channel
+// serves (api.QueryWait, api.QueryPatchWait).
+type switchOptions struct {
+	wait      bool          // answer when devices are served (else at once, 202 while pending)
+	patchWait time.Duration // 0: switch at once
+	now       func() time.Time
+}
+
+// switchRequest reads the switch options of r; def is the patch wait when
+// the request names none.
+func (s *Server) switchRequest(r *http.Request, def time.Duration) (switchOptions, error) {
+	o := switchOptions{wait: true, patchWait: def, now: func() time.Time { return time.Now().UTC().Round(time.Microsecond) }}
+	q := r.URL.Query()
+	if v := q.Get(api.QueryWait); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, badRequest(fmt.Sprintf("%s=%q: want true or false", api.QueryWait, v))
+		}
+		o.wait = b
+	}
+	if v := q.Get(api.QueryPatchWait); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return o, badRequest(fmt.Sprintf("%s=%q: want a duration such as 10m or 0s", api.QueryPatchWait, v))
+		}
+		o.patchWait = d
+	}
+	return o, nil
+}
+
+// changeServing answers a change of what a channel serves: with a patch
+// wait it is staged (store.StageChannel) and switched by a runner once the
+// patches exist (switch.go), else it is made at once (UpdateChannel).
+// defWait is the patch wait when the request names none.
+func (s *Server) changeServing(w http.ResponseWriter, r *http.Request, app, action string, fn func(*api.Channel) error, defWait time.Duration) {
+	name := r.PathValue("channel")
+	sw, err := s.switchRequest(r, defWait)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	var c api.Channel
+	if sw.patchWait == 0 {
+		c, err = s.store.UpdateChannel(r.Context(), app, name, action, fn)
+	} else {
+		now := sw.now()
+		c, err = s.store.StageChannel(r.Context(), app, name, action, now, now.Add(sw.patchWait), fn)
+	}
+	if err != nil {
+		writeError(w, r, s.log, channelError(err, app))
+		return
+	}
+	s.answerSwitch(w, r, c, sw, http.StatusOK)
+}
+
+// maxSwitchAnswerWait bounds how long a request waits for its switch
+// before it is answered 202 (the switch still happens): well inside the
+// server's write timeout.
+func (s *Server) maxSwitchAnswerWait() time.Duration {
+	return max(time.Second, s.cfg.Limits.WriteTimeout-15*time.Second)
+}
+
+// answerSwitch answers a channel change: done is the status of a change
+// made (no pending switch); a pending one starts its runner and, when the
+// request waits, is answered once devices are served (done), else (or
+// past maxSwitchAnswerWait) 202 with the pending switch.
+func (s *Server) answerSwitch(w http.ResponseWriter, r *http.Request, c api.Channel, sw switchOptions, done int) {
+	if c.Pending == nil {
+		s.stopSwitch(c.App, c.Name) // a pending switch this change dropped
+		writeJSON(w, done, c)
+		return
+	}
+	since := c.Pending.Since
+	s.log.Info("channel switch pending: making patches first", "app", c.App, "channel", c.Name, "bundle", c.Pending.Bundle,
+		"deadline", c.Pending.Deadline)
+	s.startSwitch(c)
+	if !sw.wait {
+		writeJSON(w, http.StatusAccepted, c)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), min(sw.patchWait+5*time.Second, s.maxSwitchAnswerWait()))
+	defer cancel()
+	s.waitSwitch(ctx, c.App, c.Name, since)
+	now, err := s.store.GetChannel(r.Context(), c.App, c.Name)
+	if err != nil {
+		writeError(w, r, s.log, channelError(err, c.App))
+		return
+	}
+	if now.Pending != nil && now.Pending.Since.Equal(since) {
+		writeJSON(w, http.StatusAccepted, now)
+		return
+	}
+	writeJSON(w, done, now)
 }

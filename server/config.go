@@ -32,6 +32,12 @@ type Config struct {
 	// DisableHTTP3 keeps the UDP listener off (and Alt-Svc absent).
 	DisableHTTP3 bool
 
+	// PatchWait is how long a change of what a channel serves waits for
+	// its patches before the server switches anyway (switch.go); 0 is
+	// DefaultPatchWait, negative switches at once. A request may ask for
+	// another wait (api.QueryPatchWait).
+	PatchWait time.Duration
+
 	Limits Limits
 	// Native configures POST /v1/check and its patches (native.go).
 	Native NativeConfig

@@ -13,6 +13,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
+	"github.com/patchwire/patchwire/store"
 )
 
 const otherApp = "com.other.app"
@@ -241,6 +242,10 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		}},
 		"GET " + api.PathKeys:        {needAdmin, false, none},
 		"GET " + api.PathStoreBackup: {needAdmin, false, none},
+		"GET " + api.PathSigningKey:  {needRead, false, none},
+		"PUT " + api.PathBundleBuiltin: {needUpload, true, func(*scopeFixture, int) (map[string]string, []byte) {
+			return appParams("version", "1.0.0"), jsonBody(api.BuiltinRequest{NativeVersion: "1.0.0"})
+		}},
 		"DELETE " + api.PathKey: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return map[string]string{"id": f.victims[i]}, nil
 		}},
@@ -309,8 +314,12 @@ func scopeTable(t *testing.T) map[string]routeCase {
 func TestScopes(t *testing.T) {
 	table := scopeTable(t)
 	checkRouteTable(t, table)
-	env := servertest.Start(t, servertest.WithLimits(server.Limits{AuthFailuresPerMinute: 1 << 20}))
-	resume := server.PausePatches(env.Server) // no background patch writes between the state checks
+	// Channel changes switch at once (PatchWait < 0): the patches a switch
+	// would wait for are paused, so that no background write lands between
+	// the state checks.
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{AuthFailuresPerMinute: 1 << 20}),
+		func(c *server.Config, _ *store.Options) { c.PatchWait = -1 })
+	resume := server.PausePatches(env.Server)
 	defer resume()
 	f := newScopeFixture(t, env, len(scopeKeys))
 	admin := env.Client(env.AdminKey, false)

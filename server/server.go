@@ -37,6 +37,7 @@ type Server struct {
 	metrics     *metrics       // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
 	devLimits   *deviceLimiter // token buckets of the device endpoints (ratelimit.go)
+	switches    *switches      // pending channel switches (switch.go)
 
 	https *http.Server
 	h3    *http3.Server
@@ -91,6 +92,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.routes()
+	s.switches = newSwitches()
+	s.resumeSwitches()
 	return s, nil
 }
 

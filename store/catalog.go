@@ -109,13 +109,70 @@ type bundleRecord struct {
 	MinUpdateVersion string          `json:"min_update_version,omitempty"`
 	Link             string          `json:"link,omitempty"`
 	Comment          string          `json:"comment,omitempty"`
+	// Builtin and NativeVersion: the bundle shipped inside the app-store
+	// builds of that native version (MarkBuiltin).
+	Builtin       bool   `json:"builtin,omitempty"`
+	NativeVersion string `json:"native_version,omitempty"`
 }
 
 func (r bundleRecord) bundle(app, version string) api.Bundle {
 	return api.Bundle{
 		App: app, Version: version, Manifest: r.Manifest, Files: r.Files, Size: r.Size, CreatedAt: r.CreatedAt,
 		BundleMeta: api.BundleMeta{MinUpdateVersion: r.MinUpdateVersion, Link: r.Link, Comment: r.Comment},
+		Builtin:    r.Builtin, NativeVersion: r.NativeVersion,
 	}
+}
+
+// MaxNativeVersionLen bounds a builtin bundle's native version.
+const MaxNativeVersionLen = 64
+
+// ValidateNativeVersion checks a native (app-store build) version as
+// devices report it (Capgo's version_build): 1–64 characters from
+// [A-Za-z0-9.+_-]. The error wraps ErrInvalid.
+func ValidateNativeVersion(v string) error {
+	if v == "" || len(v) > MaxNativeVersionLen {
+		return invalid("native version", v, fmt.Sprintf("must be 1 to %d characters", MaxNativeVersionLen))
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".+_-", c) >= 0) {
+			return invalid("native version", v, "may hold only letters, digits, '.', '+', '_' and '-'")
+		}
+	}
+	return nil
+}
+
+// MarkBuiltin marks bundle version of app as the one shipped inside the
+// app-store builds of nativeVersion (ValidateNativeVersion): the server
+// makes patches from it, and a device that reports "builtin" on that
+// native version is taken to run it. The bundle stays a bundle like any
+// other (no channel serves it unless set to it). Marking it again with
+// another native version moves the mark; ErrNotFound for a missing bundle.
+func (s *Store) MarkBuiltin(ctx context.Context, app, version, nativeVersion string) (api.Bundle, error) {
+	if err := ValidateAppID(app); err != nil {
+		return api.Bundle{}, err
+	}
+	if err := ValidateNativeVersion(nativeVersion); err != nil {
+		return api.Bundle{}, err
+	}
+	var b api.Bundle
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		r, err := getBundleTxn(txn, app, version)
+		if err != nil {
+			return err
+		}
+		r.Builtin, r.NativeVersion = true, nativeVersion
+		v, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		b = r.bundle(app, version)
+		return txn.Set(bundleKey(app, version), v)
+	})
+	if err != nil {
+		return api.Bundle{}, fmt.Errorf("mark %s %s builtin: %w", app, version, err)
+	}
+	return b, nil
 }
 
 func decodeRecord(key []byte, v []byte, into any) error {

@@ -278,10 +278,14 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	if err := s.checkChannel(txn, &c); err != nil {
 		return api.Channel{}, err
 	}
+	serving := old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout)
+	if serving {
+		c.Pending = nil // a later change of what the channel serves replaces a pending switch
+	}
 	if channelsEqual(old, c) {
 		return old, nil
 	}
-	if old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout) {
+	if serving {
 		c.Sequence++
 	}
 	c.UpdatedAt = s.now()
@@ -551,6 +555,9 @@ func (s *Store) checkChannel(txn *badger.Txn, c *api.Channel) error {
 	if err := checkServedBundle(txn, c.App, c.Bundle, true); err != nil {
 		return err
 	}
+	if err := checkPending(txn, c); err != nil {
+		return err
+	}
 	if r := c.Rollout; r != nil {
 		if r.Bundle == c.Bundle {
 			c.Rollout = nil // promoted, or the channel was set to it
@@ -734,6 +741,9 @@ func channelServing(txn *badger.Txn, app, version string) (string, string, error
 		if c.Rollout != nil && c.Rollout.Bundle == version {
 			return c.Name, "rolls out", nil
 		}
+		if pendingNames(c.Pending, version) {
+			return c.Name, "switches (pending) to", nil
+		}
 	}
 	return "", "", nil
 }
@@ -762,8 +772,9 @@ func rolloutsEqual(a, b *api.Rollout) bool {
 
 func channelsEqual(a, b api.Channel) bool {
 	ra, rb := a.Rollout, b.Rollout
-	a.Rollout, b.Rollout = nil, nil
-	return a == b && rolloutsEqual(ra, rb)
+	pa, pb := a.Pending, b.Pending
+	a.Rollout, b.Rollout, a.Pending, b.Pending = nil, nil, nil, nil
+	return a == b && rolloutsEqual(ra, rb) && pendingEqual(pa, pb)
 }
 
 // diffChannel describes what changed between a and b, e.g.

@@ -25,16 +25,26 @@ import (
 //
 // Acting on a channel without a rollout is ErrNoRollout (also ErrInvalid).
 func (s *Store) Rollout(ctx context.Context, app, name string, req api.RolloutRequest) (api.Channel, error) {
+	action, fn, err := s.RolloutChange(req)
+	if err != nil {
+		return api.Channel{}, err
+	}
+	return s.UpdateChannel(ctx, app, name, action, fn)
+}
+
+// RolloutChange checks req and returns the history action and the edit of
+// a channel that Rollout makes, for UpdateChannel or StageChannel.
+func (s *Store) RolloutChange(req api.RolloutRequest) (string, func(*api.Channel) error, error) {
 	action := req.Action
 	var fn func(*api.Channel) error
 	switch req.Action {
 	case api.RolloutStart:
 		action = "rollout"
 		if req.Bundle == "" {
-			return api.Channel{}, invalid("rollout bundle", "", "is required to start a rollout")
+			return "", nil, invalid("rollout bundle", "", "is required to start a rollout")
 		}
 		if req.BasisPoints < 0 || req.BasisPoints > MaxBasisPoints {
-			return api.Channel{}, invalid("rollout basis points", fmt.Sprint(req.BasisPoints), "must be 0 to 10000 (100 %)")
+			return "", nil, invalid("rollout basis points", fmt.Sprint(req.BasisPoints), "must be 0 to 10000 (100 %)")
 		}
 		fn = func(c *api.Channel) error {
 			if req.Bundle == c.Bundle {
@@ -49,7 +59,7 @@ func (s *Store) Rollout(ctx context.Context, app, name string, req api.RolloutRe
 		}
 	case api.RolloutPause, api.RolloutResume, api.RolloutPromote, api.RolloutCancel:
 		if req.Bundle != "" || req.BasisPoints != 0 {
-			return api.Channel{}, invalid("rollout "+req.Action, req.Bundle, "takes no bundle or percentage")
+			return "", nil, invalid("rollout "+req.Action, req.Bundle, "takes no bundle or percentage")
 		}
 		fn = func(c *api.Channel) error {
 			if c.Rollout == nil {
@@ -68,7 +78,7 @@ func (s *Store) Rollout(ctx context.Context, app, name string, req api.RolloutRe
 			return nil
 		}
 	default:
-		return api.Channel{}, invalid("rollout action", req.Action, "must be start, pause, resume, promote or cancel")
+		return "", nil, invalid("rollout action", req.Action, "must be start, pause, resume, promote or cancel")
 	}
-	return s.UpdateChannel(ctx, app, name, action, fn)
+	return action, fn, nil
 }

@@ -54,7 +54,9 @@
 //	                        frame); written only by versions before chunking
 //	a/<app id>              app record, JSON {created_at}
 //	b/<app id>\x00<version> bundle record, JSON {manifest, files, size, created_at,
-//	                        min_update_version, link, comment}; app ids cannot hold
+//	                        min_update_version, link, comment, builtin, native_version}
+//	                        (builtin: shipped in the app-store builds of native_version,
+//	                        MarkBuiltin; the only field that changes after the commit); app ids cannot hold
 //	                        \x00, so b/<app id>\x00 lists exactly one app's bundles
 //	m/<manifest digest>     zstd of the canonical manifest encoding (manifest.Encode),
 //	                        whose SHA-256 is the digest; kept while a bundle uses it
@@ -76,9 +78,10 @@
 //	c/<app>\x00<channel>    channel record, JSON {id, bundle, public, ios, android, electron,
 //	                        allow_self_assign, allow_emulator, allow_device, allow_dev,
 //	                        allow_prod, policy, allow_under_native, rollout {id, bundle,
-//	                        basis_points, paused, started_at}, sequence, created_at,
-//	                        updated_at} (channel.go); c/<app>\x00 lists one app's channels
-//	                        in name order
+//	                        basis_points, paused, started_at}, sequence, pending {action,
+//	                        bundle, rollout, since, deadline, bases_total, bases_done},
+//	                        created_at, updated_at} (channel.go; pending: channel_switch.go);
+//	                        c/<app>\x00 lists one app's channels in name order
 //	ch/<app>\x00<channel>   the channel's history, JSON array of {at, action, bundle,
 //	                        previous, detail}, the last 100 events
 //	cd/<app>\x00<device id> device override: the channel name the device is pinned to
@@ -131,6 +134,15 @@
 // or not at all, and a racing change conflicts and retries. DeleteBundle
 // refuses a bundle a channel serves or rolls out, reading every channel in
 // its transaction, so a channel never serves a deleted bundle.
+//
+// A change that must wait for its patches is staged ([Store.StageChannel]):
+// the record keeps serving what it served, with the change as its pending
+// switch (Pending: action, bundle, rollout, since, deadline, progress);
+// [Store.CompleteSwitch] makes it in one transaction (Sequence and history
+// move then, not before). Any later change of what the channel serves
+// (saveChannel) drops a pending switch; DeleteBundle also refuses a bundle
+// a switch is pending for; [Store.PendingSwitches] lists them all so the
+// server resumes them at start.
 // [Store.Snapshot] reads the app, its channels, its bundles and the device's
 // override and self-assignment in one read transaction, with no cache: a
 // device decision sees every change committed before it.

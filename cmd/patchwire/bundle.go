@@ -11,6 +11,7 @@ import (
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -30,18 +31,33 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		channel      string
 		noIndex      bool
 		asJSON       bool
+		builtin      bool
+		native       string
 	)
 	cmd.StringVar(&app, "app", "", "app id (required)")
-	cmd.StringVar(&version, "version", "", "bundle version, semver (required)")
+	cmd.StringVar(&version, "version", "", "bundle version, semver (required; with --builtin default NATIVE-builtin)")
 	cmd.StringVar(&meta.MinUpdateVersion, "min-update-version", "", "oldest version that may update to this one (policy metadata)")
 	cmd.StringVar(&meta.Link, "link", "", "link shown with the bundle (release notes)")
 	cmd.StringVar(&meta.Comment, "comment", "", "comment shown with the bundle")
 	cmd.StringVar(&channel, "channel", "", "after the upload, make this channel serve the new version (created if missing, public when the app has none)")
 	cmd.BoolVar(&noIndex, "no-index-check", false, "allow a bundle without index.html at its root")
 	cmd.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	cmd.BoolVar(&builtin, "builtin", false, "register the bundle shipped inside the app-store build of --native-version (patches are made from it; no channel serves it)")
+	cmd.StringVar(&native, "native-version", "", "with --builtin: the native app version that ships the bundle (what devices report as version_build)")
+	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, "PATH (a build folder or a .zip)")
 	if err != nil {
 		return err
+	}
+	if builtin {
+		if version, err = builtinVersion(version, native); err != nil {
+			return err
+		}
+		if channel != "" {
+			return usageError("bundle upload --builtin takes no --channel: a builtin bundle is what devices start from, not what a channel serves")
+		}
+	} else if native != "" {
+		return usageError("--native-version goes with --builtin")
 	}
 	if app == "" || version == "" {
 		return usageError("bundle upload needs --app APP_ID and --version SEMVER")
@@ -85,8 +101,18 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	res := uploadResult{UploadSummary: sum}
+	if builtin {
+		b, err := c.MarkBuiltin(ctx, app, version, native)
+		if err != nil {
+			return fmt.Errorf("uploaded %s %s, but could not register it as builtin: %w", app, version, err)
+		}
+		res.Builtin = &b
+	}
 	if channel != "" {
-		ch, created, err := ensureChannelServes(ctx, c, app, channel, version)
+		ch, created, err := ensureChannelServes(ctx, c, app, channel, version, sw.options())
+		if err == nil {
+			ch, _, err = sw.await(ctx, env, c, ch)
+		}
 		if err != nil {
 			return fmt.Errorf("uploaded %s %s, but could not make channel %s serve it: %w", app, version, channel, err)
 		}
@@ -104,8 +130,13 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "  sent:      %s (%.1f%% of the bundle)\n", humanBytes(sum.BytesSent), pct)
 	fmt.Fprintf(env.stdout, "  manifest:  %s\n", sum.Manifest)
+	if b := res.Builtin; b != nil {
+		fmt.Fprintf(env.stdout, "  builtin:   shipped in native version %s; devices reporting \"builtin\" on it get patches from it\n", b.NativeVersion)
+	}
 	if ch := res.Channel; ch != nil {
 		switch {
+		case ch.Pending != nil:
+			fmt.Fprintf(env.stdout, "  channel:   %s: %s\n", ch.Name, pendingLine(ch.Channel))
 		case ch.Created && ch.Public:
 			fmt.Fprintf(env.stdout, "  channel:   created %s, public (the app had no public channel), serving %s\n", ch.Name, ch.Bundle)
 		case ch.Created:
@@ -122,6 +153,28 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 type uploadResult struct {
 	client.UploadSummary
 	Channel *uploadChannel `json:"channel,omitempty"`
+	// Builtin is the bundle as registered by --builtin.
+	Builtin *api.Bundle `json:"builtin,omitempty"`
+}
+
+// builtinVersion is the bundle version of a --builtin upload: --version
+// when given, else NATIVE-builtin (1.4 → 1.4.0-builtin), which sorts just
+// before the release of that native version.
+func builtinVersion(version, native string) (string, error) {
+	if native == "" {
+		return "", usageError("bundle upload --builtin needs --native-version (the app-store build's version, e.g. 1.4.0)")
+	}
+	if err := store.ValidateNativeVersion(native); err != nil {
+		return "", usageError("--native-version: " + err.Error())
+	}
+	if version != "" {
+		return version, nil
+	}
+	nv, err := resolver.ParseNativeVersion(native)
+	if err != nil || nv.Prerelease() != "" || nv.Build() != "" {
+		return "", usageError(fmt.Sprintf("--native-version %q is not MAJOR.MINOR[.PATCH]: give the bundle a --version too", native))
+	}
+	return nv.String() + "-builtin", nil
 }
 
 // uploadChannel is the channel bundle upload --channel set (or created).

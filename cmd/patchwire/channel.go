@@ -107,6 +107,7 @@ func runChannelCreate(ctx context.Context, env *cliEnv, args []string) error {
 	app := cmd.requireApp()
 	bundle := cmd.String("bundle", "", `bundle to serve: a version or "builtin" (default: none yet)`)
 	sf := addSettingsFlags(cmd.FlagSet)
+	sw := addSwitchFlags(cmd.FlagSet)
 	asJSON := cmd.Bool("json", false, "print the channel as JSON")
 	rest, err := cmd.parse(args, channelName)
 	if err != nil {
@@ -124,8 +125,11 @@ func runChannelCreate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.CreateChannel(ctx, *app, api.CreateChannelRequest{Name: rest[0], ChannelSettings: st})
+	ch, err := c.CreateChannelWith(ctx, *app, api.CreateChannelRequest{Name: rest[0], ChannelSettings: st}, sw.options())
 	if err != nil {
+		return err
+	}
+	if ch, _, err = sw.await(ctx, env, c, ch); err != nil {
 		return err
 	}
 	return printChannel(env, *asJSON, "Created", ch)
@@ -163,6 +167,7 @@ func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
 	cmd := newAPICommand("channel set", env)
 	app := cmd.requireApp()
 	bundle := cmd.String("bundle", "", `bundle to serve: a version or "builtin" (required)`)
+	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
@@ -175,8 +180,12 @@ func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.SetChannelBundle(ctx, *app, rest[0], *bundle)
+	ch, err := c.SetChannelBundleWith(ctx, *app, rest[0], *bundle, sw.options())
 	if err != nil {
+		return err
+	}
+	ch, served, err := sw.await(ctx, env, c, ch)
+	if err != nil || !served {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "Channel %s of %s now serves %s (sequence %d)\n", ch.Name, ch.App, bundleLabel(ch.Bundle), ch.Sequence)
@@ -214,6 +223,9 @@ func runChannelShow(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if ch.Pending != nil {
+		fmt.Fprintf(env.stderr, "Channel %s: %s; devices get %s until then\n", ch.Name, pendingLine(ch), bundleLabel(ch.Bundle))
+	}
 	return printJSON(env, ch)
 }
 
@@ -243,6 +255,7 @@ func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
 	for i, a := range names {
 		actions[i] = cmd.Bool(a, false, a+" the channel's rollout")
 	}
+	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, channelName)
 	if err != nil {
 		return err
@@ -274,8 +287,12 @@ func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer c.Close()
-	ch, err := c.Rollout(ctx, *app, rest[0], req)
+	ch, err := c.RolloutWith(ctx, *app, rest[0], req, sw.options())
 	if err != nil {
+		return err
+	}
+	ch, served, err := sw.await(ctx, env, c, ch)
+	if err != nil || !served {
 		return err
 	}
 	switch req.Action {
@@ -342,10 +359,11 @@ func runChannelDelete(ctx context.Context, env *cliEnv, args []string) error {
 
 // ensureChannelServes makes channel name of app serve version: it sets the
 // channel's bundle, or creates the channel with the defaults when it does
-// not exist, public when the app has no public channel yet.
-func ensureChannelServes(ctx context.Context, c *client.Client, app, name, version string) (ch api.Channel, created bool, err error) {
+// not exist, public when the app has no public channel yet. With o the
+// switch may be pending (the caller awaits it).
+func ensureChannelServes(ctx context.Context, c *client.Client, app, name, version string, o client.SwitchOptions) (ch api.Channel, created bool, err error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		ch, err = c.SetChannelBundle(ctx, app, name, version)
+		ch, err = c.SetChannelBundleWith(ctx, app, name, version, o)
 		if !isAPICode(err, api.CodeChannelNotFound) {
 			return ch, false, err
 		}
@@ -359,8 +377,8 @@ func ensureChannelServes(ctx context.Context, c *client.Client, app, name, versi
 				public = false
 			}
 		}
-		ch, err = c.CreateChannel(ctx, app, api.CreateChannelRequest{Name: name,
-			ChannelSettings: api.ChannelSettings{Bundle: &version, Public: &public}})
+		ch, err = c.CreateChannelWith(ctx, app, api.CreateChannelRequest{Name: name,
+			ChannelSettings: api.ChannelSettings{Bundle: &version, Public: &public}}, o)
 		if !isAPICode(err, api.CodeChannelExists) && !isAPICode(err, api.CodePublicConflict) {
 			return ch, err == nil, err
 		}

@@ -237,8 +237,9 @@ func TestBundleUploadChannel(t *testing.T) {
 	if res := upload("1.0.0", "production"); !res.Channel.Created || !res.Channel.Public || res.Version != "1.0.0" {
 		t.Fatalf("first upload: %+v", res.Channel)
 	}
-	// Then it is updated.
-	if res := upload("1.0.1", "production"); res.Channel.Created || res.Channel.Sequence != 2 {
+	// Then it is updated. Sequence 3: created serving nothing until the
+	// patches of 1.0.0 existed (1), switched to 1.0.0 (2), then 1.0.1 (3).
+	if res := upload("1.0.1", "production"); res.Channel.Created || res.Channel.Sequence != 3 {
 		t.Fatalf("second upload: %+v", res.Channel)
 	}
 	// A new channel once a public one exists is private.

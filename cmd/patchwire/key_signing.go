@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 
@@ -11,47 +12,89 @@ import (
 )
 
 // runKeySigning is `patchwire key signing`: show the server's key for
-// signing check answers, read locally from DATA/signing.key (no server
-// call), so it can be built into apps. --public prints only the public
-// key, base64 of its 32 bytes; --create makes the key if the data
-// directory has none yet (`patchwire serve` makes it at its first start).
-func runKeySigning(_ context.Context, env *cliEnv, args []string) error {
-	fs := newFlags("key signing", env.stderr)
-	dataDir := fs.String("data", "./patchwire-data", "data directory of the server")
-	public := fs.Bool("public", false, "print only the public key (base64)")
-	create := fs.Bool("create", false, "create the key if there is none yet")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
+// signing check answers, so it can be built into apps. --public prints
+// only the public key, base64 of its 32 bytes.
+//
+// Where the key comes from: with --data (or $PATCHWIRE_DATA) or --create,
+// the data directory of a server on this machine (DATA/signing.key, no
+// server call; --create makes the key if there is none yet, as `patchwire
+// serve` does at its first start). Otherwise, when this machine is logged
+// in to a server (`patchwire login`, --server or $PATCHWIRE_SERVER), the
+// server's API (GET /api/v1/signing-key, any valid key): a CI machine
+// needs no access to the server's files. With neither, ./patchwire-data.
+func runKeySigning(ctx context.Context, env *cliEnv, args []string) error {
+	cmd := newAPICommand("key signing", env)
+	dataDir := cmd.String("data", "./patchwire-data", "data directory of a server on this machine (default: ask the logged-in server, else ./patchwire-data)")
+	public := cmd.Bool("public", false, "print only the public key (base64)")
+	create := cmd.Bool("create", false, "create the key in --data if there is none yet")
+	asJSON := cmd.Bool("json", false, "print JSON")
+	if _, err := cmd.parse(args); err != nil {
 		return err
 	}
-	if err := wantArgs(rest, 0, "no arguments"); err != nil {
-		return err
+	local := *create
+	cmd.Visit(func(f *flag.Flag) { local = local || f.Name == "data" })
+	if v := env.getenv("PATCHWIRE_DATA"); v != "" && !local {
+		*dataDir, local = v, true
 	}
-	if err := applyEnv(fs, env.getenv); err != nil {
-		return err
+	if !local {
+		if remote, err := loggedIn(env, cmd.conn); err != nil {
+			return err
+		} else if remote {
+			return keySigningRemote(ctx, env, cmd, *public, *asJSON)
+		}
 	}
 	var priv ed25519.PrivateKey
+	var err error
 	if *create {
 		priv, _, err = server.LoadOrCreateSigningKey(*dataDir)
 	} else {
 		priv, err = server.LoadSigningKey(*dataDir)
 		if errors.Is(err, server.ErrNoSigningKey) {
-			err = fmt.Errorf("%w in %s: `patchwire serve --data %s` makes it at its first start, or pass --create", server.ErrNoSigningKey, *dataDir, *dataDir)
+			err = fmt.Errorf("%w in %s: `patchwire serve --data %s` makes it at its first start, or pass --create; from a machine logged in to the server (`patchwire login`) this command asks the server", server.ErrNoSigningKey, *dataDir, *dataDir)
 		}
 	}
 	if err != nil {
 		return err
 	}
 	pub := priv.Public().(ed25519.PublicKey)
-	b64 := server.PublicKeyBase64(pub)
+	file := filepath.Join(*dataDir, server.SigningKeyFile)
+	return printSigningKey(env, *public, *asJSON, server.PublicKeyBase64(pub), server.SigningKeyID(pub), "file", file)
+}
+
+// keySigningRemote asks the logged-in server for its signing key.
+func keySigningRemote(ctx context.Context, env *cliEnv, cmd *apiCommand, public, asJSON bool) error {
+	c, err := cmd.client(env)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	k, err := c.SigningKey(ctx)
+	if err != nil {
+		return fmt.Errorf("asking %s for its signing key: %w", c.URL("/"), err)
+	}
+	return printSigningKey(env, public, asJSON, k.PublicKey, k.KeyID, "server", c.URL("/"))
+}
+
+// printSigningKey prints the key as --public, --json or the default view;
+// where says where it came from ("file" or "server") and from is that.
+func printSigningKey(env *cliEnv, public, asJSON bool, b64, keyID, where, from string) error {
 	switch {
-	case *asJSON:
-		return printJSON(env, map[string]string{"public_key": b64, "key_id": server.SigningKeyID(pub), "file": filepath.Join(*dataDir, server.SigningKeyFile)})
-	case *public:
+	case asJSON:
+		return printJSON(env, map[string]string{"public_key": b64, "key_id": keyID, where: from})
+	case public:
 		fmt.Fprintln(env.stdout, b64)
 	default:
-		fmt.Fprintf(env.stdout, "public key: %s\nkey id:     %s\nfile:       %s\n", b64, server.SigningKeyID(pub), filepath.Join(*dataDir, server.SigningKeyFile))
+		fmt.Fprintf(env.stdout, "public key: %s\nkey id:     %s\n%-11s %s\n", b64, keyID, where+":", from)
 	}
 	return nil
+}
+
+// loggedIn reports whether the connection flags, the environment or a
+// saved login name a server.
+func loggedIn(env *cliEnv, c *connFlags) (bool, error) {
+	if c.server != "" || env.getenv("PATCHWIRE_SERVER") != "" {
+		return true, nil
+	}
+	l, err := loadLogin(env)
+	return l.Server != "", err
 }

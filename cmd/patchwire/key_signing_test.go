@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -79,5 +80,60 @@ func TestKeySigning(t *testing.T) {
 	}
 	if _, _, err := c.run("key", "signing", "--data", empty); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("readable key: %v", err)
+	}
+}
+
+// TestKeySigningFromCI: on a machine that is only logged in to the server
+// (no data directory), `key signing --public` asks the server's API, with
+// any valid key (issue 8 item 3; the old command read ./patchwire-data and
+// failed there).
+func TestKeySigningFromCI(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	want := server.PublicKeyBase64(srv.Server.SigningPublicKey())
+	t.Chdir(t.TempDir()) // no ./patchwire-data here
+	for _, scope := range []string{api.ScopeUpload, api.ScopeRead, api.ScopeAdmin} {
+		t.Run(scope, func(t *testing.T) {
+			apps := []string{"com.example.ci"}
+			if scope == api.ScopeAdmin {
+				apps = nil // admin keys act on every app and list none
+			}
+			secret, _, err := srv.Store.CreateKey(ctx, scope, apps, "ci "+scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCLI(t, srv)
+			c.env["PATCHWIRE_API_KEY"] = secret
+			if got := strings.TrimSpace(c.must("key", "signing", "--public")); got != want {
+				t.Fatalf("printed %q, want the server's key %q", got, want)
+			}
+			var j map[string]string
+			if err := json.Unmarshal([]byte(c.must("key", "signing", "--json")), &j); err != nil {
+				t.Fatal(err)
+			}
+			if j["public_key"] != want || j["key_id"] != server.SigningKeyID(srv.Server.SigningPublicKey()) || j["server"] == "" {
+				t.Errorf("json %v", j)
+			}
+		})
+	}
+	// Logged in with `patchwire login` (saved config, no environment).
+	c := newCLI(t, srv)
+	c.must("login", "--server", srv.URL, "--key", srv.AdminKey, "--ca", srv.CAFile)
+	delete(c.env, "PATCHWIRE_SERVER")
+	delete(c.env, "PATCHWIRE_API_KEY")
+	delete(c.env, "PATCHWIRE_CA")
+	if got := strings.TrimSpace(c.must("key", "signing", "--public")); got != want {
+		t.Fatalf("after login: printed %q", got)
+	}
+	// A bad key is refused by the server, and the command says so.
+	c = newCLI(t, srv)
+	c.env["PATCHWIRE_API_KEY"] = "pw_nope_nope"
+	if _, _, err := c.run("key", "signing", "--public"); err == nil || !strings.Contains(err.Error(), "signing key") {
+		t.Fatalf("bad key: %v", err)
+	}
+	// --data still reads the local file, logged in or not.
+	c = newCLI(t, srv)
+	if got := strings.TrimSpace(c.must("key", "signing", "--public", "--data", srv.Dir)); got != want {
+		t.Fatalf("--data: %q", got)
 	}
 }

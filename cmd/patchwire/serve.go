@@ -47,6 +47,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.IntVar(&cfg.Limits.DeviceBurstPerDevice, "device-burst-per-device", server.DefaultDeviceBurstPerDevice, "device endpoint requests one device may send at once")
 	fs.DurationVar(&cfg.Native.AnswerTTL, "check-expiry", server.DefaultAnswerTTL, "how long a signed /v1/check answer stays valid")
 	fs.IntVar(&cfg.Native.PatchBases, "patch-bases", server.DefaultPatchBases, "patches are made at publish from this many latest and most installed bundles")
+	fs.DurationVar(&cfg.PatchWait, "patch-wait", server.DefaultPatchWait, "a channel change waits this long for its patches before it switches anyway (0: switch at once)")
 	fs.StringVar(&cfg.Native.ZstdCLI, "zstd-cli", server.ZstdCLIAuto, "zstd tool for smaller zstd-dict patches: empty finds it on PATH, \"off\" uses the Go encoder only, or a path")
 	fs.DurationVar(&gcGrace, "gc-grace", time.Hour, "how long unreferenced objects are kept before the GC removes them")
 	fs.DurationVar(&gcEvery, "gc-interval", 10*time.Minute, "how often the GC runs (0: never)")
@@ -69,6 +70,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 	if err := server.CheckDeviceRates(cfg.Limits); err != nil {
 		return usageError(err.Error())
+	}
+	if cfg.PatchWait == 0 {
+		cfg.PatchWait = -1 // --patch-wait 0: switch at once
 	}
 	cfg.Limits.Bundle.MaxPathDepth = def.Bundle.MaxPathDepth
 	cfg.Limits.Bundle.MaxRatio = def.Bundle.MaxRatio

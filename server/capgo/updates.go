@@ -77,6 +77,9 @@ func (h *Handler) handleUpdates(w http.ResponseWriter, r *http.Request) {
 	dec := resolver.Decide(snap, req.device())
 	if snap.App.Exists {
 		rep := h.report(req)
+		// A device on "builtin" runs the registered builtin bundle of its
+		// native version, if any: counted under it, it is a patch base.
+		rep.Bundle = keyName(snap.RunningBundle(req.VersionName, req.VersionBuild))
 		switch {
 		case dec.Update != nil:
 			rep.Channel, rep.SetChannel = dec.Update.Channel, true

@@ -71,5 +71,7 @@ func Bundle(b api.Bundle) resolver.Bundle {
 		Comment:          b.Comment,
 		Size:             b.Size,
 		Files:            b.Files,
+		Builtin:          b.Builtin,
+		NativeVersion:    b.NativeVersion,
 	}
 }
