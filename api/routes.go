@@ -12,7 +12,12 @@ const (
 	PathKeys         = "/api/v1/keys"
 	PathKey          = "/api/v1/keys/{id}"
 	PathObject       = "/o/{sha256}"
-	PathHealth       = "/healthz"
+	// PathManifest serves a bundle manifest's canonical encoding
+	// (manifest.Manifest.Encode) by its digest: immutable and
+	// device-independent like /o/{sha256}. Devices fetch it when a step
+	// cannot be applied, and verify it against the signed target digest.
+	PathManifest = "/m/{sha256}"
+	PathHealth   = "/healthz"
 )
 
 // Channel and device routes of the admin API.
