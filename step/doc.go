@@ -1,0 +1,42 @@
+// Package step is the format of a step object: all a device needs to turn
+// the bundle it runs (From) into a target bundle, as one immutable object
+// shared by every device taking the same step. It earns its own package
+// because both sides speak it and neither may import the other: the server
+// encodes steps, the reference device (client/device) decodes and applies
+// them, and api holds wire types only.
+//
+// A step names the files of From to remove and every target file that is
+// not kept as is: a copy of another file of From, a file rebuilt by the
+// step's one bundle patch, or an object fetched whole by digest. It carries
+// no digest for the files it rebuilds or copies: the device hashes what it
+// builds and must arrive at the target manifest digest its signed check
+// answer names, else it falls back to that manifest and whole objects.
+//
+// Encoding (version 1):
+//
+//	magic   "PWS\x01"
+//	from    32 bytes: the digest of the manifest the step starts from
+//	listing uvarint n, then n bytes: the listing (below), compressed by the
+//	        zstd-dict codec against the paths of From joined by '\n', so
+//	        that paths compress against what the device already has
+//	codec   uvarint n, then the codec's wire name ("" when no file is
+//	        patched)
+//	patch   the rest: the bundle patch
+//
+// The listing, before compression, is
+//
+//	uvarint count of removed files, then for each, ascending, the gap
+//	        from the previous index (the first from -1), as a uvarint: the
+//	        indexes are those of From's entries in path order
+//	uvarint count of writes, then for each, in strictly ascending path
+//	        order: uvarint path length, the path, a kind byte, and
+//	        kind 0 (copy):    uvarint index of the source entry in From
+//	        kind 1 (patched): uvarint size, uvarint index+1 of its base in
+//	                          From (0: no base)
+//	        kind 2 (object):  uvarint size, the 32-byte digest
+//
+// The bundle patch rebuilds the patched files, in path order, as one
+// stream: its dictionary is manifest.DictionaryOrder(From, bases), the
+// bases being those of the patched files that have one, in path order;
+// the output is split by the files' sizes (delta.ApplyBundle).
+package step
