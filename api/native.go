@@ -1,52 +1,59 @@
 package api
 
-// Notes from the server side (server/native.go, which implements this
-// protocol), for device implementers:
+// The native device protocol, version 2 (server/native.go implements it;
+// client/device is the reference device):
 //
-//   - Unknown current bundle. When the device's Current.Manifest is not the
-//     manifest of any bundle of the app, the server cannot know its files:
-//     Plan.From is then the digest of the empty manifest (EmptyManifest,
-//     the SHA-256 of "patchwire-manifest/1\n"), and the plan rebuilds the
-//     target from nothing: every target file is in Fetches, nothing in
-//     Removed, Copies, FilePatches or BundlePatch. Accept a plan whose From
-//     is either the current manifest or EmptyManifest.
-//   - Back to the built-in bundle. When the channel sends devices back to
-//     the bundle shipped in the app, the answer is a Plan whose
-//     Target.Version is "builtin", Target.Manifest the zero digest, with no
-//     changes and DownloadBytes 0.
-//   - Whole objects' sizes in DownloadBytes are the objects' stored sizes,
-//     what /o/{sha256} sends with Content-Encoding: zstd to a client that
-//     sends Accept-Encoding: zstd (else the raw size, Entry.Size).
-//   - Patch URLs (PathDelta) serve the patch bytes as is (no
-//     Content-Encoding), with a strong ETag of the patch's SHA-256, one Range
-//     and Cache-Control immutable, like /o/{sha256}.
+//  1. The device POSTs a CheckRequest to PathCheck.
+//  2. The answer is a SignedCheck: the exact payload bytes of a CheckAnswer
+//     and an ed25519 signature over SignatureContext+payload. Its size does
+//     not depend on the bundle or on the change: it names the target
+//     (version, manifest digest, file count, size) and one step object
+//     (digest, size), or says why there is no update.
+//  3. The device downloads the step, an ordinary object at /o/{sha256}
+//     (immutable, shared by every device taking the same step, cacheable
+//     by a CDN), checks its SHA-256 against the signed digest, and applies
+//     it to the bundle it runs (package step: removed paths, copies, new
+//     files rebuilt from one bundle patch inside the step or fetched whole
+//     by digest). It hashes what it builds and installs only if the
+//     result's manifest digest is the signed Target.Manifest.
+//  4. On any failure of the step (missing, corrupt, or not arriving at the
+//     target) the device falls back to the target manifest itself,
+//     PathManifest (verified against Target.Manifest), and fetches the
+//     objects it lacks whole. A bad step costs bytes, never correctness.
+//
+// Back to the built-in bundle: an Update whose Target.Version is "builtin",
+// Target.Manifest the zero digest, and no Step.
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
 )
 
 // EmptyManifest is the digest of the manifest with no files (hex of the
-// SHA-256 of "patchwire-manifest/1\n"): Plan.From of a plan that starts
-// from nothing.
+// SHA-256 of "patchwire-manifest/1\n"): the start of a step for a device
+// whose bundle the server does not know.
 const EmptyManifest = "2c39420d467a4cf1a9fb37f20b70d55cdc30b5a54ffa5981ea8e015a55a07a36"
 
-// The native device protocol: POST PathCheck with a CheckRequest; the
-// answer is a SignedCheck whose Payload, once its signature verifies,
-// decodes to a CheckAnswer. Devices act on nothing before verifying.
+// The native device protocol's path and signing constants.
 const (
 	PathCheck = "/v1/check"
 	// PathDelta serves a patch by the digests it connects: per-file
 	// patches by file digests, bundle patches by manifest digests. The URL
-	// is immutable and device-independent, like /o/{sha256}.
+	// is immutable and device-independent, like /o/{sha256}. Protocol 2
+	// carries bundle patches inside steps; the route stays for caches and
+	// tools.
 	PathDelta = "/d/{codec}/{from}/{to}"
 	// CheckAnswerType is CheckAnswer.Type; a signature made for any other
 	// purpose never verifies as a check answer.
-	CheckAnswerType = "patchwire-check/v1"
+	CheckAnswerType = "patchwire-check/2"
 	// SignatureContext is prefixed to the payload before signing, so the
 	// signing key signs nothing else that could be confused with an answer.
-	SignatureContext = "patchwire signed check answer v1\n"
+	SignatureContext = "patchwire signed check answer v2\n"
 )
 
 // CurrentBundle is what the device runs now.
@@ -68,100 +75,153 @@ type CheckRequest struct {
 	IsDev         bool          `json:"is_dev,omitempty"` // a debug/dev build (Capgo's is_prod=false)
 }
 
-// SignedCheck is the answer to POST /v1/check: the exact payload bytes and
-// an ed25519 signature over SignatureContext+Payload.
+// SignedCheck is the answer to POST /v1/check. On the wire it is
+// {"p":PAYLOAD,"s":SIGNATURE,"k":KEY_ID} with PAYLOAD the JSON object
+// itself (not re-encoded: the signature covers its exact bytes), so the
+// answer stays small.
 type SignedCheck struct {
-	Payload   []byte `json:"payload"`   // JSON of a CheckAnswer (base64 on the wire)
-	Signature []byte `json:"signature"` // ed25519, 64 bytes (base64 on the wire)
-	KeyID     string `json:"key_id"`    // first 16 hex of SHA-256 of the public key
+	Payload   json.RawMessage `json:"p"` // JSON of a CheckAnswer, exactly as signed
+	Signature []byte          `json:"s"` // ed25519 over SignatureContext+Payload, 64 bytes (base64)
+	KeyID     string          `json:"k"` // first 16 hex of SHA-256 of the public key
 }
 
-// CheckAnswer is the signed content: either NoUpdate or Plan is set.
+// CheckAnswer is the signed content: exactly one of NoUpdate and Update is
+// set. On the wire (MarshalJSON) member names are short, times are Unix
+// seconds and digests unpadded base64url, which keeps every answer within
+// a few hundred bytes:
+//
+//	{"t":"patchwire-check/2","app":A,"ch":C,"pf":P,"dev":D,"seq":N,"iat":T,"exp":T,
+//	 "no":{"code":C,"msg":M} | "up":{"to":{"v":V,"m":H,"n":N,"sz":N},"step":{"h":H,"sz":N}}}
 type CheckAnswer struct {
-	Type     string    `json:"type"` // CheckAnswerType
-	App      string    `json:"app_id"`
-	Channel  string    `json:"channel"`
-	Platform string    `json:"platform"`
-	DeviceID string    `json:"device_id"`
-	Sequence uint64    `json:"sequence"` // the channel's sequence: devices refuse lower ones
-	IssuedAt time.Time `json:"issued_at"`
-	Expires  time.Time `json:"expires"`
-	NoUpdate *NoUpdate `json:"no_update,omitempty"`
-	Plan     *Plan     `json:"plan,omitempty"`
+	Type     string // CheckAnswerType
+	App      string
+	Channel  string
+	Platform string
+	DeviceID string
+	Sequence uint64    // the channel's sequence: devices refuse lower ones
+	IssuedAt time.Time // whole seconds on the wire
+	Expires  time.Time
+	NoUpdate *NoUpdate
+	Update   *Update
+}
+
+// checkAnswerWire is CheckAnswer as JSON.
+type checkAnswerWire struct {
+	Type     string      `json:"t"`
+	App      string      `json:"app"`
+	Channel  string      `json:"ch"`
+	Platform string      `json:"pf"`
+	DeviceID string      `json:"dev"`
+	Sequence uint64      `json:"seq"`
+	IssuedAt int64       `json:"iat"`
+	Expires  int64       `json:"exp"`
+	NoUpdate *NoUpdate   `json:"no,omitempty"`
+	Update   *updateWire `json:"up,omitempty"`
+}
+
+type updateWire struct {
+	Target targetWire `json:"to"`
+	Step   *stepWire  `json:"step,omitempty"`
+}
+
+type targetWire struct {
+	Version  string `json:"v"`
+	Manifest hash   `json:"m"`
+	Files    int    `json:"n"`
+	Size     int64  `json:"sz"`
+}
+
+type stepWire struct {
+	Digest hash  `json:"h"`
+	Size   int64 `json:"sz"`
+}
+
+// hash is a digest as the answer spells it: unpadded base64url, 43
+// characters.
+type hash manifest.Digest
+
+func (h hash) MarshalText() ([]byte, error) {
+	return base64.RawURLEncoding.AppendEncode(nil, h[:]), nil
+}
+
+func (h *hash) UnmarshalText(b []byte) error {
+	if len(b) != base64.RawURLEncoding.EncodedLen(manifest.DigestSize) {
+		return fmt.Errorf("digest: want %d base64url characters", base64.RawURLEncoding.EncodedLen(manifest.DigestSize))
+	}
+	n, err := base64.RawURLEncoding.Decode(h[:], b)
+	if err != nil || n != manifest.DigestSize {
+		return fmt.Errorf("digest: not base64url")
+	}
+	return nil
+}
+
+// MarshalJSON writes the wire form.
+func (a CheckAnswer) MarshalJSON() ([]byte, error) {
+	w := checkAnswerWire{
+		Type: a.Type, App: a.App, Channel: a.Channel, Platform: a.Platform, DeviceID: a.DeviceID,
+		Sequence: a.Sequence, IssuedAt: a.IssuedAt.Unix(), Expires: a.Expires.Unix(), NoUpdate: a.NoUpdate,
+	}
+	if u := a.Update; u != nil {
+		t := u.Target
+		w.Update = &updateWire{Target: targetWire{Version: t.Version, Manifest: hash(t.Manifest), Files: t.Files, Size: t.Size}}
+		if s := u.Step; s != nil {
+			w.Update.Step = &stepWire{Digest: hash(s.Digest), Size: s.Size}
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the wire form strictly: one object, no unknown
+// members.
+func (a *CheckAnswer) UnmarshalJSON(b []byte) error {
+	var w checkAnswerWire
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&w); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("check answer: data after the object")
+	}
+	*a = CheckAnswer{
+		Type: w.Type, App: w.App, Channel: w.Channel, Platform: w.Platform, DeviceID: w.DeviceID,
+		Sequence: w.Sequence, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), Expires: time.Unix(w.Expires, 0).UTC(), NoUpdate: w.NoUpdate,
+	}
+	if u := w.Update; u != nil {
+		t := u.Target
+		a.Update = &Update{Target: TargetBundle{Version: t.Version, Manifest: manifest.Digest(t.Manifest), Files: t.Files, Size: t.Size}}
+		if s := u.Step; s != nil {
+			a.Update.Step = &StepRef{Digest: manifest.Digest(s.Digest), Size: s.Size}
+		}
+	}
+	return nil
 }
 
 // NoUpdate says why the device should keep what it runs (resolver codes).
 type NoUpdate struct {
 	Code    string `json:"code"`
-	Message string `json:"message"`
+	Message string `json:"msg"`
 }
 
-// Plan turns the device's current bundle (From) into the target. It lists
-// only what changes: every path of From not named here is kept as is. The
-// device rebuilds the target manifest from From's plus these changes and
-// must find Target.Manifest before it installs anything.
-type Plan struct {
-	From   manifest.Digest `json:"from"` // the manifest the plan starts from
-	Target TargetBundle    `json:"target"`
-	// Removed paths of From absent from the target.
-	Removed []string `json:"removed,omitempty"`
-	// Copies are target files whose bytes the device already has under
-	// another path of From.
-	Copies []Copy `json:"copies,omitempty"`
-	// Fetches are target files downloaded whole.
-	Fetches []Fetch `json:"fetches,omitempty"`
-	// FilePatches are target files rebuilt from one file of From.
-	FilePatches []FilePatch `json:"file_patches,omitempty"`
-	// BundlePatch, when set, rebuilds several target files at once.
-	BundlePatch *BundlePatch `json:"bundle_patch,omitempty"`
-	// DownloadBytes is what the device downloads in all (response bodies).
-	DownloadBytes int64 `json:"download_bytes"`
+// Update names the bundle to run and the step that gets there.
+type Update struct {
+	Target TargetBundle
+	// Step turns the device's bundle (or, when the server does not know
+	// it, nothing) into Target; nil only for the built-in bundle.
+	Step *StepRef
 }
 
-// TargetBundle names the bundle the plan arrives at.
+// TargetBundle names the bundle an update arrives at.
 type TargetBundle struct {
-	Version  string          `json:"version"`
-	Manifest manifest.Digest `json:"manifest"`
-	Files    int             `json:"files"`
-	Size     int64           `json:"size"`
+	Version  string
+	Manifest manifest.Digest // what the device must rebuild, and PathManifest's key
+	Files    int             // entries of the target manifest
+	Size     int64           // sum of their sizes
 }
 
-// Copy: write the bytes of From's file Source at target path Entry.Path.
-type Copy struct {
-	Entry  manifest.Entry `json:"entry"`
-	Source string         `json:"source"`
-}
-
-// Fetch: download Entry whole from URL (an /o/{sha256} object).
-type Fetch struct {
-	Entry manifest.Entry `json:"entry"`
-	URL   string         `json:"url"`
-}
-
-// PatchObject is a downloadable patch: where, how big, and its digest.
-type PatchObject struct {
-	Codec  string          `json:"codec"`
-	URL    string          `json:"url"`
-	Digest manifest.Digest `json:"sha256"`
-	Size   int64           `json:"size"`
-}
-
-// FilePatch: apply Patch to From's file Base to get Entry.
-type FilePatch struct {
-	Entry manifest.Entry `json:"entry"`
-	Base  string         `json:"base"` // path in From
-	Patch PatchObject    `json:"patch"`
-}
-
-// BundlePatch rebuilds Entries, in this order, as one stream: the device
-// lays out its current bundle (From) with manifest.DictionaryOrder(From,
-// Bases) — each distinct file once, the files that are no base in path
-// order, then the bases in the order given — concatenates those files as
-// the codec's dictionary ("old"), applies Patch, and splits the output by
-// the entries' sizes. Bases are paths of From (the old files the new ones
-// line up with), so the plan grows with the change, not with the bundle.
-type BundlePatch struct {
-	Bases   []string         `json:"bases,omitempty"`
-	Entries []manifest.Entry `json:"entries"`
-	Patch   PatchObject      `json:"patch"`
+// StepRef is the step object: GET /o/{Digest}, Size bytes. Its content
+// (package step) says which manifest it starts from.
+type StepRef struct {
+	Digest manifest.Digest
+	Size   int64
 }

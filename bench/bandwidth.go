@@ -24,8 +24,9 @@ type Pair struct {
 
 	FullZip   int64 `json:"full_zip"`
 	Capgo     int64 `json:"capgo_partial_br"`
-	Patchwire int64 `json:"patchwire"`      // bytes the device received, check answer included
-	Planned   int64 `json:"patchwire_plan"` // bytes the plan announced
+	Patchwire int64 `json:"patchwire"`        // bytes the device received, check answer included
+	Planned   int64 `json:"patchwire_plan"`   // bytes the step announced: the step and the objects it names
+	Answer    int64 `json:"patchwire_answer"` // of Patchwire, the signed check answer
 	ZstdTar   int64 `json:"zstd_tar,omitempty"`
 	BsdiffTar int64 `json:"bsdiff_tar,omitempty"`
 	PerFile   int64 `json:"per_file_best,omitempty"`
@@ -145,7 +146,7 @@ func RunBandwidth(ctx context.Context, s *Series, opt BandwidthOptions) (*Series
 		if p.Device, err = srv.DeviceUpdate(ctx, filepath.Join(work, "device"), from, to); err != nil {
 			return p, err
 		}
-		p.Patchwire, p.Planned = p.Device.Downloaded, p.Device.Planned
+		p.Patchwire, p.Planned, p.Answer = p.Device.Downloaded, p.Device.Planned, p.Device.Answer
 		if p.FullZip, err = FullZip(to); err != nil {
 			return p, err
 		}

@@ -381,7 +381,7 @@ func capgoRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl
 	return n + m, err
 }
 
-// nativeCheck is one device's POST /v1/check, and the plan's downloads
+// nativeCheck is one device's POST /v1/check, and the step's download
 // when dl.
 func nativeCheck(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl bool) (int64, error) {
 	var codecs []string
@@ -400,30 +400,11 @@ func nativeCheck(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl 
 	if err := json.Unmarshal(body, &sc); err != nil {
 		return n, err
 	}
-	if err := json.Unmarshal(sc.Payload, &ans); err != nil || ans.Plan == nil {
-		return n, fmt.Errorf("bench: native answer without a plan")
+	if err := json.Unmarshal(sc.Payload, &ans); err != nil || ans.Update == nil || ans.Update.Step == nil {
+		return n, fmt.Errorf("bench: native answer without a step")
 	}
-	var urls []string
-	if bp := ans.Plan.BundlePatch; bp != nil {
-		urls = append(urls, bp.Patch.URL)
-	}
-	for _, f := range ans.Plan.Fetches {
-		urls = append(urls, f.URL)
-	}
-	for _, f := range ans.Plan.FilePatches {
-		urls = append(urls, f.Patch.URL)
-	}
-	for _, u := range urls {
-		if !strings.Contains(u, "://") {
-			u = tg.base + "/" + strings.TrimLeft(u, "/")
-		}
-		m, err := get(ctx, hc, u)
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	m, err := get(ctx, hc, tg.base+"/o/"+ans.Update.Step.Digest.String())
+	return n + m, err
 }
 
 func post(ctx context.Context, hc *http.Client, u string, body []byte) ([]byte, error) {

@@ -198,7 +198,9 @@ func (s *Server) WaitPatches(ctx context.Context, from, to *manifest.Manifest, t
 // DeviceRun is what the reference device did for one update.
 type DeviceRun struct {
 	Downloaded int64 // every response body byte, check answer included
-	Planned    int64 // what the plan said the download would be
+	Answer     int64 // the signed check answer's body
+	Step       int64 // the step object
+	Planned    int64 // what the step said the download would be (step and objects)
 	Reused     int
 	Patched    int
 	Fetched    int
@@ -230,7 +232,7 @@ func (s *Server) DeviceUpdate(ctx context.Context, work string, from, to *Versio
 		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: outcome %s, to %+v", from.Name, to.Name, res.Outcome, res.To)
 	}
 	if res.Fallbacks != 0 {
-		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: %d patches failed", from.Name, to.Name, res.Fallbacks)
+		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: the step failed, %d files fetched whole", from.Name, to.Name, res.Fallbacks)
 	}
 	// What the device runs now, re-read from its disk.
 	stat, err := device.ReadStatus(state)
@@ -244,7 +246,7 @@ func (s *Server) DeviceUpdate(ctx context.Context, work string, from, to *Versio
 	if got.Manifest.Digest() != to.Manifest.Digest() {
 		return DeviceRun{}, fmt.Errorf("bench: device update %s→%s: the device's folder is not %s", from.Name, to.Name, to.Name)
 	}
-	return DeviceRun{Downloaded: res.DownloadedBytes, Planned: res.PlannedBytes, Reused: res.Reused, Patched: res.Patched,
+	return DeviceRun{Downloaded: res.DownloadedBytes, Answer: res.AnswerBytes, Step: res.StepBytes, Planned: res.PlannedBytes, Reused: res.Reused, Patched: res.Patched,
 		Fetched: res.Fetched, Fallbacks: res.Fallbacks, Duration: res.Duration}, nil
 }
 

@@ -125,10 +125,11 @@ func (r *Report) Markdown(w io.Writer, chart string) {
 	if len(r.Series) > 0 {
 		fmt.Fprintf(w, "## Bytes a device downloads per update\n\n")
 		fmt.Fprintf(w, "kB = 1000 B. **zip**: the whole bundle, deflate -9. **capgo br**: file-level partial update as Capgo does it (files whose bytes the device lacks, each Brotli q%d). "+
-			"**patchwire**: bytes the reference device received from a real in-process server (signed check answer + objects/patches), the update verified. "+
+			"**patchwire**: bytes the reference device received from a real in-process server (signed check answer + step + any whole objects), the update verified. "+
 			"**zstd tar** / **bsdiff tar**: `zstd -19 --long=27 --patch-from` / `bsdiff` on deterministic tars of the whole bundles. "+
 			"**per-file best**: per lacking file, the smallest of Brotli, zstd and bsdiff from the same path. "+
-			"**payload**: what patchwire's plan downloads without the signed check answer (the references carry no manifest either). "+
+			"**answer**: of patchwire, the signed check answer (constant size: it names the target and one step). "+
+			"**step**: of patchwire, the step and the whole objects it names, without the answer (the references carry no manifest either). "+
 			"**×best**: patchwire (device bytes) / smallest reference. Every reference patch was applied back and compared.\n\n", BrotliQuality)
 		if chart != "" {
 			fmt.Fprintf(w, "![bytes per update](%s)\n\n", chart)
@@ -140,15 +141,15 @@ func (r *Report) Markdown(w io.Writer, chart string) {
 		fmt.Fprintln(w)
 		for _, s := range r.Series {
 			fmt.Fprintf(w, "### %s\n\n", s.Name)
-			fmt.Fprintf(w, "| pair | bundle MB | files lacking/total | zip | capgo br | **patchwire** | payload | zstd tar | bsdiff tar | per-file best | ×best |\n")
-			fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+			fmt.Fprintf(w, "| pair | bundle MB | files lacking/total | zip | capgo br | **patchwire** | answer | step | zstd tar | bsdiff tar | per-file best | ×best |\n")
+			fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 			for _, p := range s.Pairs {
 				name := p.From + "→" + p.To
 				if p.Skip {
 					name += " (skip)"
 				}
-				fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | **%s** | %s | %s | %s | %s | %.2f |\n", name, mb(p.BundleBytes), p.Changed, p.Files,
-					kb(p.FullZip), kb(p.Capgo), kb(p.Patchwire), kb(p.Planned), kb(p.ZstdTar), kb(p.BsdiffTar), kb(p.PerFile), p.Ratio)
+				fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | **%s** | %s | %s | %s | %s | %s | %.2f |\n", name, mb(p.BundleBytes), p.Changed, p.Files,
+					kb(p.FullZip), kb(p.Capgo), kb(p.Patchwire), kb(p.Answer), kb(p.Planned), kb(p.ZstdTar), kb(p.BsdiffTar), kb(p.PerFile), p.Ratio)
 			}
 			fmt.Fprintf(w, "\nEncode time (s) and peak memory (MiB): patchwire = the server's background patch jobs after the publish (all bases), the whole process's peak RSS %s MiB.\n\n", mib(s.ServerMaxRSS))
 			fmt.Fprintf(w, "| pair | patchwire s | patches ready | device: reused/patched/fetched | zstd tar s | zstd MiB | bsdiff tar s | bsdiff MiB |\n|---|---|---|---|---|---|---|---|\n")

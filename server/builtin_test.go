@@ -42,14 +42,15 @@ func TestBuiltinBundle(t *testing.T) {
 	req.NativeVersion = "1.4.0"
 	sc := e.post(e.HTTPSClient(), req)
 	a, err := server.VerifyCheck(e.pub, sc)
-	if err != nil || a.Plan == nil || a.Plan.Target.Version != "1.4.6" || a.Plan.From != shipped.Digest() {
+	if err != nil || a.Update == nil || a.Update.Target.Version != "1.4.6" {
 		t.Fatalf("native check from builtin: %+v, %v", a, err)
 	}
-	if a.Plan.BundlePatch == nil || len(a.Plan.Fetches) != 0 {
-		t.Fatalf("the first update from the store install is not one patch: %d fetches, bundle patch %v", len(a.Plan.Fetches), a.Plan.BundlePatch != nil)
+	s, _ := getStep(t, e.HTTPSClient(), e.URL, e.releases["1.4.0-builtin"], a.Update)
+	if _, patched, objects := countKinds(s); s.From != shipped.Digest() || patched == 0 || objects != 0 {
+		t.Fatalf("the first update from the store install is not one patch: %s", s)
 	}
-	install(t, e.HTTPSClient(), e.releases["1.4.0-builtin"], a.Plan)
-	if n, whole := deviceBytes(sc, a.Plan), manifestOfFiles(t, e.releases["1.4.6"]).TotalSize(); n*10 > whole {
+	_, n := install(t, e.HTTPSClient(), e.URL, e.releases["1.4.0-builtin"], a.Update)
+	if n, whole := answerBytes(sc)+n, manifestOfFiles(t, e.releases["1.4.6"]).TotalSize(); n*10 > whole {
 		t.Errorf("downloaded %d bytes of a %d-byte bundle", n, whole)
 	}
 

@@ -149,7 +149,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	if !s.devLimits.admitNative(w, r, req.DeviceID) {
 		return
 	}
-	ans, err := s.native.answer(r.Context(), req, s.baseURL(r))
+	ans, err := s.native.answer(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -183,7 +183,7 @@ func checkRequestBounds(req api.CheckRequest) error {
 }
 
 // answer decides and plans one check.
-func (n *native) answer(ctx context.Context, req api.CheckRequest, base string) (api.CheckAnswer, error) {
+func (n *native) answer(ctx context.Context, req api.CheckRequest) (api.CheckAnswer, error) {
 	now := n.now().UTC().Truncate(time.Second)
 	ans := api.CheckAnswer{
 		Type: api.CheckAnswerType, App: req.App, Channel: req.Channel, Platform: req.Platform,
@@ -226,29 +226,46 @@ func (n *native) answer(ctx context.Context, req api.CheckRequest, base string) 
 	}
 	b := dec.Update.Bundle
 	if b.Version == resolver.Builtin {
-		ans.Plan = &api.Plan{From: req.Current.Manifest, Target: api.TargetBundle{Version: resolver.Builtin}}
+		ans.Update = &api.Update{Target: api.TargetBundle{Version: resolver.Builtin}}
 		return ans, nil
 	}
 	to, err := n.st.LoadManifest(ctx, b.Manifest)
 	if err != nil {
 		return ans, err
 	}
-	// The device's bundle is known when it is one of the app's bundles.
-	var from *manifest.Manifest
-	for _, ab := range snap.Bundles {
-		if ab.Manifest == req.Current.Manifest && !ab.Deleted && !ab.Manifest.IsZero() {
-			if from, err = n.st.LoadManifest(ctx, ab.Manifest); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return ans, err
-			}
-			break
-		}
-	}
-	plan, err := n.plan(ctx, from, to, deviceCodecs(req.Codecs))
+	from, err := n.deviceManifest(ctx, snap, req)
 	if err != nil {
 		return ans, err
 	}
-	ans.Plan = apiPlan(plan, b, to, base)
+	ref, ready, err := n.patcher.steps.forDevice(ctx, from, to)
+	if err != nil {
+		return ans, err
+	}
+	if !ready && from != nil {
+		n.patcher.schedule(from.Digest(), to.Digest())
+	}
+	ans.Update = &api.Update{
+		Target: api.TargetBundle{Version: b.Version, Manifest: b.Manifest, Files: to.Len(), Size: to.TotalSize()},
+		Step:   &ref,
+	}
 	return ans, nil
+}
+
+// deviceManifest is the manifest of the bundle the device runs when the
+// server knows it (resolver.Snapshot.RunningManifest: one of the app's
+// bundles', or for a device on "builtin" that reports none, the registered
+// builtin bundle of its native version), else nil: the step then starts
+// from nothing.
+func (n *native) deviceManifest(ctx context.Context, snap resolver.Snapshot, req api.CheckRequest) (*manifest.Manifest, error) {
+	d, ok := snap.RunningManifest(req.Current.Version, req.NativeVersion, req.Current.Manifest)
+	if !ok {
+		return nil, nil
+	}
+	m, err := n.st.LoadManifest(ctx, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
 }
 
 // deviceCodecs keeps the codecs the server knows, in the device's order,
@@ -272,80 +289,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// plan builds the device's plan from what exists now and schedules the
-// patches that would make it smaller.
-func (n *native) plan(ctx context.Context, from, to *manifest.Manifest, codecs []string) (resolver.Plan, error) {
-	c := resolver.NewChanges(from, to)
-	var ds []manifest.Digest
-	for _, d := range c.Deliver {
-		ds = append(ds, d.Entry.Digest)
-	}
-	infos, err := n.st.StatObjects(ctx, ds)
-	if err != nil {
-		return resolver.Plan{}, err
-	}
-	av := resolver.Available{Objects: make(map[manifest.Digest]int64, len(infos))}
-	for d, info := range infos {
-		av.Objects[d] = info.StoredSize
-	}
-	// Everything the server makes, whatever this device applies, so that
-	// one job covers every device taking this step.
-	wanted := wantedPatches(c, serverCodecs())
-	refs, known, err := lookupPatches(ctx, n.st, wanted)
-	if err != nil {
-		return resolver.Plan{}, err
-	}
-	av.Patches = refs
-	for _, k := range wanted {
-		if !known[k] {
-			n.patcher.schedule(c.From, c.To)
-			break
-		}
-	}
-	return c.Plan(codecs, av), nil
-}
-
-// apiPlan turns a resolver plan into the wire form with absolute URLs.
-func apiPlan(p resolver.Plan, b resolver.Bundle, to *manifest.Manifest, base string) *api.Plan {
-	out := &api.Plan{
-		From: p.From,
-		Target: api.TargetBundle{
-			Version: b.Version, Manifest: p.To, Files: to.Len(), Size: to.TotalSize(),
-		},
-		Removed:       p.Removed,
-		DownloadBytes: p.DownloadBytes,
-	}
-	for _, c := range p.Copies {
-		out.Copies = append(out.Copies, api.Copy{Entry: c.Entry, Source: c.Source})
-	}
-	for _, e := range p.Fetches {
-		out.Fetches = append(out.Fetches, api.Fetch{Entry: e, URL: objectURL(base, e.Digest)})
-	}
-	for _, fp := range p.FilePatches {
-		out.FilePatches = append(out.FilePatches, api.FilePatch{
-			Entry: fp.Entry, Base: fp.Base.Path,
-			Patch: patchObject(base, fp.Patch, fp.Base.Digest, fp.Entry.Digest),
-		})
-	}
-	if bp := p.Bundle; bp != nil {
-		out.BundlePatch = &api.BundlePatch{
-			Bases: bp.Bases, Entries: bp.Entries,
-			Patch: patchObject(base, bp.Patch, p.From, p.To),
-		}
-	}
-	return out
-}
-
-func objectURL(base string, d manifest.Digest) string {
-	return base + strings.Replace(api.PathObject, "{sha256}", d.String(), 1)
-}
-
 // DeltaPath is the path of the patch with codec from one digest to another
 // (api.PathDelta).
 func DeltaPath(codec string, from, to manifest.Digest) string {
 	return strings.NewReplacer("{codec}", url.PathEscape(codec), "{from}", from.String(), "{to}", to.String()).Replace(api.PathDelta)
-}
-
-func patchObject(base string, ref resolver.PatchRef, from, to manifest.Digest) api.PatchObject {
-	return api.PatchObject{Codec: ref.Codec, URL: base + DeltaPath(ref.Codec, from, to), Digest: ref.Digest, Size: ref.Size}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
+	"github.com/patchwire/patchwire/step"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -169,116 +170,86 @@ func fetchURL(t testing.TB, c *http.Client, url string, header ...string) (*http
 	return resp, b
 }
 
-// install executes plan on the device's files as a device does, verifying
-// every byte, and returns the target's files.
-func install(t testing.TB, c *http.Client, cur map[string][]byte, plan *api.Plan) map[string][]byte {
+// getStep downloads and decodes the step of up for a device running cur
+// (nil: the step must start from nothing).
+func getStep(t testing.TB, c *http.Client, base string, cur map[string][]byte, up *api.Update) (*step.Step, *manifest.Manifest) {
 	t.Helper()
+	if up.Step == nil {
+		t.Fatalf("update to %s has no step", up.Target.Version)
+	}
+	resp, b := fetchURL(t, c, base+"/o/"+up.Step.Digest.String())
+	if resp.StatusCode != 200 || int64(len(b)) != up.Step.Size || manifest.Sum(b) != up.Step.Digest {
+		t.Fatalf("GET step: %d, %d bytes, want %d", resp.StatusCode, len(b), up.Step.Size)
+	}
+	from := &manifest.Manifest{}
+	if empty, err := step.StartsFrom(b, from.Digest()); err != nil {
+		t.Fatal(err)
+	} else if !empty {
+		from = manifestOfFiles(t, cur)
+	}
+	s, err := step.Decode(from, b, step.DefaultLimits())
+	if err != nil {
+		t.Fatalf("decode step: %v", err)
+	}
+	return s, from
+}
+
+// install applies up to the device's files as a device does, verifying
+// every byte, and returns the target's files and the bytes downloaded
+// (step and objects, raw: this client does not ask for zstd).
+func install(t testing.TB, c *http.Client, base string, cur map[string][]byte, up *api.Update) (map[string][]byte, int64) {
+	t.Helper()
+	s, from := getStep(t, c, base, cur, up)
+	downloaded := up.Step.Size
+	target, patched, err := s.Rebuild(from, func(e manifest.Entry) ([]byte, error) { return cur[e.Path], nil }, manifest.DefaultLimits())
+	if err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	if target.Digest() != up.Target.Manifest || target.Len() != up.Target.Files || target.TotalSize() != up.Target.Size {
+		t.Fatalf("step rebuilds %s, the signed target is %s", target.Digest(), up.Target.Manifest)
+	}
+	have := map[manifest.Digest][]byte{}
+	for _, b := range cur {
+		have[manifest.Sum(b)] = b
+	}
+	for d, b := range patched {
+		have[d] = b
+	}
+	for _, w := range s.Writes {
+		if w.Kind != step.Object {
+			continue
+		}
+		resp, b := fetchURL(t, c, base+"/o/"+w.Digest.String())
+		if resp.StatusCode != 200 || manifest.Sum(b) != w.Digest {
+			t.Fatalf("GET object %s: %d", w.Path, resp.StatusCode)
+		}
+		downloaded += int64(len(b))
+		have[w.Digest] = b
+	}
 	next := map[string][]byte{}
-	if plan.From.String() != api.EmptyManifest {
-		if got := manifestOfFiles(t, cur).Digest(); got != plan.From {
-			t.Fatalf("plan starts from %s, the device runs %s", plan.From, got)
-		}
-		for p, b := range cur {
-			next[p] = b
-		}
-	}
-	for _, p := range plan.Removed {
-		if _, ok := next[p]; !ok {
-			t.Fatalf("removed %q is not in the current bundle", p)
-		}
-		delete(next, p)
-	}
-	// The target manifest, derived before downloading anything.
-	derived := map[string]manifest.Entry{}
-	for p, b := range next {
-		derived[p] = manifest.Entry{Path: p, Digest: manifest.Sum(b), Size: int64(len(b))}
-	}
-	var entries []manifest.Entry
-	for _, cp := range plan.Copies {
-		entries = append(entries, cp.Entry)
-	}
-	for _, f := range plan.Fetches {
-		entries = append(entries, f.Entry)
-	}
-	for _, fp := range plan.FilePatches {
-		entries = append(entries, fp.Entry)
-	}
-	if plan.BundlePatch != nil {
-		entries = append(entries, plan.BundlePatch.Entries...)
-	}
-	for _, e := range entries {
-		derived[e.Path] = e
-	}
-	var list []manifest.Entry
-	for _, e := range derived {
-		list = append(list, e)
-	}
-	m, err := manifest.New(list, manifest.DefaultLimits())
-	if err != nil || m.Digest() != plan.Target.Manifest {
-		t.Fatalf("derived target manifest does not match the signed one: %v", err)
-	}
-	download := func(url string, d manifest.Digest, size int64) []byte {
-		resp, b := fetchURL(t, c, url)
-		if resp.StatusCode != 200 || int64(len(b)) != size || manifest.Sum(b) != d {
-			t.Fatalf("GET %s: %d, %d bytes, want %d with digest %s", url, resp.StatusCode, len(b), size, d)
-		}
-		return b
-	}
-	var downloaded int64
-	put := func(e manifest.Entry, b []byte) {
-		if int64(len(b)) != e.Size || manifest.Sum(b) != e.Digest {
-			t.Fatalf("%s does not rebuild", e.Path)
+	for _, e := range target.Entries() {
+		b, ok := have[e.Digest]
+		if !ok {
+			t.Fatalf("%s: bytes not rebuilt", e.Path)
 		}
 		next[e.Path] = b
 	}
-	for _, cp := range plan.Copies {
-		put(cp.Entry, cur[cp.Source])
-	}
-	for _, f := range plan.Fetches {
-		put(f.Entry, download(f.URL, f.Entry.Digest, f.Entry.Size))
-		downloaded += f.Entry.Size // raw: this client does not ask for zstd
-	}
-	for _, fp := range plan.FilePatches {
-		codec, _ := delta.Lookup(fp.Patch.Codec)
-		patch := download(fp.Patch.URL, fp.Patch.Digest, fp.Patch.Size)
-		downloaded += fp.Patch.Size
-		out, err := codec.Apply(cur[fp.Base], patch, fp.Entry.Size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		put(fp.Entry, out)
-	}
-	if bp := plan.BundlePatch; bp != nil {
-		codec, _ := delta.Lookup(bp.Patch.Codec)
-		patch := download(bp.Patch.URL, bp.Patch.Digest, bp.Patch.Size)
-		downloaded += bp.Patch.Size
-		layout, err := manifest.DictionaryOrder(manifestOfFiles(t, cur), bp.Bases)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dict := make([][]byte, len(layout))
-		for i, e := range layout {
-			dict[i] = cur[e.Path]
-		}
-		sizes := make([]int64, len(bp.Entries))
-		for i, e := range bp.Entries {
-			sizes[i] = e.Size
-		}
-		out, err := delta.ApplyBundle(codec, dict, patch, sizes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range bp.Entries {
-			put(e, out[i])
+	return next, downloaded
+}
+
+// countKinds counts a step's writes by kind.
+func countKinds(s *step.Step) (copies, patched, objects int) {
+	for _, w := range s.Writes {
+		switch w.Kind {
+		case step.Copy:
+			copies++
+		case step.Patched:
+			patched++
+		case step.Object:
+			objects++
 		}
 	}
-	if got := manifestOfFiles(t, next).Digest(); got != plan.Target.Manifest {
-		t.Fatalf("installed bundle is %s, want %s", got, plan.Target.Manifest)
-	}
-	if plan.BundlePatch != nil && downloaded != plan.DownloadBytes {
-		t.Errorf("downloaded %d bytes, the plan says %d", downloaded, plan.DownloadBytes)
-	}
-	return next
+	return
 }
 
 func TestNativeCheck(t *testing.T) {
@@ -298,9 +269,9 @@ func TestNativeCheck(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("check took %v", took)
 	}
-	p := a.Plan
-	if a.NoUpdate != nil || p == nil {
-		t.Fatalf("want a plan, got %+v", a.NoUpdate)
+	up := a.Update
+	if a.NoUpdate != nil || up == nil {
+		t.Fatalf("want an update, got %+v", a.NoUpdate)
 	}
 	if a.Type != api.CheckAnswerType || a.App != app || a.Channel != "production" || a.Platform != "android" ||
 		a.DeviceID != checkRequest("", manifest.Digest{}).DeviceID || a.Sequence != ch.Sequence || a.Sequence == 0 {
@@ -309,24 +280,21 @@ func TestNativeCheck(t *testing.T) {
 	if d := a.Expires.Sub(a.IssuedAt); d != server.DefaultAnswerTTL || time.Since(a.IssuedAt) > time.Minute {
 		t.Errorf("issued %v, expires %v", a.IssuedAt, a.Expires)
 	}
-	if p.Target.Version != "1.0.1" || p.Target.Manifest != v2.Digest() || p.Target.Files != v2.Len() || p.Target.Size != v2.TotalSize() || p.From != v1.Digest() {
-		t.Errorf("target %+v from %s", p.Target, p.From)
+	if up.Target.Version != "1.0.1" || up.Target.Manifest != v2.Digest() || up.Target.Files != v2.Len() || up.Target.Size != v2.TotalSize() {
+		t.Errorf("target %+v", up.Target)
 	}
-	if p.BundlePatch != nil || len(p.FilePatches) != 0 || len(p.Fetches) == 0 {
-		t.Fatalf("first plan: %d fetches, %d file patches, bundle %v", len(p.Fetches), len(p.FilePatches), p.BundlePatch != nil)
+	s, _ := getStep(t, https, e.URL, e.releases["1.0.0"], up)
+	if _, patched, objects := countKinds(s); s.From != v1.Digest() || patched != 0 || objects == 0 {
+		t.Fatalf("draft step: %s", s)
 	}
 	// Only what changes is listed.
-	if n := len(p.Fetches) + len(p.Copies) + len(p.Removed); n >= v2.Len()+v1.Len() || len(p.Removed) == 0 {
-		t.Errorf("plan lists %d files for a 3-chunk release of %d files", n, v2.Len())
+	if n := len(s.Writes) + len(s.Removed); n >= v2.Len() || len(s.Removed) == 0 {
+		t.Errorf("step lists %d files for a 3-chunk release of %d files", n, v2.Len())
 	}
-	var whole int64
-	for _, f := range p.Fetches {
-		whole += f.Entry.Size
-	}
-	install(t, https, e.releases["1.0.0"], p)
+	_, whole := install(t, https, e.URL, e.releases["1.0.0"], up)
 
 	// Once the patcher has run, the next check (over HTTP/3) gets the
-	// bundle patch.
+	// final step, with the bundle patch inside.
 	resume()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -334,30 +302,19 @@ func TestNativeCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = e.check(h3, checkRequest("1.0.0", v1.Digest()))
-	p = a.Plan
-	if p == nil || p.BundlePatch == nil {
-		t.Fatalf("second plan has no bundle patch: %+v", p)
+	s, _ = getStep(t, h3, e.URL, e.releases["1.0.0"], a.Update)
+	if _, patched, objects := countKinds(s); patched == 0 || objects != 0 {
+		t.Fatalf("final step: %s", s)
 	}
-	if len(p.Fetches)+len(p.FilePatches) != 0 || p.DownloadBytes != p.BundlePatch.Patch.Size || p.DownloadBytes*5 > whole {
-		t.Errorf("bundle patch plan: %d bytes against %d whole", p.DownloadBytes, whole)
+	if s.Codec != delta.NameZstdDict && s.Codec != delta.NameBsdiff {
+		t.Errorf("codec %q", s.Codec)
 	}
-	if p.BundlePatch.Patch.Codec != delta.NameZstdDict && p.BundlePatch.Patch.Codec != delta.NameBsdiff {
-		t.Errorf("codec %q", p.BundlePatch.Patch.Codec)
-	}
-	got := install(t, h3, e.releases["1.0.0"], p)
+	got, download := install(t, h3, e.URL, e.releases["1.0.0"], a.Update)
 	if len(got) != len(e.releases["1.0.1"]) {
 		t.Errorf("installed %d files, want %d", len(got), len(e.releases["1.0.1"]))
 	}
-	// A device that applies only zstd-dict gets a zstd-dict patch.
-	req := checkRequest("1.0.0", v1.Digest())
-	req.Codecs = []string{delta.NameZstdDict}
-	if p := e.check(https, req).Plan; p.BundlePatch == nil || p.BundlePatch.Patch.Codec != delta.NameZstdDict {
-		t.Errorf("zstd-dict only: %+v", p.BundlePatch)
-	}
-	// A device that applies no codec gets whole objects.
-	req.Codecs = nil
-	if p := e.check(https, req).Plan; p.BundlePatch != nil || len(p.FilePatches) != 0 {
-		t.Error("no codecs: patches planned")
+	if download != a.Update.Step.Size || download*5 > whole {
+		t.Errorf("final step: %d bytes against %d for the draft", download, whole)
 	}
 }
 
@@ -401,13 +358,16 @@ func TestNativeCheckSignature(t *testing.T) {
 	if !e.Server.SigningPublicKey().Equal(e.pub) {
 		t.Error("signing key changed across a restart")
 	}
-	// Unknown current bundle: a plan from nothing, every file fetched whole.
+	// Unknown current bundle: a step from nothing, every file fetched whole.
 	a := e.check(e.HTTPSClient(), checkRequest("builtin", manifest.Sum([]byte("not a manifest"))))
-	if a.Plan == nil || a.Plan.From.String() != api.EmptyManifest || len(a.Plan.Fetches) != v1.Len() ||
-		len(a.Plan.Copies)+len(a.Plan.Removed)+len(a.Plan.FilePatches) != 0 || a.Plan.BundlePatch != nil {
-		t.Fatalf("unknown bundle: %+v", a.Plan)
+	if a.Update == nil {
+		t.Fatalf("unknown bundle: %+v", a.NoUpdate)
 	}
-	install(t, e.HTTPSClient(), nil, a.Plan)
+	s, _ := getStep(t, e.HTTPSClient(), e.URL, nil, a.Update)
+	if copies, patched, objects := countKinds(s); s.From.String() != api.EmptyManifest || objects != v1.Len() || copies+patched+len(s.Removed) != 0 {
+		t.Fatalf("unknown bundle: %s", s)
+	}
+	install(t, e.HTTPSClient(), e.URL, nil, a.Update)
 }
 
 func TestNativeCheckRefusals(t *testing.T) {
@@ -432,8 +392,8 @@ func TestNativeCheckRefusals(t *testing.T) {
 			req := checkRequest("1.0.0", v1.Digest())
 			tc.edit(&req)
 			a := e.check(c, req)
-			if a.Plan != nil || a.NoUpdate == nil || a.NoUpdate.Code != tc.code || a.NoUpdate.Message == "" {
-				t.Fatalf("got %+v %+v, want %s", a.NoUpdate, a.Plan, tc.code)
+			if a.Update != nil || a.NoUpdate == nil || a.NoUpdate.Code != tc.code || a.NoUpdate.Message == "" {
+				t.Fatalf("got %+v %+v, want %s", a.NoUpdate, a.Update, tc.code)
 			}
 			if a.App != req.App || a.DeviceID != req.DeviceID {
 				t.Errorf("binding %+v", a)
@@ -450,8 +410,8 @@ func TestNativeCheckRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = e.check(c, checkRequest("1.0.0", v1.Digest()))
-	if a.Plan == nil || a.Plan.Target.Version != "builtin" || !a.Plan.Target.Manifest.IsZero() || a.Sequence != ch2.Sequence || ch2.Sequence <= ch.Sequence {
-		t.Errorf("builtin: %+v sequence %d", a.Plan, a.Sequence)
+	if a.Update == nil || a.Update.Target.Version != "builtin" || !a.Update.Target.Manifest.IsZero() || a.Update.Step != nil || a.Sequence != ch2.Sequence || ch2.Sequence <= ch.Sequence {
+		t.Errorf("builtin: %+v sequence %d", a.Update, a.Sequence)
 	}
 
 	// Requests are strict and bounded.
@@ -513,26 +473,25 @@ func TestNativeSkipAndPublish(t *testing.T) {
 	if err := server.WaitPatches(wctx, env.Server); err != nil {
 		t.Fatal(err)
 	}
-	// Made at publish: the first check already has the bundle patch.
+	// Made at publish: the first check already has the final step.
 	a := e.check(e.HTTP3Client(), checkRequest("1.0.1", ms["1.0.1"].Digest()))
-	p := a.Plan
-	if p == nil || p.BundlePatch == nil {
-		t.Fatalf("no bundle patch for 1.0.1 → 1.0.5 after publish: %+v", p)
+	if a.Update == nil {
+		t.Fatalf("no update: %+v", a.NoUpdate)
 	}
-	wantURL := env.URL + server.DeltaPath(p.BundlePatch.Patch.Codec, ms["1.0.1"].Digest(), ms["1.0.5"].Digest())
-	if p.BundlePatch.Patch.URL != wantURL {
-		t.Errorf("patch URL %s, want %s", p.BundlePatch.Patch.URL, wantURL)
+	s, _ := getStep(t, e.HTTPSClient(), env.URL, e.releases["1.0.1"], a.Update)
+	if _, patched, objects := countKinds(s); patched == 0 || objects != 0 {
+		t.Fatalf("no bundle patch for 1.0.1 → 1.0.5 after publish: %s", s)
 	}
-	install(t, e.HTTPSClient(), e.releases["1.0.1"], p)
+	install(t, e.HTTPSClient(), env.URL, e.releases["1.0.1"], a.Update)
 
-	// The patch URL: immutable, strong ETag, Range, conditional requests.
+	// The step URL: immutable, strong ETag, Range, conditional requests.
 	hc := e.HTTPSClient()
-	url := p.BundlePatch.Patch.URL
+	url := env.URL + "/o/" + a.Update.Step.Digest.String()
 	resp, body := fetchURL(t, hc, url)
-	etag := `"` + p.BundlePatch.Patch.Digest.String() + `"`
+	etag := `"` + a.Update.Step.Digest.String() + `"`
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") != etag || resp.Header.Get("Cache-Control") != server.CacheForever ||
-		resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Content-Encoding") != "" || int64(len(body)) != p.BundlePatch.Patch.Size {
-		t.Fatalf("GET patch: %d %v", resp.StatusCode, resp.Header)
+		resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Content-Encoding") != "" || int64(len(body)) != a.Update.Step.Size {
+		t.Fatalf("GET step: %d %v", resp.StatusCode, resp.Header)
 	}
 	resp, part := fetchURL(t, hc, url, "Range", "bytes=10-19")
 	if resp.StatusCode != 206 || !bytes.Equal(part, body[10:20]) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", len(body)) {
@@ -545,12 +504,17 @@ func TestNativeSkipAndPublish(t *testing.T) {
 	if resp, _ := fetchURL(t, hc, url, "If-None-Match", etag); resp.StatusCode != 304 {
 		t.Errorf("If-None-Match: %d", resp.StatusCode)
 	}
-	h3resp, h3body := fetchURL(t, e.HTTP3Client(), url, "Range", "bytes=0-99")
-	if h3resp.StatusCode != 206 || !bytes.Equal(h3body, body[:100]) {
+	h3resp, h3body := fetchURL(t, e.HTTP3Client(), url, "Range", "bytes=0-9")
+	if h3resp.StatusCode != 206 || !bytes.Equal(h3body, body[:10]) {
 		t.Errorf("HTTP/3 Range: %d", h3resp.StatusCode)
 	}
-	headReq, _ := http.NewRequest("HEAD", url, nil)
-	if resp, err := hc.Do(headReq); err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
+	// The bundle patch inside is also served at its own immutable URL.
+	purl := env.URL + server.DeltaPath(s.Codec, ms["1.0.1"].Digest(), ms["1.0.5"].Digest())
+	if resp, pb := fetchURL(t, hc, purl); resp.StatusCode != 200 || !bytes.Equal(pb, s.Patch) {
+		t.Errorf("GET %s: %d", purl, resp.StatusCode)
+	}
+	headReq, _ := http.NewRequest("HEAD", purl, nil)
+	if resp, err := hc.Do(headReq); err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(s.Patch)) {
 		t.Errorf("HEAD: %v %v", resp, err)
 	}
 	z := strings.Repeat("0", 64)
@@ -566,8 +530,8 @@ func TestNativeSkipAndPublish(t *testing.T) {
 
 	// Every device from 1.0.1 shares the patch; it was made once, straight
 	// from 1.0.1 to 1.0.5, and is stored as an object under its digest.
-	sp, err := env.Store.GetPatch(ctx, store.PatchKey{Codec: p.BundlePatch.Patch.Codec, From: ms["1.0.1"].Digest(), To: ms["1.0.5"].Digest(), Bundle: true})
-	if err != nil || sp.Digest != p.BundlePatch.Patch.Digest {
+	sp, err := env.Store.GetPatch(ctx, store.PatchKey{Codec: s.Codec, From: ms["1.0.1"].Digest(), To: ms["1.0.5"].Digest(), Bundle: true})
+	if err != nil || sp.Digest != manifest.Sum(s.Patch) {
 		t.Fatalf("stored mapping %+v, %v", sp, err)
 	}
 	// Channel changes schedule patches too: rolling back to 1.0.3 makes
@@ -658,15 +622,65 @@ func TestNativePlanGrowsWithTheChange(t *testing.T) {
 	}
 	sc := e.post(e.HTTPSClient(), checkRequest("1.0.0", m1.Digest()))
 	a, err := server.VerifyCheck(e.pub, sc)
-	if err != nil || a.Plan == nil {
+	if err != nil || a.Update == nil {
 		t.Fatalf("check: %v %+v", err, a)
 	}
-	if a.Plan.BundlePatch == nil && len(a.Plan.FilePatches) == 0 {
-		t.Fatalf("a one-line change is not patched: %+v", a.Plan)
+	s, _ := getStep(t, e.HTTPSClient(), e.URL, v1, a.Update)
+	if _, patched, _ := countKinds(s); patched == 0 {
+		t.Fatalf("a one-line change is not patched: %s", s)
 	}
-	t.Logf("signed payload %d bytes; bundle patch %v, %d file patches", len(sc.Payload), a.Plan.BundlePatch != nil, len(a.Plan.FilePatches))
-	if len(sc.Payload) > 2048 {
-		t.Fatalf("signed payload is %d bytes for a one-file change in a %d-file bundle", len(sc.Payload), len(v1))
+	t.Logf("signed payload %d bytes; %s", len(sc.Payload), s)
+	if a.Update.Step.Size > 1024 {
+		t.Fatalf("the step of a one-file change in a %d-file bundle is %d bytes", len(v1), a.Update.Step.Size)
 	}
-	install(t, e.HTTPSClient(), v1, a.Plan)
+	install(t, e.HTTPSClient(), e.URL, v1, a.Update)
+}
+
+// TestNativeAnswerIsConstant: the signed answer names the target and one
+// step, so it stays within 600 bytes on the wire for a 3,000-file bundle
+// where 400 files are renamed by content hash, for a known and for an
+// unknown starting bundle, before and after the patches exist (issue 8).
+func TestNativeAnswerIsConstant(t *testing.T) {
+	e := newNativeEnv(t)
+	rng := rand.New(rand.NewSource(8))
+	v1, v2 := map[string][]byte{}, map[string][]byte{}
+	for i := 0; i < 3000; i++ {
+		body := []byte(fmt.Sprintf("export const chunk%d = %q;\n%s", i, strings.Repeat("x", i%50), strings.Repeat("/* pad */\n", 20+i%30)))
+		hash := func(b []byte) string { return strings.ToUpper(manifest.Sum(b).String()[:8]) }
+		name := func(b []byte) string {
+			return fmt.Sprintf("build/p-%s.entry.js", hash(append([]byte(fmt.Sprint(i)), b...)))
+		}
+		v1[name(body)] = body
+		if i < 400 {
+			body = append(append([]byte(nil), body...), fmt.Sprintf("export const fix%d = %d;\n", i, rng.Int())...)
+		}
+		v2[name(body)] = body
+	}
+	m1 := e.publish("1.0.0", v1)
+	e.publish("1.0.1", v2)
+	e.serve("1.0.1")
+	for _, phase := range []string{"before patches", "after patches"} {
+		for _, cur := range []struct {
+			name  string
+			files map[string][]byte
+			m     manifest.Digest
+		}{{"known bundle", v1, m1.Digest()}, {"unknown bundle", nil, manifest.Sum([]byte("unknown"))}} {
+			sc := e.post(e.HTTPSClient(), checkRequest("1.0.0", cur.m))
+			a, err := server.VerifyCheck(e.pub, sc)
+			if err != nil || a.Update == nil {
+				t.Fatalf("%s, %s: %v %+v", phase, cur.name, err, a.NoUpdate)
+			}
+			wire := answerBytes(sc)
+			_, n := install(t, e.HTTPSClient(), e.URL, cur.files, a.Update)
+			t.Logf("%s, %s: answer %d B, step %d B, downloaded %d B", phase, cur.name, wire, a.Update.Step.Size, n)
+			if wire > 600 {
+				t.Errorf("%s, %s: the answer is %d bytes on the wire, want at most 600", phase, cur.name, wire)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := server.WaitPatches(ctx, e.Server); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
 }

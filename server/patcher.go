@@ -52,6 +52,8 @@ type patcher struct {
 	log  *slog.Logger
 	enc  *patchEncoder
 	jobs chan patchJob
+	// steps makes each pair's final step once its patches exist.
+	steps *steps
 
 	mu      sync.Mutex
 	pending map[patchJob]bool
@@ -72,6 +74,7 @@ func newPatcher(st *store.Store, log *slog.Logger, enc *patchEncoder, workers in
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &patcher{
 		st: st, log: log, enc: enc,
+		steps:   newSteps(st),
 		jobs:    make(chan patchJob, patchQueue),
 		pending: map[patchJob]bool{},
 		ctx:     ctx, cancel: cancel,
@@ -305,7 +308,8 @@ func lookupPatches(ctx context.Context, st *store.Store, keys []resolver.PatchKe
 	return refs, known, nil
 }
 
-// run makes the patches job j lacks and returns how many it stored.
+// run makes the patches job j lacks, then the pair's final step, and
+// returns how many patches it stored.
 func (p *patcher) run(ctx context.Context, j patchJob) (int, error) {
 	from, err := p.st.LoadManifest(ctx, j.from)
 	if err != nil {
@@ -327,11 +331,15 @@ func (p *patcher) run(ctx context.Context, j patchJob) (int, error) {
 			missing = append(missing, k)
 		}
 	}
-	if len(missing) == 0 {
-		return 0, nil
+	made := 0
+	if len(missing) > 0 {
+		m := &patchMaker{st: p.st, enc: p.enc, ctx: ctx, c: c, files: map[manifest.Digest][]byte{}}
+		if made, err = m.make(missing); err != nil {
+			return made, err
+		}
 	}
-	m := &patchMaker{st: p.st, enc: p.enc, ctx: ctx, c: c, files: map[manifest.Digest][]byte{}}
-	return m.make(missing)
+	_, err = p.steps.ensure(ctx, from, to)
+	return made, err
 }
 
 func ignoreNotFound(err error) error {

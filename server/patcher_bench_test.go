@@ -39,6 +39,7 @@ import (
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
+	"github.com/patchwire/patchwire/step"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -93,9 +94,9 @@ func newBenchStore(tb testing.TB, releases map[string]map[string][]byte, zstdCLI
 	return b
 }
 
-// update makes the patches from → to (as the patcher does) and returns the
-// plan a device applying every codec gets, and how long making took.
-func (b *benchStore) update(tb testing.TB, from, to string) (resolver.Plan, time.Duration) {
+// update makes the patches from → to and the final step (as the patcher
+// does) and returns the step a device gets, and how long making took.
+func (b *benchStore) update(tb testing.TB, from, to string) (stepMade, time.Duration) {
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Now()
@@ -103,11 +104,25 @@ func (b *benchStore) update(tb testing.TB, from, to string) (resolver.Plan, time
 		tb.Fatal(err)
 	}
 	took := time.Since(start)
-	p, err := b.n.plan(ctx, b.ms[from], b.ms[to], serverCodecs())
+	ref, _, err := b.n.patcher.steps.forDevice(ctx, b.ms[from], b.ms[to])
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return p, took
+	obj, err := b.n.st.GetObject(ctx, ref.Digest)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := step.Decode(b.ms[from], obj.Raw, step.DefaultLimits())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return stepMade{s, ref.Size + s.DeliverBytes()}, took
+}
+
+// stepMade is a decoded step and what a device downloads with it.
+type stepMade struct {
+	*step.Step
+	DownloadBytes int64
 }
 
 // tarOf is a deterministic tar of files: sorted names, no times, no owners.
@@ -263,7 +278,7 @@ func BenchmarkUpdateBytes(b *testing.B) {
 			}
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				old, new := releases[pair[0]], releases[pair[1]]
-				var plan resolver.Plan
+				var plan stepMade
 				var took time.Duration
 				for i := 0; i < b.N; i++ {
 					plan, took = bs.update(b, pair[0], pair[1])
@@ -288,9 +303,9 @@ func BenchmarkUpdateBytes(b *testing.B) {
 					b.ReportMetric(float64(r.best), "best-ref-B")
 					b.ReportMetric(float64(plan.DownloadBytes)/float64(r.best), "ratio")
 				}
-				how := "per file"
-				if plan.Bundle != nil {
-					how = "bundle patch " + plan.Bundle.Patch.Codec
+				how := "whole objects"
+				if plan.Codec != "" {
+					how = "bundle patch " + plan.Codec
 				}
 				b.Logf("%s %s: plan %d B (%s) for %d delivered files (%d B) of %d; best reference %d B; refs %v",
 					name, mode, plan.DownloadBytes, how, len(c.Deliver), c.DeliverSize, len(new), r.best, r.refs)

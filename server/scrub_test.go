@@ -112,7 +112,9 @@ func TestScrubCountsCorruptObjects(t *testing.T) {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { env.Server.RunScrub(sctx, 10*time.Millisecond); close(done) }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	// Stopped before the store closes, also when the test fails.
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if strings.Contains(metricsText(t, env), `patchwire_scrub_runs_total{result="problems"} 2`+"\n") {
 			break
 		}
@@ -120,6 +122,4 @@ func TestScrubCountsCorruptObjects(t *testing.T) {
 			t.Fatal("RunScrub did not scrub")
 		}
 	}
-	cancel()
-	<-done
 }

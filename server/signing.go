@@ -147,7 +147,7 @@ var (
 	// not an ed25519 signature at all). Nothing in the payload was read.
 	ErrBadSignature = errors.New("check answer: signature does not verify")
 	// ErrNotAnswer: the signed payload is not a check answer (another
-	// type, unknown members, neither or both of NoUpdate and Plan).
+	// type, unknown members, neither or both of NoUpdate and Update).
 	ErrNotAnswer = errors.New("check answer: payload is not a check answer")
 )
 
@@ -164,7 +164,7 @@ func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck) (api.CheckAnswer, er
 	if err := jsonv2.Unmarshal(sc.Payload, &a, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return a, fmt.Errorf("%w: %v", ErrNotAnswer, err)
 	}
-	if a.Type != api.CheckAnswerType || (a.NoUpdate == nil) == (a.Plan == nil) {
+	if a.Type != api.CheckAnswerType || (a.NoUpdate == nil) == (a.Update == nil) {
 		return a, fmt.Errorf("%w: type %q", ErrNotAnswer, a.Type)
 	}
 	return a, nil

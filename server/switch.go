@@ -256,10 +256,10 @@ func (s *Server) prepareSwitch(ctx context.Context, app, channel string, target 
 }
 
 // ensurePair makes every patch a device going from one manifest to the
-// other can use, and returns when they exist. It is the one place the
-// switch calls into the patcher (the merge seam for the step objects of
-// issue 8: re-point it to patcher.ensureStep). A pair the patcher's
-// workers are making already is waited for, not made twice.
+// other can use and then the pair's final step (patcher.run), and returns
+// when they exist. It is the one place the switch calls into the patcher.
+// A pair the patcher's workers are making already is waited for, not made
+// twice.
 func (s *Server) ensurePair(ctx context.Context, app string, from, to manifest.Digest) error {
 	p := s.native.patcher
 	j := patchJob{from, to}
@@ -347,9 +347,9 @@ func builtinVersions(bundles []api.Bundle) []string {
 	return out
 }
 
-// prepareFromBuiltin makes, in the background, the patches from a bundle
-// just registered as builtin to every bundle the app's channels serve,
-// roll out or are about to switch to.
+// prepareFromBuiltin schedules the patches (and steps) from a bundle just
+// registered as builtin to every bundle the app's channels serve, roll out
+// or are about to switch to, on the patcher's workers.
 func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
 	s.native.patcher.background(func(ctx context.Context) {
 		as, err := s.store.Snapshot(ctx, app, "")
@@ -376,9 +376,7 @@ func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
 			}
 		}
 		for _, to := range targets {
-			if err := s.ensurePair(ctx, app, from, to); err != nil && ctx.Err() == nil {
-				s.log.Warn("patches from a builtin bundle", "app", app, "to", to.String(), "err", err)
-			}
+			s.native.patcher.schedule(from, to)
 		}
 	})
 }

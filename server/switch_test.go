@@ -17,26 +17,15 @@ import (
 	"github.com/patchwire/patchwire/server"
 )
 
-// deviceBytes is what a device downloads for a check: the signed answer,
-// then what its plan fetches (objects raw, as install fetches them, and
-// patches).
-func deviceBytes(sc api.SignedCheck, p *api.Plan) int64 {
-	n := int64(len(sc.Payload) + len(sc.Signature))
-	for _, f := range p.Fetches {
-		n += f.Entry.Size
-	}
-	for _, fp := range p.FilePatches {
-		n += fp.Patch.Size
-	}
-	if p.BundlePatch != nil {
-		n += p.BundlePatch.Patch.Size
-	}
-	return n
+// answerBytes is the signed answer's size on the wire.
+func answerBytes(sc api.SignedCheck) int64 {
+	b, _ := json.Marshal(sc)
+	return int64(len(b))
 }
 
-// deviceUpdate checks from release from as a device does, expects a plan
-// to want, installs it (verifying every byte) and returns what it
-// downloaded.
+// deviceUpdate checks from release from as a device does, expects an
+// update to want, installs it (verifying every byte) and returns what it
+// downloaded: the answer, the step and any whole objects.
 func (e *nativeEnv) deviceUpdate(t *testing.T, from string, want string) int64 {
 	t.Helper()
 	files := e.releases[from]
@@ -45,11 +34,11 @@ func (e *nativeEnv) deviceUpdate(t *testing.T, from string, want string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Plan == nil || a.Plan.Target.Version != want {
-		t.Fatalf("check from %s: %+v, want a plan to %s", from, a, want)
+	if a.Update == nil || a.Update.Target.Version != want {
+		t.Fatalf("check from %s: %+v, want an update to %s", from, a, want)
 	}
-	install(t, e.HTTPSClient(), files, a.Plan)
-	return deviceBytes(sc, a.Plan)
+	_, n := install(t, e.HTTPSClient(), e.URL, files, a.Update)
+	return answerBytes(sc) + n
 }
 
 // TestSwitchWaitsForPatches: a device that checks right after `channel
@@ -140,7 +129,7 @@ func TestSwitchPending(t *testing.T) {
 	// Devices keep the old answer: a fresh device gets 1.0.1, a device on
 	// 1.0.1 is up to date, the Capgo plugin gets 1.0.1.
 	fresh := checkRequest("builtin", manifest.Digest{})
-	if a := e.check(e.HTTPSClient(), fresh); a.Plan == nil || a.Plan.Target.Version != "1.0.1" || a.Sequence != before.Sequence {
+	if a := e.check(e.HTTPSClient(), fresh); a.Update == nil || a.Update.Target.Version != "1.0.1" || a.Sequence != before.Sequence {
 		t.Fatalf("native check while pending: %+v %+v", a, a.NoUpdate)
 	}
 	if a := e.check(e.HTTPSClient(), checkRequest("1.0.1", manifestOfFiles(t, e.releases["1.0.1"]).Digest())); a.NoUpdate == nil {
@@ -154,9 +143,12 @@ func TestSwitchPending(t *testing.T) {
 	if err != nil || done.Bundle != "1.0.2" || done.Pending != nil || done.Sequence != before.Sequence+1 {
 		t.Fatalf("after the switch: %+v, %v", done, err)
 	}
-	if a := e.check(e.HTTPSClient(), checkRequest("1.0.1", manifestOfFiles(t, e.releases["1.0.1"]).Digest())); a.Plan == nil ||
-		a.Plan.Target.Version != "1.0.2" || a.Plan.BundlePatch == nil && len(a.Plan.FilePatches) == 0 {
-		t.Fatalf("check after the switch: %+v", a.Plan)
+	a := e.check(e.HTTPSClient(), checkRequest("1.0.1", manifestOfFiles(t, e.releases["1.0.1"]).Digest()))
+	if a.Update == nil || a.Update.Target.Version != "1.0.2" {
+		t.Fatalf("check after the switch: %+v", a)
+	}
+	if s, _ := getStep(t, e.HTTPSClient(), e.URL, e.releases["1.0.1"], a.Update); s.Codec == "" {
+		t.Fatalf("the step after the switch has no patch: %s", s)
 	}
 	if v := capgoVersion(t, e, "builtin"); v != "1.0.2" {
 		t.Fatalf("capgo check after the switch: version %q", v)

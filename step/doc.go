@@ -15,10 +15,13 @@
 // Encoding (version 1):
 //
 //	magic   "PWS\x01"
-//	from    32 bytes: the digest of the manifest the step starts from
-//	listing uvarint n, then n bytes: the listing (below), compressed by the
-//	        zstd-dict codec against the paths of From joined by '\n', so
-//	        that paths compress against what the device already has
+//	from    the first 8 bytes of the digest of the manifest the step
+//	        starts from (enough to tell the device's bundle from the empty
+//	        one; the result is checked against the signed target anyway)
+//	listing a byte, 0 (raw) or 1 (compressed by the zstd-dict codec against
+//	        the paths of From joined by '\n', so that paths compress against
+//	        what the device already has), then uvarint n and n bytes: the
+//	        listing (below), in whichever form is smaller
 //	codec   uvarint n, then the codec's wire name ("" when no file is
 //	        patched)
 //	patch   the rest: the bundle patch
@@ -29,7 +32,9 @@
 //	        from the previous index (the first from -1), as a uvarint: the
 //	        indexes are those of From's entries in path order
 //	uvarint count of writes, then for each, in strictly ascending path
-//	        order: uvarint path length, the path, a kind byte, and
+//	        order: the path (uvarint length, then its bytes; or, for a
+//	        path of From, a zero length and the uvarint index of its entry),
+//	        a kind byte, and
 //	        kind 0 (copy):    uvarint index of the source entry in From
 //	        kind 1 (patched): uvarint size, uvarint index+1 of its base in
 //	                          From (0: no base)

@@ -104,9 +104,19 @@ func Encode(from *manifest.Manifest, s *Step) ([]byte, error) {
 		prev = i
 	}
 	l = binary.AppendUvarint(l, uint64(len(s.Writes)))
+	index := make(map[string]int, from.Len())
+	for i, e := range from.Entries() {
+		index[e.Path] = i
+	}
 	for _, w := range s.Writes {
-		l = binary.AppendUvarint(l, uint64(len(w.Path)))
-		l = append(l, w.Path...)
+		if i, ok := index[w.Path]; ok {
+			// A path of From: its index, after a zero length.
+			l = binary.AppendUvarint(l, 0)
+			l = binary.AppendUvarint(l, uint64(i))
+		} else {
+			l = binary.AppendUvarint(l, uint64(len(w.Path)))
+			l = append(l, w.Path...)
+		}
 		l = append(l, byte(w.Kind))
 		switch w.Kind {
 		case Copy:
@@ -119,13 +129,18 @@ func Encode(from *manifest.Manifest, s *Step) ([]byte, error) {
 			l = append(l, w.Digest[:]...)
 		}
 	}
-	listing, err := delta.ZstdDict.Encode(pathDictionary(from), l)
+	form, listing := byte(listingRaw), l
+	z, err := delta.ZstdDict.Encode(pathDictionary(from), l)
 	if err != nil {
 		return nil, fmt.Errorf("step: encode listing: %w", err)
 	}
-	out := make([]byte, 0, len(Magic)+32+len(listing)+len(s.Codec)+len(s.Patch)+16)
+	if len(z) < len(l) {
+		form, listing = listingZstd, z
+	}
+	out := make([]byte, 0, headerLen+1+len(listing)+len(s.Codec)+len(s.Patch)+16)
 	out = append(out, Magic...)
-	out = append(out, s.From[:]...)
+	out = append(out, s.From[:fromPrefix]...)
+	out = append(out, form)
 	out = binary.AppendUvarint(out, uint64(len(listing)))
 	out = append(out, listing...)
 	out = binary.AppendUvarint(out, uint64(len(s.Codec)))
@@ -133,36 +148,55 @@ func Encode(from *manifest.Manifest, s *Step) ([]byte, error) {
 	return append(out, s.Patch...), nil
 }
 
-// StartsFrom returns the digest of the manifest the step in b starts from,
-// reading only its header.
-func StartsFrom(b []byte) (manifest.Digest, error) {
-	if len(b) < len(Magic)+32 || string(b[:len(Magic)]) != Magic {
-		return manifest.Digest{}, fmt.Errorf("%w: no step header", ErrCorrupt)
+// The header: magic and the start's digest prefix; then the listing's form.
+const (
+	fromPrefix  = 8
+	headerLen   = len(Magic) + fromPrefix
+	listingRaw  = 0
+	listingZstd = 1
+)
+
+// StartsFrom reports whether the step in b starts from the manifest whose
+// digest is d, reading only its header.
+func StartsFrom(b []byte, d manifest.Digest) (bool, error) {
+	if len(b) < headerLen || string(b[:len(Magic)]) != Magic {
+		return false, fmt.Errorf("%w: no step header", ErrCorrupt)
 	}
-	return manifest.Digest(b[len(Magic) : len(Magic)+32]), nil
+	return string(b[len(Magic):headerLen]) == string(d[:fromPrefix]), nil
 }
 
 // Decode parses a step that starts from from, refusing anything malformed
 // or inconsistent with from (ErrCorrupt, or a *manifest.Error for a bad
 // path or a limit) before any work proportional to a claimed size.
 func Decode(from *manifest.Manifest, b []byte, lim Limits) (*Step, error) {
-	fd, err := StartsFrom(b)
+	fd := from.Digest()
+	ok, err := StartsFrom(b, fd)
 	if err != nil {
 		return nil, err
 	}
-	if fd != from.Digest() {
-		return nil, fmt.Errorf("%w: it starts from manifest %s, not %s", ErrCorrupt, fd, from.Digest())
+	if !ok {
+		return nil, fmt.Errorf("%w: it does not start from manifest %s", ErrCorrupt, fd)
 	}
-	r := reader{b: b[len(Magic)+32:]}
+	r := reader{b: b[headerLen:]}
+	form := r.byte("listing form")
 	listing := r.bytes("listing")
 	codec := string(r.bytes("codec"))
 	if r.err != nil {
 		return nil, r.err
 	}
 	s := &Step{From: fd, Codec: codec, Patch: r.b}
-	raw, err := delta.ZstdDict.Apply(pathDictionary(from), listing, lim.MaxListing)
-	if err != nil {
-		return nil, fmt.Errorf("%w: listing: %w", ErrCorrupt, err)
+	raw := listing
+	switch form {
+	case listingRaw:
+		if int64(len(raw)) > lim.MaxListing {
+			return nil, fmt.Errorf("%w: listing of %d bytes, limit %d", ErrCorrupt, len(raw), lim.MaxListing)
+		}
+	case listingZstd:
+		if raw, err = delta.ZstdDict.Apply(pathDictionary(from), listing, lim.MaxListing); err != nil {
+			return nil, fmt.Errorf("%w: listing: %w", ErrCorrupt, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: listing form %d", ErrCorrupt, form)
 	}
 	if err := s.parseListing(from, raw, lim); err != nil {
 		return nil, err
@@ -190,8 +224,14 @@ func (s *Step) parseListing(from *manifest.Manifest, raw []byte, lim Limits) err
 		maxFiles = math.MaxInt32
 	}
 	n = r.count("writes", maxFiles)
+	fes := from.Entries()
 	for k := 0; k < n && r.err == nil; k++ {
-		w := Write{Path: string(r.bytes("path")), Base: NoBase}
+		w := Write{Base: NoBase}
+		if p := r.bytes("path"); len(p) > 0 {
+			w.Path = string(p)
+		} else if i := r.index("path index", len(fes)); r.err == nil {
+			w.Path = fes[i].Path
+		}
 		w.Kind = Kind(r.byte("kind"))
 		switch w.Kind {
 		case Copy:
@@ -473,4 +513,41 @@ func (s *Step) Apply(dict [][]byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: unknown codec %q", ErrCorrupt, s.Codec)
 	}
 	return delta.ApplyBundle(c, dict, s.Patch, s.PatchedSizes())
+}
+
+// Rebuild applies s to from in memory: read returns the bytes of a file of
+// From (the caller verifies them), the bundle patch rebuilds the patched
+// files, and each is hashed. It returns the target manifest (to compare
+// with the signed digest) and the patched files' bytes by digest. Objects
+// (Kind Object) are the caller's to fetch; the manifest already names them.
+func (s *Step) Rebuild(from *manifest.Manifest, read func(manifest.Entry) ([]byte, error), lim manifest.Limits) (*manifest.Manifest, map[manifest.Digest][]byte, error) {
+	var dict [][]byte
+	if s.Codec != "" {
+		es, err := s.Dictionary(from)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range es {
+			b, err := read(e)
+			if err != nil {
+				return nil, nil, err
+			}
+			dict = append(dict, b)
+		}
+	}
+	files, err := s.Apply(dict)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[manifest.Digest][]byte, len(files))
+	ds := make([]manifest.Digest, len(files))
+	for i, f := range files {
+		ds[i] = manifest.Sum(f)
+		out[ds[i]] = f
+	}
+	m, err := s.Target(from, ds, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, out, nil
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
-	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -45,7 +44,12 @@ type Result struct {
 	// DownloadedBytes counts every response body byte received: the check
 	// answer, objects and patches, including tries that were cut.
 	DownloadedBytes int64 `json:"downloaded_bytes"`
-	// PlannedBytes is what the plan said the download would be.
+	// AnswerBytes is the signed check answer's body, of DownloadedBytes.
+	AnswerBytes int64 `json:"answer_bytes,omitempty"`
+	// StepBytes is the step object's size, of DownloadedBytes.
+	StepBytes int64 `json:"step_bytes,omitempty"`
+	// PlannedBytes is what the step said the download would be: its own
+	// size plus the raw sizes of the objects it names.
 	PlannedBytes int64 `json:"planned_bytes,omitempty"`
 	// ResumedBytes were already on disk from a cut try and not fetched again.
 	ResumedBytes int64         `json:"resumed_bytes,omitempty"`
@@ -53,21 +57,20 @@ type Result struct {
 	Reused       int           `json:"reused,omitempty"`    // target files built from bytes the device had
 	Fetched      int           `json:"fetched,omitempty"`   // objects downloaded whole
 	Patched      int           `json:"patched,omitempty"`   // target files rebuilt by patches
-	Fallbacks    int           `json:"fallbacks,omitempty"` // files fetched whole because their patch failed
+	Fallbacks    int           `json:"fallbacks,omitempty"` // files fetched whole because the step was unusable
 	Duration     time.Duration `json:"duration_ns"`
 }
 
 // updater is one Update in progress.
 type updater struct {
-	st        *state
-	cfg       Config
-	net       *netClient
-	base      *url.URL
-	log       *slog.Logger
-	resumed   atomic.Int64
-	fetched   atomic.Int64
-	fallbacks atomic.Int64 // files fetched whole because their patch was unusable or failed
-	planned   bool         // a verified plan was being installed
+	st      *state
+	cfg     Config
+	net     *netClient
+	base    *url.URL
+	log     *slog.Logger
+	resumed atomic.Int64
+	fetched atomic.Int64
+	planned bool // a verified update was being installed
 }
 
 // Update runs one update on the state directory dir: the start check
@@ -135,7 +138,7 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		return err
 	}
 	now := cfg.Now()
-	ans, err := u.check(ctx, now)
+	ans, err := u.check(ctx, now, res)
 	if err != nil {
 		return err
 	}
@@ -148,29 +151,39 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		}
 		return nil
 	}
-	p := ans.Plan
-	u.log.Debug("plan", "fetches", len(p.Fetches), "file_patches", len(p.FilePatches), "bundle_patch", p.BundlePatch != nil, "copies", len(p.Copies), "removed", len(p.Removed), "download_bytes", p.DownloadBytes)
-	res.PlannedBytes = p.DownloadBytes
-	if st.hist.failed(p.Target.Manifest) {
-		return fmt.Errorf("%w: %s (manifest %s)", ErrPreviouslyFailed, p.Target.Version, p.Target.Manifest)
+	up := ans.Update
+	if st.hist.failed(up.Target.Manifest) {
+		return fmt.Errorf("%w: %s (manifest %s)", ErrPreviouslyFailed, up.Target.Version, up.Target.Manifest)
 	}
-	if p.Target.Version == BuiltinVersion {
+	if up.Target.Version == BuiltinVersion {
 		return u.toBuiltin(ans, res)
 	}
-	target, err := TargetManifest(from, p, cfg.Limits)
-	if err != nil {
-		return err
-	}
-	res.Files = target.Len()
-	if p.Target.Manifest == st.ptr.Current.Manifest && p.Target.Version == st.ptr.Current.Version {
+	if up.Target.Manifest == st.ptr.Current.Manifest && up.Target.Version == st.ptr.Current.Version {
 		res.Outcome = OutcomeNoUpdate
 		if st.tr.raise(ans.App, ans.Channel, ans.Sequence) {
 			return st.writeJSON(trustFile, st.tr)
 		}
 		return nil
 	}
+	if up.Step == nil {
+		return fmt.Errorf("%w: an update to %s without a step", ErrBadPlan, up.Target.Version)
+	}
 	u.planned = true
-	to, err := u.install(ctx, from, target, p, res)
+	target, err := u.stepTarget(ctx, from, up, res)
+	fellBack := false
+	if errors.Is(err, errStepUnusable) {
+		u.log.Warn("step unusable, fetching the target manifest and whole files", "err", err)
+		fellBack = true
+		target, err = u.targetManifest(ctx, up.Target)
+	}
+	if err != nil {
+		return err
+	}
+	res.Files = target.Len()
+	to, err := u.install(ctx, from, target, up.Target.Version, res)
+	if fellBack {
+		res.Fallbacks = res.Fetched
+	}
 	if err != nil {
 		return err
 	}
@@ -205,13 +218,13 @@ func (u *updater) switchTo(ans *api.CheckAnswer, to Bundle, pending bool, res *R
 	return nil
 }
 
-// toBuiltin follows a plan back to the bundle shipped with the app: target
-// version "builtin", zero manifest digest, no changes. The built-in bundle
+// toBuiltin follows an update back to the bundle shipped with the app:
+// target version "builtin", zero manifest digest, no step. The built-in bundle
 // is always good, so the switch is not pending.
 func (u *updater) toBuiltin(ans *api.CheckAnswer, res *Result) error {
-	p := ans.Plan
-	if !p.Target.Manifest.IsZero() || len(p.Removed)+len(p.Copies)+len(p.Fetches)+len(p.FilePatches) > 0 || p.BundlePatch != nil {
-		return fmt.Errorf("%w: a plan back to the built-in bundle carries changes", ErrBadPlan)
+	up := ans.Update
+	if !up.Target.Manifest.IsZero() || up.Step != nil {
+		return fmt.Errorf("%w: an update back to the built-in bundle carries a step", ErrBadPlan)
 	}
 	b, err := u.st.builtin()
 	if err != nil {
@@ -231,7 +244,7 @@ func (u *updater) toBuiltin(ans *api.CheckAnswer, res *Result) error {
 }
 
 // check posts the check request and returns the verified, bound answer.
-func (u *updater) check(ctx context.Context, now time.Time) (*api.CheckAnswer, error) {
+func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.CheckAnswer, error) {
 	st, cfg := u.st, u.cfg
 	cur := st.ptr.Current
 	body, err := json.Marshal(api.CheckRequest{
@@ -270,6 +283,7 @@ func (u *updater) check(ctx context.Context, now time.Time) (*api.CheckAnswer, e
 	if len(b) > MaxCheckBytes {
 		return nil, fmt.Errorf("check: %w: answer over %d bytes", ErrTooLarge, MaxCheckBytes)
 	}
+	res.AnswerBytes = int64(len(b))
 	ans, err := VerifyCheck(b, cfg.PublicKeys)
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
@@ -282,18 +296,19 @@ func (u *updater) check(ctx context.Context, now time.Time) (*api.CheckAnswer, e
 }
 
 // install obtains every file of target, assembles it beside the current
-// bundle and returns it; nothing is switched yet.
-func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, p *api.Plan, res *Result) (Bundle, error) {
+// bundle and returns it; nothing is switched yet. Files come from the
+// current bundle (same path or same bytes elsewhere), the files the step
+// rebuilt (staged), objects staged by an earlier try, or a whole download
+// from /o/{sha256}.
+func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, version string, res *Result) (Bundle, error) {
 	st := u.st
-	dirName, err := st.bundleDirFor(p.Target.Version, p.Target.Manifest)
+	dirName, err := st.bundleDirFor(version, target.Digest())
 	if err != nil {
 		return Bundle{}, err
 	}
 	if lim := u.cfg.Limits.MaxBundleBytes; lim > 0 && target.TotalSize() > lim {
 		return Bundle{}, fmt.Errorf("%w: target bundle of %d bytes", ErrTooLarge, target.TotalSize())
 	}
-	// Where each digest's bytes come from: a verified file of the current
-	// bundle, an object staged by an earlier try, or a download.
 	sources := map[manifest.Digest]string{}
 	need := map[manifest.Digest]manifest.Entry{}
 	curDir := bundlePath(st.ptr.Current.Dir)
@@ -321,27 +336,10 @@ func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, 
 			res.Reused++
 		}
 	}
-	jobs, err := u.planJobs(from, p, need)
-	if err != nil {
+	if err := u.fetchAll(ctx, sortedEntries(need)); err != nil {
 		return Bundle{}, err
-	}
-	fallback, patched, err := u.runJobs(ctx, curDir, jobs)
-	res.Patched += patched
-	if err != nil {
-		return Bundle{}, err
-	}
-	if len(fallback) > 0 {
-		u.fallbacks.Add(int64(len(fallback)))
-		var fjobs []job
-		for _, e := range fallback {
-			fjobs = append(fjobs, job{fetch: &fetchJob{entry: e, urls: []string{u.originURL(e.Digest)}}})
-		}
-		if _, _, err := u.runJobs(ctx, curDir, fjobs); err != nil {
-			return Bundle{}, err
-		}
 	}
 	res.Fetched = int(u.fetched.Load())
-	res.Fallbacks = int(u.fallbacks.Load())
 	for d := range need {
 		sources[d] = stagedPath(d)
 	}
@@ -351,7 +349,7 @@ func (u *updater) install(ctx context.Context, from, target *manifest.Manifest, 
 	if err := st.saveManifest(target); err != nil {
 		return Bundle{}, err
 	}
-	return Bundle{Version: p.Target.Version, Manifest: target.Digest(), Dir: dirName}, nil
+	return Bundle{Version: version, Manifest: target.Digest(), Dir: dirName}, nil
 }
 
 // localSource finds e's bytes on the device: the same path of the current
@@ -373,21 +371,19 @@ func (u *updater) localSource(from *manifest.Manifest, byDigest map[manifest.Dig
 	return "", false
 }
 
-// runJobs runs jobs, Concurrency at a time. It returns the entries whose
-// patch could not be used (to fetch whole) and how many entries patches
-// rebuilt. The first transient failure cancels the rest and is returned.
-func (u *updater) runJobs(ctx context.Context, curDir string, jobs []job) ([]manifest.Entry, int, error) {
+// fetchAll downloads the entries whole from /o/{sha256}, Concurrency at a
+// time, staging each once verified. The first failure cancels the rest and
+// is returned.
+func (u *updater) fetchAll(ctx context.Context, es []manifest.Entry) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		mu       sync.Mutex
-		fallback []manifest.Entry
-		patched  int
 		firstErr error
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, u.cfg.Concurrency)
-	for _, j := range jobs {
+	for _, e := range es {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -399,23 +395,12 @@ func (u *updater) runJobs(ctx context.Context, curDir string, jobs []job) ([]man
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var err error
-			var fb []manifest.Entry
-			n := 0
-			if j.fetch != nil {
-				e := j.fetch.entry
-				err = u.fetch(ctx, object{Digest: e.Digest, Size: e.Size, URLs: j.fetch.urls, What: e.Path})
-				if err == nil {
-					u.fetched.Add(1)
-				}
-			} else {
-				fb, n, err = u.runPatch(ctx, curDir, j.patch)
-			}
+			err := u.fetch(ctx, object{Digest: e.Digest, Size: e.Size, URLs: []string{u.originURL(e.Digest)}, What: e.Path})
 			mu.Lock()
 			defer mu.Unlock()
-			fallback = append(fallback, fb...)
-			patched += n
-			if err != nil && firstErr == nil {
+			if err == nil {
+				u.fetched.Add(1)
+			} else if firstErr == nil {
 				firstErr = err
 				cancel()
 			}
@@ -425,73 +410,12 @@ func (u *updater) runJobs(ctx context.Context, curDir string, jobs []job) ([]man
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
-	return fallback, patched, firstErr
+	return firstErr
 }
 
-// runPatch downloads a patch, applies it to its bases and stages every
-// needed output that verifies. Needed outputs that do not (all of them
-// when the patch cannot be downloaded from its source or does not apply)
-// are returned for a whole fetch. Only a transient download failure is an
-// error.
-func (u *updater) runPatch(ctx context.Context, curDir string, pj *patchJob) ([]manifest.Entry, int, error) {
-	if err := u.fetch(ctx, pj.patch); err != nil {
-		if !isSourceError(err) {
-			return nil, 0, err
-		}
-		u.log.Warn("patch download failed, fetching files whole", "patch", pj.patch.What, "err", err)
-		return pj.needed, 0, nil
-	}
-	defer u.st.root.Remove(stagedPath(pj.patch.Digest))
-	out, err := u.applyPatch(curDir, pj)
-	if err != nil {
-		u.log.Warn("patch does not apply, fetching files whole", "patch", pj.patch.What, "err", err)
-		return pj.needed, 0, nil
-	}
-	needed := make(map[manifest.Digest]bool, len(pj.needed))
-	for _, e := range pj.needed {
-		needed[e.Digest] = true
-	}
-	var fallback []manifest.Entry
-	n := 0
-	for i, e := range pj.entries {
-		if !needed[e.Digest] {
-			continue
-		}
-		needed[e.Digest] = false // once per digest
-		if manifest.Sum(out[i]) != e.Digest {
-			u.log.Warn("patch output does not match, fetching file whole", "path", e.Path)
-			fallback = append(fallback, e)
-			continue
-		}
-		if err := u.st.writeFile(stagedPath(e.Digest), out[i]); err != nil {
-			return nil, n, err
-		}
-		n++
-	}
-	return fallback, n, nil
-}
-
-// applyPatch reads the bases (verifying them) and applies the patch as a
-// bundle patch (a file patch is one with a single base and entry): output
-// capped at the entries' total size and split by their sizes.
-func (u *updater) applyPatch(curDir string, pj *patchJob) ([][]byte, error) {
-	dict := make([][]byte, 0, len(pj.bases))
-	for _, b := range pj.bases {
-		data, err := u.st.readVerified(curDir+"/"+b.Path, b.Digest, b.Size)
-		if err != nil {
-			return nil, err
-		}
-		dict = append(dict, data)
-	}
-	patch, err := u.st.readVerified(stagedPath(pj.patch.Digest), pj.patch.Digest, pj.patch.Size)
-	if err != nil {
-		return nil, err
-	}
-	sizes := make([]int64, len(pj.entries))
-	for i, e := range pj.entries {
-		sizes[i] = e.Size
-	}
-	return delta.ApplyBundle(pj.codec, dict, patch, sizes)
+// originURL is the server's /o/{sha256} URL of an object.
+func (u *updater) originURL(d manifest.Digest) string {
+	return u.base.JoinPath("o", d.String()).String()
 }
 
 // sortedEntries returns the map's entries in path order.

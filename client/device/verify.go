@@ -37,9 +37,11 @@ var (
 	ErrExpired = errors.New("device: check answer has expired")
 	// ErrTooLarge: a response is larger than the device accepts.
 	ErrTooLarge = errors.New("device: response too large")
-	// ErrBadPlan: the plan does not start from the current bundle, or does
-	// not rebuild the signed target manifest.
-	ErrBadPlan = errors.New("device: plan does not apply to the current bundle")
+	// ErrBadPlan: the update cannot be applied: a step that does not start
+	// from the current bundle or does not rebuild the signed target, and
+	// then a target manifest that is not the signed one, or an update
+	// without a step.
+	ErrBadPlan = errors.New("device: update does not apply to the current bundle")
 	// ErrDigest: downloaded or rebuilt bytes do not have the declared size
 	// and SHA-256.
 	ErrDigest = errors.New("device: bytes do not match their digest")
@@ -50,8 +52,9 @@ var (
 	ErrNotSeeded = errors.New("device: state directory not seeded")
 )
 
-// MaxCheckBytes bounds the body of a check answer.
-const MaxCheckBytes = 1 << 20
+// MaxCheckBytes bounds the body of a check answer. Answers of protocol 2
+// are a few hundred bytes whatever the bundle.
+const MaxCheckBytes = 64 << 10
 
 // ParsePublicKey reads an ed25519 public key: 32 bytes in standard or URL
 // base64 (padded or not), or a PEM "PUBLIC KEY" block.
@@ -109,7 +112,7 @@ func ParseSignedCheck(body []byte) (api.SignedCheck, error) {
 // VerifyCheck parses body as an api.SignedCheck, verifies its signature
 // with the trusted keys and only then decodes the payload, which must be a
 // CheckAnswer of type api.CheckAnswerType holding exactly one of NoUpdate
-// and Plan, with Expires after IssuedAt. It checks neither binding, nor
+// and Update, with Expires after IssuedAt. It checks neither binding, nor
 // freshness, nor sequence: see Binding.Check.
 func VerifyCheck(body []byte, keys []ed25519.PublicKey) (*api.CheckAnswer, error) {
 	sc, err := ParseSignedCheck(body)
@@ -159,8 +162,8 @@ func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey) (*api.CheckAnswe
 	if ans.Type != api.CheckAnswerType {
 		return nil, fmt.Errorf("%w: type %q, want %q", ErrWrongType, ans.Type, api.CheckAnswerType)
 	}
-	if (ans.NoUpdate == nil) == (ans.Plan == nil) {
-		return nil, fmt.Errorf("%w: want exactly one of no_update and plan", ErrWrongType)
+	if (ans.NoUpdate == nil) == (ans.Update == nil) {
+		return nil, fmt.Errorf("%w: want exactly one of no_update and update", ErrWrongType)
 	}
 	if !ans.Expires.After(ans.IssuedAt) {
 		return nil, fmt.Errorf("%w: expires %s is not after issued_at %s", ErrWrongType, ans.Expires.Format(time.RFC3339), ans.IssuedAt.Format(time.RFC3339))
@@ -185,7 +188,7 @@ type Binding struct {
 // Check refuses an answer bound to another app, channel, platform or
 // device (ErrWrongBinding), expired at b.Now (ErrExpired), or with a
 // sequence below the floor for its (app, channel) (ErrRollback). An equal
-// sequence is accepted: the plan must still start from the current bundle.
+// sequence is accepted: the step must still start from the current bundle.
 func (b Binding) Check(ans *api.CheckAnswer) error {
 	switch {
 	case ans.App != b.App:

@@ -12,14 +12,15 @@ func TestImportDirections(t *testing.T) {
 	allowed := map[string][]string{
 		"manifest":          {},
 		"delta":             {},
+		"step":              {"delta", "manifest"},
 		"api":               {"manifest"},
 		"store":             {"api", "manifest"},
 		"resolver":          {"manifest"},
 		"server/catalog":    {"api", "resolver", "store"},
 		"server/capgo":      {"api", "manifest", "resolver", "server/catalog", "store"},
-		"server":            {"api", "delta", "manifest", "resolver", "server/capgo", "server/catalog", "store"},
+		"server":            {"api", "delta", "manifest", "resolver", "server/capgo", "server/catalog", "step", "store"},
 		"client":            {"api", "manifest"},
-		"client/device":     {"api", "delta", "manifest"},
+		"client/device":     {"api", "delta", "manifest", "step"},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
 	}
 	const mod = "github.com/patchwire/patchwire/"
