@@ -245,11 +245,7 @@ func (s *Server) handleChannelHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSetOverride(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, permWrite)
-	if !ok {
-		return
-	}
-	dev, ok := s.deviceID(w, r)
+	app, dev, ok := s.deviceApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -267,11 +263,7 @@ func (s *Server) handleSetOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleClearOverride(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, permWrite)
-	if !ok {
-		return
-	}
-	dev, ok := s.deviceID(w, r)
+	app, dev, ok := s.deviceApp(w, r, permWrite)
 	if !ok {
 		return
 	}
@@ -285,14 +277,18 @@ func (s *Server) handleClearOverride(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dc)
 }
 
-// deviceID returns the path's device id, lower-cased, or answers 400.
-func (s *Server) deviceID(w http.ResponseWriter, r *http.Request) (string, bool) {
+// deviceApp is channelApp for a device route: it also returns the path's
+// device id, lower-cased, or answers 400.
+func (s *Server) deviceApp(w http.ResponseWriter, r *http.Request, what permission) (app, dev string, ok bool) {
+	if app, ok = s.channelApp(w, r, what); !ok {
+		return "", "", false
+	}
 	dev, err := store.NormalizeDeviceID(r.PathValue("device"))
 	if err != nil {
 		writeError(w, r, s.log, errorf(http.StatusBadRequest, api.CodeInvalidDeviceID, err.Error()))
-		return "", false
+		return "", "", false
 	}
-	return dev, true
+	return app, dev, true
 }
 
 // answerChannel writes c, or the error.

@@ -9,11 +9,7 @@ import (
 // (api.DeviceChannels). DELETE on the same path (handleClearOverride)
 // removes both.
 func (s *Server) handleDeviceChannels(w http.ResponseWriter, r *http.Request) {
-	app, ok := s.channelApp(w, r, permRead)
-	if !ok {
-		return
-	}
-	dev, ok := s.deviceID(w, r)
+	app, dev, ok := s.deviceApp(w, r, permRead)
 	if !ok {
 		return
 	}

@@ -162,12 +162,8 @@ func (s *Store) MarkBuiltin(ctx context.Context, app, version, nativeVersion str
 			return err
 		}
 		r.Builtin, r.NativeVersion = true, nativeVersion
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		b = r.bundle(app, version)
-		return txn.Set(bundleKey(app, version), v)
+		b, err = putBundleTxn(txn, app, version, r)
+		return err
 	})
 	if err != nil {
 		return api.Bundle{}, fmt.Errorf("mark %s %s builtin: %w", app, version, err)
@@ -334,17 +330,23 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 			Manifest: md, Files: m.Len(), Size: m.TotalSize(), CreatedAt: s.now(),
 			MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment,
 		}
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		b = r.bundle(app, version)
-		return txn.Set(bundleKey(app, version), v)
+		b, err = putBundleTxn(txn, app, version, r)
+		return err
 	})
 	if err != nil {
 		return api.Bundle{}, fmt.Errorf("commit bundle %s %s: %w", app, version, err)
 	}
 	return b, nil
+}
+
+// putBundleTxn writes r as the record of bundle version of app in txn and
+// returns the bundle it describes.
+func putBundleTxn(txn *badger.Txn, app, version string, r bundleRecord) (api.Bundle, error) {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return api.Bundle{}, err
+	}
+	return r.bundle(app, version), txn.Set(bundleKey(app, version), v)
 }
 
 // checkBundleFree checks inside txn that app exists and version does not.

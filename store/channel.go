@@ -248,6 +248,18 @@ func (s *Store) ListChannels(ctx context.Context, app string) ([]api.Channel, er
 // A rollout whose bundle becomes the channel's bundle is cleared (it has
 // nothing left to roll out); a new rollout without an ID gets a random one.
 func (s *Store) UpdateChannel(ctx context.Context, app, name string, action string, fn func(*api.Channel) error) (api.Channel, error) {
+	return s.editChannel(ctx, "update", app, name, false, fn, func(txn *badger.Txn, old, c api.Channel) (api.Channel, error) {
+		return s.saveChannel(txn, old, c, action, "")
+	})
+}
+
+// editChannel is the read-modify-write of UpdateChannel and StageChannel:
+// in one update transaction (retried on conflict) it loads channel name of
+// app as old, lets fn edit a copy c of it with a Rollout of its own (and
+// no Pending, with dropPending), and has save write c, returning what save
+// returns. An invalid app id is returned as is; any other error is wrapped
+// as "<verb> channel %q of app %q".
+func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPending bool, fn func(*api.Channel) error, save func(txn *badger.Txn, old, c api.Channel) (api.Channel, error)) (api.Channel, error) {
 	if err := ValidateAppID(app); err != nil {
 		return api.Channel{}, err
 	}
@@ -259,14 +271,17 @@ func (s *Store) UpdateChannel(ctx context.Context, app, name string, action stri
 		}
 		c := old
 		c.Rollout = cloneRollout(old.Rollout)
+		if dropPending {
+			c.Pending = nil
+		}
 		if err := fn(&c); err != nil {
 			return err
 		}
-		out, err = s.saveChannel(txn, old, c, action, "")
+		out, err = save(txn, old, c)
 		return err
 	})
 	if err != nil {
-		return api.Channel{}, fmt.Errorf("update channel %q of app %q: %w", name, app, err)
+		return api.Channel{}, fmt.Errorf("%s channel %q of app %q: %w", verb, name, app, err)
 	}
 	return out, nil
 }

@@ -33,52 +33,33 @@ var ErrSwitchFailed error = &kindError{"switch failed", ErrInvalid}
 // wins) and is saved as UpdateChannel saves it. The stored channel is
 // returned: Pending is set when a switch waits.
 func (s *Store) StageChannel(ctx context.Context, app, name, action string, since, deadline time.Time, fn func(*api.Channel) error) (api.Channel, error) {
-	if err := ValidateAppID(app); err != nil {
-		return api.Channel{}, err
-	}
-	var out api.Channel
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		old, err := getChannelTxn(txn, app, name)
-		if err != nil {
-			return err
-		}
-		c := old
-		c.Rollout, c.Pending = cloneRollout(old.Rollout), nil
-		if err := fn(&c); err != nil {
-			return err
-		}
+	return s.editChannel(ctx, "stage change of", app, name, true, fn, func(txn *badger.Txn, old, c api.Channel) (api.Channel, error) {
 		c.App, c.Name, c.ID, c.CreatedAt, c.Sequence = old.App, old.Name, old.ID, old.CreatedAt, old.Sequence
 		if err := s.checkChannel(txn, &c); err != nil {
-			return err
+			return api.Channel{}, err
 		}
 		if c.Bundle == old.Bundle && rolloutsEqual(c.Rollout, old.Rollout) {
 			detail := ""
 			if old.Pending != nil {
 				detail = "replaces the pending switch to " + bundleName(old.Pending.Bundle)
 			}
-			out, err = s.saveChannel(txn, old, c, action, detail)
-			return err
+			return s.saveChannel(txn, old, c, action, detail)
 		}
 		staged := c
 		staged.Bundle, staged.Rollout = old.Bundle, cloneRollout(old.Rollout)
 		staged.Pending = &api.PendingSwitch{Action: action, Bundle: c.Bundle, Rollout: cloneRollout(c.Rollout), Since: since.UTC(), Deadline: deadline.UTC()}
 		staged.UpdatedAt = s.now()
 		if err := putChannel(txn, staged); err != nil {
-			return err
+			return api.Channel{}, err
 		}
 		if d := diffChannel(old, staged); d != "" {
 			ev := api.ChannelEvent{At: staged.UpdatedAt, Action: "update", Bundle: old.Bundle, Detail: d}
 			if err := appendHistory(txn, app, name, []api.ChannelEvent{ev}); err != nil {
-				return err
+				return api.Channel{}, err
 			}
 		}
-		out = staged
-		return nil
+		return staged, nil
 	})
-	if err != nil {
-		return api.Channel{}, fmt.Errorf("stage change of channel %q of app %q: %w", name, app, err)
-	}
-	return out, nil
 }
 
 // CompleteSwitch makes channel name serve its pending switch named by

@@ -107,19 +107,9 @@ func (s *Store) DeviceView(ctx context.Context, app, deviceID string, since uint
 		if devErr != nil {
 			return nil
 		}
-		for _, x := range []struct {
-			key []byte
-			dst *string
-		}{{overrideKey(app, dev), &dv.Override}, {selfAssignedKey(app, dev), &dv.SelfAssigned}} {
-			v, ok, err := getValue(txn, x.key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				*x.dst = string(v)
-			}
-		}
-		return nil
+		var err error
+		dv.Override, dv.SelfAssigned, err = deviceChannelsTxn(txn, app, dev, false)
+		return err
 	})
 	if err != nil {
 		return DeviceView{}, fmt.Errorf("device view of app %q: %w", app, err)
@@ -561,6 +551,31 @@ func (s *Store) ClearDeviceChannels(ctx context.Context, app, id string) (api.De
 	return s.deviceChannels(ctx, "clear device channels", app, id, true)
 }
 
+// deviceChannelsTxn reads device dev's override (cd/) and self-assigned
+// channel (cs/) records of app in txn, "" for one that is absent; with
+// clear it deletes the records it found.
+func deviceChannelsTxn(txn *badger.Txn, app, dev string, clear bool) (override, selfAssigned string, err error) {
+	for _, x := range []struct {
+		key []byte
+		dst *string
+	}{{overrideKey(app, dev), &override}, {selfAssignedKey(app, dev), &selfAssigned}} {
+		v, ok, err := getValue(txn, x.key)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			continue
+		}
+		*x.dst = string(v)
+		if clear {
+			if err := txn.Delete(x.key); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	return override, selfAssigned, nil
+}
+
 // deviceChannels reads (and with clear, deletes) a device's cd/ and cs/
 // records.
 func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear bool) (api.DeviceChannels, error) {
@@ -577,25 +592,9 @@ func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear 
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
-		for _, x := range []struct {
-			key []byte
-			dst *string
-		}{{overrideKey(app, dev), &dc.Override}, {selfAssignedKey(app, dev), &dc.SelfAssigned}} {
-			v, ok, err := getValue(txn, x.key)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			*x.dst = string(v)
-			if clear {
-				if err := txn.Delete(x.key); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		var err error
+		dc.Override, dc.SelfAssigned, err = deviceChannelsTxn(txn, app, dev, clear)
+		return err
 	}
 	if clear {
 		err = s.update(ctx, fn)

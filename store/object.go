@@ -123,14 +123,21 @@ func (s *Store) StatObject(ctx context.Context, d manifest.Digest) (ObjectInfo, 
 }
 
 func statTxn(txn *badger.Txn, d manifest.Digest) (ObjectInfo, error) {
+	m, err := getObjectMetaTxn(txn, d)
+	return m.info, err
+}
+
+// getObjectMetaTxn reads and decodes the om/ record of d in txn: an absent
+// record is ErrNotFound, one that does not decode ErrCorrupt.
+func getObjectMetaTxn(txn *badger.Txn, d manifest.Digest) (objectMeta, error) {
 	v, ok, err := getValue(txn, metaKey(d))
 	if err != nil {
-		return ObjectInfo{}, err
+		return objectMeta{}, err
 	}
 	if !ok {
-		return ObjectInfo{}, fmt.Errorf("object %s: %w", d, ErrNotFound)
+		return objectMeta{}, fmt.Errorf("object %s: %w", d, ErrNotFound)
 	}
-	return decodeMeta(d, v)
+	return decodeObjectMeta(d, v)
 }
 
 // MissingObjects returns the digests of ds the store does not hold, in
@@ -173,14 +180,7 @@ func (s *Store) MissingObjects(ctx context.Context, ds []manifest.Digest) ([]man
 func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error) {
 	var obj Object
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		v, ok, err := getValue(txn, metaKey(d))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("object %s: %w", d, ErrNotFound)
-		}
-		m, err := decodeObjectMeta(d, v)
+		m, err := getObjectMetaTxn(txn, d)
 		if err != nil {
 			return err
 		}

@@ -54,14 +54,8 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, maxStoredChunk(
 func (s *Store) OpenObject(ctx context.Context, d manifest.Digest) (*ObjectReader, error) {
 	var m objectMeta
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		v, ok, err := getValue(txn, metaKey(d))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("object %s: %w", d, ErrNotFound)
-		}
-		m, err = decodeObjectMeta(d, v)
+		var err error
+		m, err = getObjectMetaTxn(txn, d)
 		return err
 	})
 	if err != nil {

@@ -38,14 +38,7 @@ func (hs *hashStream) close() { hs.zr.Close() }
 // d: ErrNotFound when it is absent, ErrCorrupt when anything does not
 // verify.
 func (s *Store) verifyObjectTxn(txn *badger.Txn, d manifest.Digest, hs *hashStream) (ObjectInfo, error) {
-	v, ok, err := getValue(txn, metaKey(d))
-	if err != nil {
-		return ObjectInfo{}, err
-	}
-	if !ok {
-		return ObjectInfo{}, fmt.Errorf("object %s: %w", d, ErrNotFound)
-	}
-	m, err := decodeObjectMeta(d, v)
+	m, err := getObjectMetaTxn(txn, d)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
