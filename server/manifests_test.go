@@ -201,4 +201,15 @@ func TestManifestErrors(t *testing.T) {
 			}
 		})
 	}
+	// Metrics label the route by its pattern.
+	resp, text := get(t, c, "GET", env.URL+server.PathMetrics, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	for _, method := range []string{"GET", "HEAD"} {
+		want := `patchwire_http_request_duration_seconds_count{route="` + method + ` /m/{sha256}"}`
+		if !strings.Contains(string(text), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
