@@ -173,9 +173,8 @@ func (s *Server) handleUploadObject(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := manifest.ParseDigest(r.PathValue("sha256"))
-	if err != nil {
-		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
+	d, ok := s.pathDigest(w, r, "sha256")
+	if !ok {
 		return
 	}
 	size, ok := sizeOf(up.Manifest, d)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/delta"
-	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -30,17 +29,16 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no codec %q", codec)))
 		return
 	}
-	from, err := manifest.ParseDigest(r.PathValue("from"))
-	if err != nil {
-		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
+	from, ok := s.pathDigest(w, r, "from")
+	if !ok {
 		return
 	}
-	to, err := manifest.ParseDigest(r.PathValue("to"))
-	if err != nil {
-		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
+	to, ok := s.pathDigest(w, r, "to")
+	if !ok {
 		return
 	}
 	var p store.Patch
+	var err error
 	for _, bundle := range []bool{true, false} {
 		p, err = s.store.GetPatch(r.Context(), store.PatchKey{Codec: codec, From: from, To: to, Bundle: bundle})
 		if err == nil && !p.Useless() {

@@ -18,13 +18,44 @@ const CacheForever = "public, max-age=31536000, immutable"
 // handleObject serves GET and HEAD /o/{sha256}: the object's bytes under a
 // URL that never changes meaning, so any CDN may cache it forever.
 func (s *Server) handleObject(w http.ResponseWriter, r *http.Request) {
-	d, err := manifest.ParseDigest(r.PathValue("sha256"))
-	if err != nil {
-		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
+	d, ok := s.pathDigest(w, r, "sha256")
+	if !ok {
 		return
 	}
 	s.serveObject(w, r, d, true)
 }
+
+// pathDigest parses the path parameter name as a digest (lowercase hex
+// SHA-256). When it is not one, it answers 400 bad_digest and reports false.
+func (s *Server) pathDigest(w http.ResponseWriter, r *http.Request, name string) (manifest.Digest, bool) {
+	d, err := manifest.ParseDigest(r.PathValue(name))
+	if err != nil {
+		writeError(w, r, s.log, errorf(http.StatusBadRequest, "bad_digest", err.Error()))
+		return manifest.Digest{}, false
+	}
+	return d, true
+}
+
+// negotiateZstd is the content negotiation of a content-addressed response
+// that has a zstd form (zstd true) besides its identity form: such a
+// response varies by Accept-Encoding, and a client that accepts zstd gets
+// that form (Content-Encoding: zstd, ETag "<sha256>.zst"). It sets the
+// headers and reports whether the zstd form goes out. A response with no
+// zstd form sets nothing, so a cache keeps one copy of it.
+func negotiateZstd(h http.Header, r *http.Request, zstd bool) bool {
+	if !zstd {
+		return false
+	}
+	h.Set("Vary", "Accept-Encoding")
+	if !acceptsEncoding(r.Header.Get("Accept-Encoding"), "zstd") {
+		return false
+	}
+	h.Set("Content-Encoding", "zstd")
+	return true
+}
+
+// zstdETag is the ETag of the zstd form of the bytes whose SHA-256 is d.
+func zstdETag(d manifest.Digest) string { return `"` + d.String() + `.zst"` }
 
 // serveObject answers with the stored object d (serveContent), streamed a
 // chunk at a time from the store: HEAD and conditional requests read only
@@ -48,13 +79,9 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d manifest.
 	defer func() { rd.Close() }()
 	etag := `"` + d.String() + `"`
 	h := w.Header()
-	if encodings && rd.Info().Encoding == store.EncodingZstd {
-		h.Set("Vary", "Accept-Encoding")
-		if acceptsEncoding(r.Header.Get("Accept-Encoding"), "zstd") {
-			rd.Close()
-			rd, etag = rd.Stored(), `"`+d.String()+`.zst"`
-			h.Set("Content-Encoding", "zstd")
-		}
+	if negotiateZstd(h, r, encodings && rd.Info().Encoding == store.EncodingZstd) {
+		rd.Close()
+		rd, etag = rd.Stored(), zstdETag(d)
 	}
 	bw := &heldHeaderWriter{ResponseWriter: w}
 	serveContent(bw, r, etag, rd, rd.Size())

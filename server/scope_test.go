@@ -79,6 +79,7 @@ type scopeFixture struct {
 	t         *testing.T
 	env       *servertest.Env
 	object    manifest.Digest // an object of bundle 1.0.0
+	manifest  manifest.Digest // the manifest of bundle 1.0.0
 	putUpload map[int]string  // upload session with one missing object, by caller
 	putObject map[int][]byte  // that object
 	commitUp  map[int]string  // upload session ready to commit, by caller
@@ -115,7 +116,7 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 		_, err := st.CreateApp(ctx, a)
 		must(err)
 	}
-	commit("1.0.0", "<!doctype html>one")
+	f.manifest = commit("1.0.0", "<!doctype html>one").Digest()
 	commit("1.1.0", "<!doctype html>two")
 	f.object = manifest.Sum([]byte("<!doctype html>one"))
 	channel := func(name, bundle string) {
@@ -210,6 +211,9 @@ func scopeTable(t *testing.T) map[string]routeCase {
 	object := func(f *scopeFixture, _ int) (map[string]string, []byte) {
 		return map[string]string{"sha256": f.object.String()}, nil
 	}
+	manifestPath := func(f *scopeFixture, _ int) (map[string]string, []byte) {
+		return map[string]string{"sha256": f.manifest.String()}, nil
+	}
 	delta := func(f *scopeFixture, _ int) (map[string]string, []byte) {
 		return map[string]string{"codec": "zstd-dict", "from": f.object.String(), "to": f.object.String()}, nil
 	}
@@ -286,6 +290,8 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"GET " + api.PathHealth:     {needPublic, false, none},
 		"GET " + api.PathObject:     {needPublic, false, object},
 		"HEAD " + api.PathObject:    {needPublic, false, object},
+		"GET " + api.PathManifest:   {needPublic, false, manifestPath},
+		"HEAD " + api.PathManifest:  {needPublic, false, manifestPath},
 		"GET " + api.PathDelta:      {needPublic, false, delta},
 		"HEAD " + api.PathDelta:     {needPublic, false, delta},
 		"GET " + server.PathMetrics: {needPublic, false, none},

@@ -39,6 +39,8 @@ type Server struct {
 	devLimits   *deviceLimiter // token buckets of the device endpoints (ratelimit.go)
 	switches    *switches      // pending channel switches (switch.go)
 
+	manifestBodies *manifestBodyCache // encodings served by /m/{sha256} (manifests.go)
+
 	https *http.Server
 	h3    *http3.Server
 	plain *http.Server
@@ -79,6 +81,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		log:         log,
 		fingerprint: fp,
 		authLimiter: newAuthLimiter(cfg.Limits.AuthFailuresPerMinute, time.Minute),
+
+		manifestBodies: newManifestBodyCache(manifestCacheBytes),
 	}
 	s.tlsConfig = &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -363,6 +367,8 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET "+api.PathObject, s.handleObject)
 	mux.HandleFunc("HEAD "+api.PathObject, s.handleObject)
+	mux.HandleFunc("GET "+api.PathManifest, s.handleManifest)
+	mux.HandleFunc("HEAD "+api.PathManifest, s.handleManifest)
 	s.adminRoutes(mux)
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
