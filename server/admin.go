@@ -199,6 +199,16 @@ func (s *Server) handleUploadObject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, api.ObjectPutResponse{Digest: d, Created: created})
 }
 
+// newObjectBodyDecoder decodes a zstd object body of size bytes. Encoders
+// may declare a window up to twice the content (klauspost's does for
+// exactly 1,024 bytes: a 2,048-byte window), so that much is allowed; the
+// caller bounds the output at size+1.
+func newObjectBodyDecoder(r io.Reader, size int64) (*zstd.Decoder, error) {
+	window := max(2*uint64(size), zstd.MinWindowSize)
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(window+1), zstd.WithDecoderMaxWindow(min(window, zstd.MaxWindowSize)))
+}
+
 // readObjectBody reads a request body that must decode to exactly size
 // bytes, refusing more without buffering it.
 func readObjectBody(w http.ResponseWriter, r *http.Request, size int64) ([]byte, error) {
@@ -209,8 +219,7 @@ func readObjectBody(w http.ResponseWriter, r *http.Request, size int64) ([]byte,
 	case "zstd":
 		// A zstd frame of incompressible data is slightly larger than it.
 		compressed := http.MaxBytesReader(w, r.Body, size+size/64+1024)
-		dec, err := zstd.NewReader(compressed, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(max(uint64(size)+1, zstd.MinWindowSize)), zstd.WithDecoderMaxWindow(max(uint64(size), zstd.MinWindowSize)))
+		dec, err := newObjectBodyDecoder(compressed, size)
 		if err != nil {
 			return nil, err
 		}

@@ -232,35 +232,15 @@ func serverCodecs() []string {
 	return names
 }
 
-// wantedPatches lists the patches worth having for c with codecs: those of
-// c.PatchKeys whose inputs fit the codec's limits, and whose output (the
-// file, or all delivered files for a bundle patch) is at least
-// patchMinFile bytes.
+// wantedPatches lists the patches worth having for c with codecs: the
+// bundle patch per codec whose inputs fit the codec's limits, when the
+// delivered files add up to at least patchMinFile bytes. Steps (protocol
+// 2) carry one bundle patch, so per-file patches are no longer made (those
+// made before stay served at /d/).
 func wantedPatches(c *resolver.Changes, codecs []string) []resolver.PatchKey {
-	base := map[manifest.Digest]int64{}
-	for _, d := range c.Deliver {
-		if d.HasBase {
-			base[d.Entry.Digest] = d.Base.Size
-		}
-	}
-	size := map[manifest.Digest]int64{}
-	for _, d := range c.Deliver {
-		size[d.Entry.Digest] = d.Entry.Size
-	}
 	var out []resolver.PatchKey
-	seen := map[resolver.PatchKey]bool{}
 	for _, k := range c.PatchKeys(codecs) {
-		if seen[k] {
-			continue // two deliveries of the same bytes from the same base
-		}
-		seen[k] = true
-		if k.Bundle {
-			if c.DeliverSize >= patchMinFile && codecFits(k.Codec, c.DictionarySize, c.DeliverSize) {
-				out = append(out, k)
-			}
-			continue
-		}
-		if n := size[k.To]; n >= patchMinFile && codecFits(k.Codec, base[k.To], n) {
+		if k.Bundle && c.DeliverSize >= patchMinFile && codecFits(k.Codec, c.DictionarySize, c.DeliverSize) {
 			out = append(out, k)
 		}
 	}
@@ -385,8 +365,7 @@ func (m *patchMaker) make(missing []resolver.PatchKey) (int, error) {
 	for d, info := range infos {
 		m.whole[d] = info.StoredSize
 	}
-	// Per-file patches first (quick, and they already help), then the
-	// bundle patch; zstd-dict before bsdiff, whose encoder is slower.
+	// zstd-dict before bsdiff, whose encoder is slower.
 	rank := func(k resolver.PatchKey) int {
 		r := slices.Index(serverCodecs(), k.Codec) * 2
 		if k.Bundle {
