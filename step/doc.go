@@ -31,14 +31,19 @@
 //	uvarint count of removed files, then for each, ascending, the gap
 //	        from the previous index (the first from -1), as a uvarint: the
 //	        indexes are those of From's entries in path order
-//	uvarint count of writes, then for each, in strictly ascending path
-//	        order: the path (uvarint length, then its bytes; or, for a
-//	        path of From, a zero length and the uvarint index of its entry),
-//	        a kind byte, and
-//	        kind 0 (copy):    uvarint index of the source entry in From
-//	        kind 1 (patched): uvarint size, uvarint index+1 of its base in
-//	                          From (0: no base)
-//	        kind 2 (object):  uvarint size, the 32-byte digest
+//	uvarint count of writes, then the writes (in strictly ascending path
+//	        order) as columns:
+//	        paths:  each a uvarint length and the bytes, or, for a path of
+//	                From, a zero length and the uvarint index of its entry
+//	        kinds:  a byte each: 0 copy, 1 patched, 2 object
+//	        fields: per write, by kind:
+//	                copy:    its source's index in From
+//	                patched: the index of its base in From (-1: none), then
+//	                         its size minus the base's size (varint)
+//	                object:  its size (uvarint)
+//	                Indexes are varints coded as the difference from the
+//	                previous index of the same column (copy sources, bases).
+//	        digests: the 32 bytes of each object, in order
 //
 // The bundle patch rebuilds the patched files, in path order, as one
 // stream: its dictionary is manifest.DictionaryOrder(From, bases), the

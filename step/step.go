@@ -104,10 +104,12 @@ func Encode(from *manifest.Manifest, s *Step) ([]byte, error) {
 		prev = i
 	}
 	l = binary.AppendUvarint(l, uint64(len(s.Writes)))
-	index := make(map[string]int, from.Len())
-	for i, e := range from.Entries() {
+	fes := from.Entries()
+	index := make(map[string]int, len(fes))
+	for i, e := range fes {
 		index[e.Path] = i
 	}
+	// Columns: paths, kinds, then each kind's numbers, delta-coded.
 	for _, w := range s.Writes {
 		if i, ok := index[w.Path]; ok {
 			// A path of From: its index, after a zero length.
@@ -117,15 +119,24 @@ func Encode(from *manifest.Manifest, s *Step) ([]byte, error) {
 			l = binary.AppendUvarint(l, uint64(len(w.Path)))
 			l = append(l, w.Path...)
 		}
+	}
+	for _, w := range s.Writes {
 		l = append(l, byte(w.Kind))
+	}
+	var d deltas
+	for _, w := range s.Writes {
 		switch w.Kind {
 		case Copy:
-			l = binary.AppendUvarint(l, uint64(w.Source))
+			l = d.source.append(l, int64(w.Source))
 		case Patched:
-			l = binary.AppendUvarint(l, uint64(w.Size))
-			l = binary.AppendUvarint(l, uint64(w.Base+1))
+			l = d.base.append(l, int64(w.Base))
+			l = binary.AppendVarint(l, w.Size-baseSize(fes, w.Base))
 		case Object:
 			l = binary.AppendUvarint(l, uint64(w.Size))
+		}
+	}
+	for _, w := range s.Writes {
+		if w.Kind == Object {
 			l = append(l, w.Digest[:]...)
 		}
 	}
@@ -225,6 +236,7 @@ func (s *Step) parseListing(from *manifest.Manifest, raw []byte, lim Limits) err
 	}
 	n = r.count("writes", maxFiles)
 	fes := from.Entries()
+	s.Writes = make([]Write, 0, n)
 	for k := 0; k < n && r.err == nil; k++ {
 		w := Write{Base: NoBase}
 		if p := r.bytes("path"); len(p) > 0 {
@@ -232,22 +244,34 @@ func (s *Step) parseListing(from *manifest.Manifest, raw []byte, lim Limits) err
 		} else if i := r.index("path index", len(fes)); r.err == nil {
 			w.Path = fes[i].Path
 		}
-		w.Kind = Kind(r.byte("kind"))
+		s.Writes = append(s.Writes, w)
+	}
+	for k := range s.Writes {
+		s.Writes[k].Kind = Kind(r.byte("kind"))
+	}
+	var d deltas
+	for k := range s.Writes {
+		w := &s.Writes[k]
 		switch w.Kind {
 		case Copy:
-			w.Source = r.index("copy source", from.Len())
+			w.Source = r.index("copy source", len(fes), d.source.read(&r))
 		case Patched:
-			w.Size = r.size()
-			w.Base = r.index("base", from.Len()+1) - 1
+			w.Base = r.index("base", len(fes)+1, d.base.read(&r)+1) - 1
+			if r.err == nil {
+				w.Size = r.size(r.varint("size") + baseSize(fes, w.Base))
+			}
 		case Object:
-			w.Size = r.size()
-			copy(w.Digest[:], r.take(32, "digest"))
+			w.Size = r.size(int64(min(r.uvarint("size"), math.MaxInt64/2)))
 		default:
 			if r.err == nil {
 				return fmt.Errorf("%w: write %q has unknown kind %d", ErrCorrupt, w.Path, w.Kind)
 			}
 		}
-		s.Writes = append(s.Writes, w)
+	}
+	for k := range s.Writes {
+		if w := &s.Writes[k]; w.Kind == Object {
+			copy(w.Digest[:], r.take(32, "digest"))
+		}
 	}
 	if r.err != nil {
 		return r.err
@@ -475,20 +499,71 @@ func (r *reader) count(what string, max int) int {
 	return int(min(v, uint64(max)))
 }
 
-func (r *reader) index(what string, n int) int {
-	v := r.uvarint(what)
-	if r.err == nil && v >= uint64(n) {
-		r.err = fmt.Errorf("%w: %s %d beyond %d", ErrCorrupt, what, v, n)
+// index checks v, read before, as an index below n.
+func (r *reader) index(what string, n int, v ...int64) int {
+	var x int64
+	if len(v) > 0 {
+		x = v[0]
+	} else {
+		x = int64(min(r.uvarint(what), math.MaxInt64))
 	}
-	return int(min(v, uint64(n)))
+	if r.err == nil && (x < 0 || x >= int64(n)) {
+		r.err = fmt.Errorf("%w: %s %d beyond %d", ErrCorrupt, what, x, n)
+	}
+	return int(max(0, min(x, int64(n))))
 }
 
-func (r *reader) size() int64 {
-	v := r.uvarint("size")
-	if r.err == nil && v > math.MaxInt64/2 {
+func (r *reader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// size checks v as a file size.
+func (r *reader) size(v int64) int64 {
+	if r.err == nil && (v < 0 || v > math.MaxInt64/2) {
 		r.err = fmt.Errorf("%w: size %d", ErrCorrupt, v)
 	}
-	return int64(min(v, math.MaxInt64/2))
+	return max(0, min(v, math.MaxInt64/2))
+}
+
+// deltas are the running values numbers in the listing are coded against:
+// each is written as the zig-zag difference from the previous one of its
+// column, so runs of neighbouring indexes cost a byte each.
+type deltas struct{ source, base running }
+
+type running struct{ prev int64 }
+
+func (d *running) append(b []byte, v int64) []byte {
+	b = binary.AppendVarint(b, v-d.prev)
+	d.prev = v
+	return b
+}
+
+func (d *running) read(r *reader) int64 {
+	v := r.varint("index")
+	if v > math.MaxInt32 || v < -math.MaxInt32 {
+		r.fail("index")
+		return 0
+	}
+	d.prev += v
+	return d.prev
+}
+
+// baseSize is the size of From's entry i, 0 for NoBase: what a patched
+// file's size is coded against.
+func baseSize(fes []manifest.Entry, i int) int64 {
+	if i < 0 || i >= len(fes) {
+		return 0
+	}
+	return fes[i].Size
 }
 
 // String describes the step in a line, for logs and tests.
