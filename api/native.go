@@ -27,6 +27,7 @@ package api
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -76,28 +77,61 @@ type CheckRequest struct {
 }
 
 // SignedCheck is the answer to POST /v1/check. On the wire it is
-// {"p":PAYLOAD,"s":SIGNATURE,"k":KEY_ID} with PAYLOAD the JSON object
-// itself (not re-encoded: the signature covers its exact bytes), so the
-// answer stays small.
+// {"p":PAYLOAD,"s":SIGNATURE,"k":KEY_ID} with PAYLOAD the JSON object itself (not
+// re-encoded: the signature covers its exact bytes), so the answer stays
+// small. The signature covers SignedMessage: the subject (app, platform,
+// device id of the request) is signed but not sent.
 type SignedCheck struct {
-	Payload   json.RawMessage `json:"p"` // JSON of a CheckAnswer, exactly as signed
-	Signature []byte          `json:"s"` // ed25519 over SignatureContext+Payload, 64 bytes (base64)
-	KeyID     string          `json:"k"` // first 16 hex of SHA-256 of the public key
+	Payload   json.RawMessage `json:"p"`           // JSON of a CheckAnswer, exactly as signed
+	Signature []byte          `json:"s"`           // ed25519 over SignedMessage, 64 bytes (base64)
+	KeyID     string          `json:"k,omitempty"` // first 16 hex of SHA-256 of the public key (devices try every trusted key when absent)
+}
+
+// Subject is whom an answer is for: the app, platform and device id of the
+// request, exactly as sent. Both sides put it in the signed message and
+// the answer does not repeat it: an answer verifies only for the device
+// that asked.
+type Subject struct {
+	App      string
+	Platform string
+	DeviceID string
+}
+
+// Subject is the request's subject.
+func (r CheckRequest) Subject() Subject {
+	return Subject{App: r.App, Platform: r.Platform, DeviceID: r.DeviceID}
+}
+
+// SignedMessage is what a check answer's signature covers:
+// SignatureContext, then the subject's app, platform and device id, each
+// as a uvarint length and its bytes, then the payload.
+func SignedMessage(sub Subject, payload []byte) []byte {
+	msg := make([]byte, 0, len(SignatureContext)+len(sub.App)+len(sub.Platform)+len(sub.DeviceID)+len(payload)+16)
+	msg = append(msg, SignatureContext...)
+	for _, f := range []string{sub.App, sub.Platform, sub.DeviceID} {
+		msg = binary.AppendUvarint(msg, uint64(len(f)))
+		msg = append(msg, f...)
+	}
+	return append(msg, payload...)
 }
 
 // CheckAnswer is the signed content: exactly one of NoUpdate and Update is
 // set. On the wire (MarshalJSON) member names are short, times are Unix
-// seconds and digests unpadded base64url, which keeps every answer within
-// a few hundred bytes:
+// seconds and digests unpadded base64url, and neither the type (the
+// signature context is the type) nor the subject (signed, not sent) is
+// repeated, which keeps every answer within a few hundred bytes:
 //
-//	{"t":"patchwire-check/2","app":A,"ch":C,"pf":P,"dev":D,"seq":N,"iat":T,"exp":T,
+//	{"ch":C,"seq":N,"iat":T,"exp":T,
 //	 "no":{"code":C,"msg":M} | "up":{"to":{"v":V,"m":H,"n":N,"sz":N},"step":{"h":H,"sz":N}}}
+//
+// Type, App, Platform and DeviceID are filled in by whoever verifies the
+// signature (from the subject it verified with).
 type CheckAnswer struct {
 	Type     string // CheckAnswerType
-	App      string
+	App      string // the subject's
 	Channel  string
-	Platform string
-	DeviceID string
+	Platform string    // the subject's
+	DeviceID string    // the subject's
 	Sequence uint64    // the channel's sequence: devices refuse lower ones
 	IssuedAt time.Time // whole seconds on the wire
 	Expires  time.Time
@@ -107,11 +141,7 @@ type CheckAnswer struct {
 
 // checkAnswerWire is CheckAnswer as JSON.
 type checkAnswerWire struct {
-	Type     string      `json:"t"`
-	App      string      `json:"app"`
 	Channel  string      `json:"ch"`
-	Platform string      `json:"pf"`
-	DeviceID string      `json:"dev"`
 	Sequence uint64      `json:"seq"`
 	IssuedAt int64       `json:"iat"`
 	Expires  int64       `json:"exp"`
@@ -158,8 +188,7 @@ func (h *hash) UnmarshalText(b []byte) error {
 // MarshalJSON writes the wire form.
 func (a CheckAnswer) MarshalJSON() ([]byte, error) {
 	w := checkAnswerWire{
-		Type: a.Type, App: a.App, Channel: a.Channel, Platform: a.Platform, DeviceID: a.DeviceID,
-		Sequence: a.Sequence, IssuedAt: a.IssuedAt.Unix(), Expires: a.Expires.Unix(), NoUpdate: a.NoUpdate,
+		Channel: a.Channel, Sequence: a.Sequence, IssuedAt: a.IssuedAt.Unix(), Expires: a.Expires.Unix(), NoUpdate: a.NoUpdate,
 	}
 	if u := a.Update; u != nil {
 		t := u.Target
@@ -172,7 +201,8 @@ func (a CheckAnswer) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the wire form strictly: one object, no unknown
-// members.
+// members. Type is set to CheckAnswerType; the subject is the verifier's
+// to fill in.
 func (a *CheckAnswer) UnmarshalJSON(b []byte) error {
 	var w checkAnswerWire
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -184,8 +214,7 @@ func (a *CheckAnswer) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("check answer: data after the object")
 	}
 	*a = CheckAnswer{
-		Type: w.Type, App: w.App, Channel: w.Channel, Platform: w.Platform, DeviceID: w.DeviceID,
-		Sequence: w.Sequence, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), Expires: time.Unix(w.Expires, 0).UTC(), NoUpdate: w.NoUpdate,
+		Type: CheckAnswerType, Channel: w.Channel, Sequence: w.Sequence, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), Expires: time.Unix(w.Expires, 0).UTC(), NoUpdate: w.NoUpdate,
 	}
 	if u := w.Update; u != nil {
 		t := u.Target

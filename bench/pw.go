@@ -156,13 +156,14 @@ func (s *Server) Check(ctx context.Context, hc *http.Client, deviceID string, fr
 	for _, c := range delta.All() {
 		codecs = append(codecs, c.Name())
 	}
-	body, _ := json.Marshal(api.CheckRequest{App: benchApp, DeviceID: deviceID, Platform: "android", NativeVersion: "1.0.0",
-		Current: api.CurrentBundle{Version: device.BuiltinVersion, Manifest: from.Digest()}, Codecs: codecs})
+	req := api.CheckRequest{App: benchApp, DeviceID: deviceID, Platform: "android", NativeVersion: "1.0.0",
+		Current: api.CurrentBundle{Version: device.BuiltinVersion, Manifest: from.Digest()}, Codecs: codecs}
+	body, _ := json.Marshal(req)
 	b, err := post(ctx, hc, s.URL+api.PathCheck, body)
 	if err != nil {
 		return nil, fmt.Errorf("bench: check: %w: %s", err, b)
 	}
-	return device.VerifyCheck(b, []ed25519.PublicKey{s.Pub})
+	return device.VerifyCheck(b, []ed25519.PublicKey{s.Pub}, req.Subject())
 }
 
 // WaitPatches waits until the store holds a mapping (a patch, or the

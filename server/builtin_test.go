@@ -41,7 +41,7 @@ func TestBuiltinBundle(t *testing.T) {
 	req := checkRequest("builtin", shipped.Digest())
 	req.NativeVersion = "1.4.0"
 	sc := e.post(e.HTTPSClient(), req)
-	a, err := server.VerifyCheck(e.pub, sc)
+	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
 	if err != nil || a.Update == nil || a.Update.Target.Version != "1.4.6" {
 		t.Fatalf("native check from builtin: %+v, %v", a, err)
 	}

@@ -141,7 +141,7 @@ func (e *nativeEnv) post(c *http.Client, req api.CheckRequest) api.SignedCheck {
 func (e *nativeEnv) check(c *http.Client, req api.CheckRequest) api.CheckAnswer {
 	e.t.Helper()
 	sc := e.post(c, req)
-	a, err := server.VerifyCheck(e.pub, sc)
+	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
 	if err != nil {
 		e.t.Fatalf("verify: %v", err)
 	}
@@ -323,26 +323,42 @@ func TestNativeCheckSignature(t *testing.T) {
 	va := server.NewViteApp(2, 500)
 	v1 := e.publish("1.2.0", va.Files())
 	e.serve("1.2.0")
-	sc := e.post(e.HTTPSClient(), checkRequest("builtin", manifest.Digest{}))
-	if _, err := server.VerifyCheck(e.pub, sc); err != nil {
+	req := checkRequest("builtin", manifest.Digest{})
+	sub := req.Subject()
+	sc := e.post(e.HTTPSClient(), req)
+	if _, err := server.VerifyCheck(e.pub, sc, sub); err != nil {
 		t.Fatal(err)
+	}
+	// The subject is signed, not sent: the answer verifies for this device
+	// only.
+	for _, other := range []api.Subject{
+		{App: "com.example.other", Platform: sub.Platform, DeviceID: sub.DeviceID},
+		{App: sub.App, Platform: "ios", DeviceID: sub.DeviceID},
+		{App: sub.App, Platform: sub.Platform, DeviceID: "00000000-0000-4000-8000-000000000001"},
+	} {
+		if _, err := server.VerifyCheck(e.pub, sc, other); !errors.Is(err, server.ErrBadSignature) {
+			t.Errorf("answer verifies for %+v: %v", other, err)
+		}
+		if bytes.Contains(sc.Payload, []byte(sub.DeviceID)) || bytes.Contains(sc.Payload, []byte(sub.App)) {
+			t.Errorf("the payload repeats the subject: %s", sc.Payload)
+		}
 	}
 	tampered := sc
 	tampered.Payload = bytes.Replace(sc.Payload, []byte(`"1.2.0"`), []byte(`"6.6.6"`), 1)
 	if bytes.Equal(tampered.Payload, sc.Payload) {
 		t.Fatalf("payload does not name the version: %s", sc.Payload)
 	}
-	if _, err := server.VerifyCheck(e.pub, tampered); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := server.VerifyCheck(e.pub, tampered, sub); !errors.Is(err, server.ErrBadSignature) {
 		t.Errorf("tampered payload: %v", err)
 	}
 	tampered = sc
 	tampered.Signature = append([]byte(nil), sc.Signature...)
 	tampered.Signature[10] ^= 1
-	if _, err := server.VerifyCheck(e.pub, tampered); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := server.VerifyCheck(e.pub, tampered, sub); !errors.Is(err, server.ErrBadSignature) {
 		t.Errorf("tampered signature: %v", err)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	if _, err := server.VerifyCheck(other, sc); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := server.VerifyCheck(other, sc, sub); !errors.Is(err, server.ErrBadSignature) {
 		t.Errorf("other key: %v", err)
 	}
 	// The signature covers the context prefix: the bare payload's does not verify.
@@ -620,8 +636,9 @@ func TestNativePlanGrowsWithTheChange(t *testing.T) {
 	if err := server.WaitPatches(ctx, e.Server); err != nil {
 		t.Fatal(err)
 	}
-	sc := e.post(e.HTTPSClient(), checkRequest("1.0.0", m1.Digest()))
-	a, err := server.VerifyCheck(e.pub, sc)
+	req := checkRequest("1.0.0", m1.Digest())
+	sc := e.post(e.HTTPSClient(), req)
+	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
 	if err != nil || a.Update == nil {
 		t.Fatalf("check: %v %+v", err, a)
 	}
@@ -665,8 +682,9 @@ func TestNativeAnswerIsConstant(t *testing.T) {
 			files map[string][]byte
 			m     manifest.Digest
 		}{{"known bundle", v1, m1.Digest()}, {"unknown bundle", nil, manifest.Sum([]byte("unknown"))}} {
-			sc := e.post(e.HTTPSClient(), checkRequest("1.0.0", cur.m))
-			a, err := server.VerifyCheck(e.pub, sc)
+			req := checkRequest("1.0.0", cur.m)
+			sc := e.post(e.HTTPSClient(), req)
+			a, err := server.VerifyCheck(e.pub, sc, req.Subject())
 			if err != nil || a.Update == nil {
 				t.Fatalf("%s, %s: %v %+v", phase, cur.name, err, a.NoUpdate)
 			}

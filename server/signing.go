@@ -122,23 +122,19 @@ func PublicKeyBase64(pub ed25519.PublicKey) string {
 	return base64.StdEncoding.EncodeToString(pub)
 }
 
-// SignCheck encodes answer as the payload and signs SignatureContext
-// followed by the payload bytes.
+// SignCheck encodes answer as the payload and signs api.SignedMessage of
+// the answer's subject (App, Platform, DeviceID) and the payload.
 func SignCheck(priv ed25519.PrivateKey, answer api.CheckAnswer) (api.SignedCheck, error) {
 	payload, err := json.Marshal(answer)
 	if err != nil {
 		return api.SignedCheck{}, err
 	}
+	sub := api.Subject{App: answer.App, Platform: answer.Platform, DeviceID: answer.DeviceID}
 	return api.SignedCheck{
 		Payload:   payload,
-		Signature: ed25519.Sign(priv, signedMessage(payload)),
+		Signature: ed25519.Sign(priv, api.SignedMessage(sub, payload)),
 		KeyID:     SigningKeyID(priv.Public().(ed25519.PublicKey)),
 	}, nil
-}
-
-func signedMessage(payload []byte) []byte {
-	msg := make([]byte, 0, len(api.SignatureContext)+len(payload))
-	return append(append(msg, api.SignatureContext...), payload...)
 }
 
 // Errors of VerifyCheck.
@@ -151,19 +147,21 @@ var (
 	ErrNotAnswer = errors.New("check answer: payload is not a check answer")
 )
 
-// VerifyCheck checks sc's signature with pub and only then decodes the
-// payload strictly (no unknown members), which must be of type
-// api.CheckAnswerType. It is the server side's reference of what a device
-// checks first; binding, expiry and sequence are the device's to check.
-func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck) (api.CheckAnswer, error) {
+// VerifyCheck checks sc's signature with pub for the subject sub (the
+// request's app, platform and device id) and only then decodes the payload
+// strictly (no unknown members), filling in the subject. It is the server
+// side's reference of what a device checks first; channel, expiry and
+// sequence are the device's to check.
+func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck, sub api.Subject) (api.CheckAnswer, error) {
 	var a api.CheckAnswer
 	if len(pub) != ed25519.PublicKeySize || len(sc.Signature) != ed25519.SignatureSize ||
-		!ed25519.Verify(pub, signedMessage(sc.Payload), sc.Signature) {
+		!ed25519.Verify(pub, api.SignedMessage(sub, sc.Payload), sc.Signature) {
 		return a, ErrBadSignature
 	}
 	if err := jsonv2.Unmarshal(sc.Payload, &a, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return a, fmt.Errorf("%w: %v", ErrNotAnswer, err)
 	}
+	a.App, a.Platform, a.DeviceID = sub.App, sub.Platform, sub.DeviceID
 	if a.Type != api.CheckAnswerType || (a.NoUpdate == nil) == (a.Update == nil) {
 		return a, fmt.Errorf("%w: type %q", ErrNotAnswer, a.Type)
 	}

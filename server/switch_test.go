@@ -29,8 +29,9 @@ func answerBytes(sc api.SignedCheck) int64 {
 func (e *nativeEnv) deviceUpdate(t *testing.T, from string, want string) int64 {
 	t.Helper()
 	files := e.releases[from]
-	sc := e.post(e.HTTPSClient(), checkRequest(from, manifestOfFiles(t, files).Digest()))
-	a, err := server.VerifyCheck(e.pub, sc)
+	req := checkRequest(from, manifestOfFiles(t, files).Digest())
+	sc := e.post(e.HTTPSClient(), req)
+	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,7 +284,7 @@ func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.C
 		return nil, fmt.Errorf("check: %w: answer over %d bytes", ErrTooLarge, MaxCheckBytes)
 	}
 	res.AnswerBytes = int64(len(b))
-	ans, err := VerifyCheck(b, cfg.PublicKeys)
+	ans, err := VerifyCheck(b, cfg.PublicKeys, api.Subject{App: cfg.App, Platform: cfg.Platform, DeviceID: st.deviceID(cfg)})
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}

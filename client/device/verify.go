@@ -110,20 +110,22 @@ func ParseSignedCheck(body []byte) (api.SignedCheck, error) {
 }
 
 // VerifyCheck parses body as an api.SignedCheck, verifies its signature
-// with the trusted keys and only then decodes the payload, which must be a
-// CheckAnswer of type api.CheckAnswerType holding exactly one of NoUpdate
-// and Update, with Expires after IssuedAt. It checks neither binding, nor
-// freshness, nor sequence: see Binding.Check.
-func VerifyCheck(body []byte, keys []ed25519.PublicKey) (*api.CheckAnswer, error) {
+// with the trusted keys for the subject sub (this device's app, platform
+// and id: an answer made for another device does not verify) and only then
+// decodes the payload, which must be a CheckAnswer holding exactly one of
+// NoUpdate and Update, with Expires after IssuedAt; the subject is filled
+// in. It checks neither channel, nor freshness, nor sequence: see
+// Binding.Check.
+func VerifyCheck(body []byte, keys []ed25519.PublicKey, sub api.Subject) (*api.CheckAnswer, error) {
 	sc, err := ParseSignedCheck(body)
 	if err != nil {
 		return nil, err
 	}
-	return VerifySigned(sc, keys)
+	return VerifySigned(sc, keys, sub)
 }
 
 // VerifySigned is VerifyCheck on an already decoded SignedCheck.
-func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey) (*api.CheckAnswer, error) {
+func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey, sub api.Subject) (*api.CheckAnswer, error) {
 	if len(sc.Payload) == 0 || len(sc.Signature) == 0 {
 		return nil, fmt.Errorf("%w: no payload or no signature", ErrUnsigned)
 	}
@@ -133,8 +135,7 @@ func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey) (*api.CheckAnswe
 	if len(sc.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadSignature, len(sc.Signature), ed25519.SignatureSize)
 	}
-	msg := make([]byte, 0, len(api.SignatureContext)+len(sc.Payload))
-	msg = append(append(msg, api.SignatureContext...), sc.Payload...)
+	msg := api.SignedMessage(sub, sc.Payload)
 	known, verified := false, false
 	for _, k := range keys {
 		if len(k) != ed25519.PublicKeySize {
@@ -159,6 +160,7 @@ func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey) (*api.CheckAnswe
 	if err := jsonv2.Unmarshal(sc.Payload, &ans); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrWrongType, err)
 	}
+	ans.App, ans.Platform, ans.DeviceID = sub.App, sub.Platform, sub.DeviceID
 	if ans.Type != api.CheckAnswerType {
 		return nil, fmt.Errorf("%w: type %q, want %q", ErrWrongType, ans.Type, api.CheckAnswerType)
 	}

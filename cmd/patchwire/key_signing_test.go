@@ -27,8 +27,9 @@ func TestKeySigning(t *testing.T) {
 		t.Fatalf("printed %q, want the server's key: %v", out, err)
 	}
 	// A check answer verifies with the printed key.
-	body, _ := json.Marshal(api.CheckRequest{App: "com.nope", DeviceID: "00000000-0000-4000-8000-00000000000d", Platform: "ios", NativeVersion: "1.0",
-		Current: api.CurrentBundle{Version: "builtin"}})
+	req := api.CheckRequest{App: "com.nope", DeviceID: "00000000-0000-4000-8000-00000000000d", Platform: "ios", NativeVersion: "1.0",
+		Current: api.CurrentBundle{Version: "builtin"}}
+	body, _ := json.Marshal(req)
 	resp, err := srv.HTTPSClient().Post(srv.URL+api.PathCheck, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +40,7 @@ func TestKeySigning(t *testing.T) {
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
-	if a, err := server.VerifyCheck(pub, sc); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
+	if a, err := server.VerifyCheck(pub, sc, req.Subject()); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
 		t.Fatalf("answer %+v: %v", a, err)
 	}
 
