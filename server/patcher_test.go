@@ -14,8 +14,9 @@ import (
 	"github.com/patchwire/patchwire/store"
 )
 
-// TestWantedPatchesLimits: bundles beyond a codec's window fall back to
-// per-file patches; tiny files are never patched.
+// TestWantedPatchesLimits: a bundle patch per codec whose limits the pair
+// fits; never per-file patches (steps carry one bundle patch); tiny
+// deliveries are never patched.
 func TestWantedPatchesLimits(t *testing.T) {
 	entry := func(name string, size int64) manifest.Entry {
 		return manifest.Entry{Path: name, Digest: manifest.Sum([]byte(name)), Size: size}
@@ -46,17 +47,17 @@ func TestWantedPatchesLimits(t *testing.T) {
 
 	c.DictionarySize = 8 << 20
 	b, f := count(wantedPatches(c, codecs))
-	if b[delta.NameZstdDict] != 1 || b[delta.NameBsdiff] != 1 || f[delta.NameZstdDict] != 2 || f[delta.NameBsdiff] != 2 {
+	if b[delta.NameZstdDict] != 1 || b[delta.NameBsdiff] != 1 || len(f) != 0 {
 		t.Errorf("8 MiB bundle: bundle %v, file %v", b, f)
 	}
 	c.DictionarySize = 64 << 20 // beyond bsdiff's limit
 	b, f = count(wantedPatches(c, codecs))
-	if b[delta.NameZstdDict] != 1 || b[delta.NameBsdiff] != 0 || f[delta.NameBsdiff] != 2 {
+	if b[delta.NameZstdDict] != 1 || b[delta.NameBsdiff] != 0 || len(f) != 0 {
 		t.Errorf("64 MiB bundle: bundle %v, file %v", b, f)
 	}
-	c.DictionarySize = delta.ZstdMaxPair // beyond the zstd window: per-file patches only
+	c.DictionarySize = delta.ZstdMaxPair // beyond the zstd window: whole objects
 	b, f = count(wantedPatches(c, codecs))
-	if len(b) != 0 || f[delta.NameZstdDict] != 2 || f[delta.NameBsdiff] != 2 {
+	if len(b) != 0 || len(f) != 0 {
 		t.Errorf("512 MiB bundle: bundle %v, file %v", b, f)
 	}
 	c.Deliver, c.DeliverSize = c.Deliver[2:], tiny.Size // only a tiny file to deliver

@@ -121,12 +121,13 @@ func TestParsePublicKey(t *testing.T) {
 // TestVerifyCheck covers the verification order directly.
 func TestVerifyCheck(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	now := time.Now()
+	now := time.Now().Truncate(time.Second)
 	ans := api.CheckAnswer{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android",
 		DeviceID: "d", Sequence: 5, IssuedAt: now, Expires: now.Add(time.Minute), NoUpdate: &api.NoUpdate{Code: "x"}}
+	sub := subject(ans)
 	body, _ := json.Marshal(sign(t, priv, ans))
-	got, err := device.VerifyCheck(body, []ed25519.PublicKey{pub})
-	if err != nil || got.Sequence != 5 {
+	got, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub)
+	if err != nil || got.Sequence != 5 || got.Type != api.CheckAnswerType || got.App != testApp || got.Platform != "android" || got.DeviceID != "d" {
 		t.Fatal(got, err)
 	}
 	b := device.Binding{App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d", Now: now,
@@ -142,19 +143,38 @@ func TestVerifyCheck(t *testing.T) {
 	if err := b.Check(got); !errors.Is(err, device.ErrExpired) {
 		t.Errorf("at expiry: %v", err)
 	}
+	// The subject is signed: another device, app or platform cannot use
+	// the answer.
+	for _, other := range []api.Subject{{App: testApp, Platform: "android", DeviceID: "e"}, {App: "com.evil", Platform: "android", DeviceID: "d"}, {App: testApp, Platform: "ios", DeviceID: "d"}} {
+		if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, other); !errors.Is(err, device.ErrBadSignature) {
+			t.Errorf("answer for %+v verified for %+v: %v", sub, other, err)
+		}
+	}
 	// The signature covers the context string: a signature over the bare
 	// payload (made for another purpose) does not verify.
 	sc := sign(t, priv, ans)
 	sc.Signature = ed25519.Sign(priv, sc.Payload)
 	body, _ = json.Marshal(sc)
-	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}); !errors.Is(err, device.ErrBadSignature) {
+	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrBadSignature) {
 		t.Errorf("context-free signature: %v", err)
 	}
-	// Duplicate members in the signed payload are refused.
-	sc = api.SignedCheck{Payload: []byte(`{"type":"patchwire-check/v1","type":"x"}`)}
-	sc.Signature = ed25519.Sign(priv, append([]byte(api.SignatureContext), sc.Payload...))
+	// Without a key id, every trusted key is tried.
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	sc = sign(t, priv, ans)
+	sc.KeyID = ""
 	body, _ = json.Marshal(sc)
-	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}); !errors.Is(err, device.ErrWrongType) {
+	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{other, pub}, sub); err != nil {
+		t.Errorf("answer without a key id: %v", err)
+	}
+	// Duplicate members in the signed payload are refused: the envelope,
+	// which holds the payload as JSON, already does not parse, and a
+	// payload given as is is no check answer.
+	sc = signPayload(priv, sub, []byte(`{"ch":"production","ch":"beta","seq":1,"iat":1,"exp":2,"no":{"code":"x","msg":""}}`))
+	body, _ = json.Marshal(sc)
+	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrUnsigned) {
+		t.Errorf("duplicate member in the envelope: %v", err)
+	}
+	if _, err := device.VerifySigned(sc, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrWrongType) {
 		t.Errorf("duplicate member: %v", err)
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
+	"github.com/patchwire/patchwire/step"
 )
 
 // realEnv is a running patchwire server with testApp on it.
@@ -89,11 +92,13 @@ func (e *realEnv) config() device.Config {
 	}
 }
 
-// warm asks the server for the plan from `from` until its patches are
-// made (the server makes them in the background after a publish or the
-// first check that needs them), so that the device's update gets them:
-// until the plan downloads at most target's size/ratio bytes, or stops
-// shrinking for two seconds.
+// warm asks the server for the step from `from` until it carries its
+// patches (the server answers with a draft step of whole objects until
+// the patches are made in the background after a publish or the first
+// check that needs them), so that the device's update gets them: until the
+// step and the objects it names come to at most target's size/ratio bytes,
+// or a step with a patch stops shrinking for two seconds (a draft step
+// does not shrink until it is replaced: it is waited for up to 30s).
 func (e *realEnv) warm(from *bundle, version string, target *bundle, ratio int64) {
 	e.t.Helper()
 	hc := e.HTTPSClient()
@@ -114,25 +119,73 @@ func (e *realEnv) warm(from *bundle, version string, target *bundle, ratio int64
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{e.pub})
+		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if ans.Plan == nil {
-			e.t.Fatalf("warm: no plan: %+v", ans.NoUpdate)
+		if ans.Update == nil || ans.Update.Step == nil {
+			e.t.Fatalf("warm: no step: %+v", ans.NoUpdate)
 		}
-		n := ans.Plan.DownloadBytes
+		objects, patched := e.stepObjects(from, *ans.Update.Step)
+		n := ans.Update.Step.Size + objects
 		if n <= target.m.TotalSize()/ratio {
 			return
 		}
 		if n != last {
 			last, since = n, time.Now()
-		} else if time.Since(since) > 2*time.Second {
-			e.t.Logf("warm: the plan still downloads %d bytes of %d", n, target.m.TotalSize())
+		} else if patched && time.Since(since) > 2*time.Second {
+			e.t.Logf("warm: the step still downloads %d bytes of %d", n, target.m.TotalSize())
 			return
 		}
 	}
 	e.t.Logf("warm: gave up after 30s")
+}
+
+// stepObjects downloads the step ref from the server and returns the
+// bytes of the objects it fetches whole, and whether it patches files.
+func (e *realEnv) stepObjects(from *bundle, ref api.StepRef) (int64, bool) {
+	e.t.Helper()
+	b := e.get("/o/" + ref.Digest.String())
+	if manifest.Sum(b) != ref.Digest || int64(len(b)) != ref.Size {
+		e.t.Fatalf("step %s: the server sent %d other bytes", ref.Digest, len(b))
+	}
+	start := from.m
+	if ok, err := step.StartsFrom(b, from.m.Digest()); err == nil && !ok {
+		start = &manifest.Manifest{} // a step from nothing
+	}
+	s, err := step.Decode(start, b, step.DefaultLimits())
+	if err != nil {
+		e.t.Fatalf("step %s: %v", ref.Digest, err)
+	}
+	return s.DeliverBytes(), s.Codec != ""
+}
+
+// get fetches a URL path of the server, 200 only.
+func (e *realEnv) get(urlPath string) []byte {
+	e.t.Helper()
+	resp, err := e.HTTPSClient().Get(e.URL + urlPath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("GET %s: %s, %v", urlPath, resp.Status, err)
+	}
+	return b
+}
+
+// servesManifests reports whether the server serves target manifests at
+// api.PathManifest, which a device falls back to when a step is unusable.
+func (e *realEnv) servesManifests(b *bundle) bool {
+	e.t.Helper()
+	resp, err := e.HTTPSClient().Get(e.URL + "/m/" + b.m.Digest().String())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == http.StatusOK && bytes.Equal(got, b.m.Encode())
 }
 
 // TestServerChain: v1 -> v2 -> v3 and v1 -> v3 against the real server over
@@ -372,10 +425,11 @@ func TestServerCuts(t *testing.T) {
 }
 
 // TestServerLyingMirror: the real server behind a mirror (a CDN, say) that
-// lies: it corrupts or truncates objects, swaps a patch, strips the
-// signature, replays an older answer, or serves one past its expiry. The
-// device refuses each, keeps its bundle, and then completes through the
-// honest mirror; a wrong patch falls back to the whole file.
+// lies: it corrupts or truncates objects (the step among them), strips
+// the signature, replays an older answer, or serves one past its expiry.
+// The device refuses each, keeps its bundle, and then completes through
+// the honest mirror; a step swapped for other bytes falls back to the
+// target manifest (/m/) and whole files.
 func TestServerLyingMirror(t *testing.T) {
 	v1, v2, v3 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1"), fixture(t, "v3", "1.0.2")
 	e := startReal(t)
@@ -384,6 +438,11 @@ func TestServerLyingMirror(t *testing.T) {
 	e.upload(v3)
 	e.serve("1.0.1")
 	e.warm(v1, "builtin", v2, 20)
+	// Protocol 2's fallback needs the server's /m/{sha256}.
+	fallback := e.servesManifests(v2)
+	if !fallback {
+		t.Log("the server does not serve /m/{sha256} (api.PathManifest): the fallback cases expect the update to fail")
+	}
 	m := newMirror(t, e.URL, e.TLSConfig())
 	cfg := e.config()
 	cfg.Server = m.srv.URL
@@ -392,7 +451,6 @@ func TestServerLyingMirror(t *testing.T) {
 	cfg.Transport = device.TransportTCP
 	cfg.Retries = 2
 	isObject := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/o/") }
-	isPatch := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/d/") }
 	isCheck := func(r *http.Request) bool { return r.URL.Path == api.PathCheck }
 
 	// Record an honest answer to replay later.
@@ -404,24 +462,33 @@ func TestServerLyingMirror(t *testing.T) {
 		return status, body
 	})
 	dir := seeded(t, v1)
-	mustUpdate(t, dir, cfg, v2)
+	res := mustUpdate(t, dir, cfg, v2)
+	if res.Fallbacks != 0 || res.Patched == 0 {
+		t.Errorf("honest mirror: %+v", res)
+	}
 
 	e.serve("1.0.2")
 	e.warm(v2, "1.0.1", v3, 20)
+	// Corrupt objects: the step fails verification, the device falls back
+	// to the target manifest, and then the whole files fail theirs.
+	corruptWant := device.ErrDigest
+	if !fallback {
+		corruptWant = device.ErrBadPlan
+	}
 	cases := []struct {
 		name string
 		edit func(r *http.Request, status int, h http.Header, body []byte) (int, []byte)
 		want error
 	}{
-		{"corrupt objects and patches", func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
-			if (isObject(r) || isPatch(r)) && len(body) > 0 {
+		{"corrupt objects", func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
+			if isObject(r) && len(body) > 0 {
 				body = append([]byte(nil), body...)
 				body[len(body)/2] ^= 1
 			}
 			return status, body
-		}, device.ErrDigest},
-		{"truncated objects and patches", func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
-			if (isObject(r) || isPatch(r)) && len(body) > 1 {
+		}, corruptWant},
+		{"truncated objects", func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
+			if isObject(r) && len(body) > 1 {
 				body = body[:len(body)-1]
 			}
 			return status, body
@@ -455,22 +522,47 @@ func TestServerLyingMirror(t *testing.T) {
 	}
 	assertRunning(t, dir, v2)
 
-	// A patch swapped for another valid patch of the right size and digest
-	// field cannot be made: the mirror swaps the bytes, so the digest check
-	// fails and the device fetches the files whole from /o/.
+	// The step swapped for other bytes of its size: its digest check fails
+	// and the device fetches the target manifest and the files whole.
+	var mu sync.Mutex
+	stepPath := ""
 	m.setEdit(func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
-		if isPatch(r) {
+		mu.Lock()
+		defer mu.Unlock()
+		if isCheck(r) {
+			var sc api.SignedCheck
+			var ans api.CheckAnswer
+			if json.Unmarshal(body, &sc) == nil && json.Unmarshal(sc.Payload, &ans) == nil && ans.Update != nil && ans.Update.Step != nil {
+				stepPath = "/o/" + ans.Update.Step.Digest.String()
+			}
+		}
+		if r.URL.Path == stepPath {
 			return status, bytes.Repeat([]byte{'x'}, len(body))
 		}
 		return status, body
 	})
-	res := mustUpdate(t, dir, cfg, v3)
-	if res.Fallbacks == 0 {
-		t.Errorf("no fallback: %+v", res)
+	if fallback {
+		res := mustUpdate(t, dir, cfg, v3)
+		if res.Fallbacks == 0 || res.Patched != 0 {
+			t.Errorf("swapped step: %+v", res)
+		}
+	} else {
+		if _, err := update(t, dir, cfg); !errors.Is(err, device.ErrBadPlan) {
+			t.Fatalf("swapped step without /m/: %v", err)
+		}
+		assertRunning(t, dir, v2)
+		m.setEdit(nil)
+		mustUpdate(t, dir, cfg, v3)
 	}
 	reqs := strings.Join(m.requests(), "\n")
-	if !strings.Contains(reqs, "GET /d/") {
-		t.Errorf("no patch was tried:\n%s", reqs)
+	mu.Lock()
+	tried := stepPath != "" && strings.Contains(reqs, "GET "+stepPath)
+	mu.Unlock()
+	if !tried {
+		t.Errorf("no step was tried:\n%s", reqs)
+	}
+	if fallback && !strings.Contains(reqs, "GET /m/"+v3.m.Digest().String()) {
+		t.Errorf("no fallback to the target manifest:\n%s", reqs)
 	}
 
 	// Replayed: the honest answer recorded for the move to v2, whose

@@ -15,30 +15,33 @@ import (
 
 var fuzzKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 
+// fuzzSubject is the device the fuzzed answers are for.
+var fuzzSubject = api.Subject{App: testApp, Platform: "android", DeviceID: "d"}
+
 func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 	now := time.Unix(1_800_000_000, 0).UTC()
 	e := manifest.Entry{Path: "a.js", Digest: manifest.Sum([]byte("a")), Size: 1}
-	from, _ := manifest.New([]manifest.Entry{{Path: "b.js", Digest: manifest.Sum([]byte("b")), Size: 1}}, manifest.DefaultLimits())
 	to, _ := manifest.New([]manifest.Entry{e}, manifest.DefaultLimits())
-	answers := []api.CheckAnswer{
-		{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d", Sequence: 3,
-			IssuedAt: now, Expires: now.Add(time.Hour), NoUpdate: &api.NoUpdate{Code: "no_new_version_available"}},
-		{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d", Sequence: 4,
-			IssuedAt: now, Expires: now.Add(time.Hour), Plan: &api.Plan{
-				From: from.Digest(), Target: api.TargetBundle{Version: "1.0.1", Manifest: to.Digest(), Files: 1, Size: 1},
-				Removed: []string{"b.js"}, Fetches: []api.Fetch{{Entry: e, URL: "/o/" + e.Digest.String()}},
-				BundlePatch: &api.BundlePatch{Bases: []string{"b.js"}, Entries: []manifest.Entry{e},
-					Patch: api.PatchObject{Codec: "zstd-dict", URL: "/d/x", Size: 10}},
-			}},
+	head := api.CheckAnswer{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d",
+		IssuedAt: now, Expires: now.Add(time.Hour)}
+	noUpdate, update, builtin := head, head, head
+	noUpdate.Sequence, noUpdate.NoUpdate = 3, &api.NoUpdate{Code: "no_new_version_available"}
+	update.Sequence, update.Update = 4, &api.Update{
+		Target: api.TargetBundle{Version: "1.0.1", Manifest: to.Digest(), Files: to.Len(), Size: to.TotalSize()},
+		Step:   &api.StepRef{Digest: manifest.Sum([]byte("step")), Size: 120},
 	}
+	builtin.Sequence, builtin.Update = 5, &api.Update{Target: api.TargetBundle{Version: device.BuiltinVersion}}
+	answers := []api.CheckAnswer{noUpdate, update, builtin}
 	for _, a := range answers {
 		sc := sign(f, fuzzKey, a)
 		b, _ := json.Marshal(sc)
 		bodies = append(bodies, b)
 		payloads = append(payloads, sc.Payload)
 	}
-	bodies = append(bodies, []byte(`{}`), []byte(`{"payload":"","signature":""}`), []byte(`null`), []byte(`{"payload":"eyJ9","signature":"AAAA","key_id":"x"}`))
-	payloads = append(payloads, []byte(`{"type":"patchwire-check/v1"}`), []byte(`{"type":"patchwire-check/v1","type":"x"}`), []byte(`[]`))
+	bodies = append(bodies, []byte(`{}`), []byte(`{"p":"","s":""}`), []byte(`null`), []byte(`{"p":"eyJ9","s":"AAAA","k":"x"}`),
+		[]byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
+	payloads = append(payloads, []byte(`{"t":"patchwire-check/2"}`), []byte(`{"ch":"x","ch":"y"}`), []byte(`[]`),
+		[]byte(`{"ch":"production","seq":1,"iat":1,"exp":2,"up":{"to":{"v":"1","m":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","n":1,"sz":1},"step":{"h":"AA","sz":-1}}}`))
 	return bodies, payloads
 }
 
@@ -52,7 +55,7 @@ func FuzzVerifyCheck(f *testing.F) {
 	}
 	pub := fuzzKey.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ans, err := device.VerifyCheck(body, []ed25519.PublicKey{pub})
+		ans, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, fuzzSubject)
 		if err != nil {
 			return
 		}
@@ -60,7 +63,7 @@ func FuzzVerifyCheck(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted a body ParseSignedCheck refuses: %v", err)
 		}
-		if !ed25519.Verify(pub, append([]byte(api.SignatureContext), sc.Payload...), sc.Signature) {
+		if !ed25519.Verify(pub, api.SignedMessage(fuzzSubject, sc.Payload), sc.Signature) {
 			t.Fatal("accepted an answer whose signature does not verify")
 		}
 		exercise(t, ans)
@@ -77,15 +80,15 @@ func FuzzSignedPayload(f *testing.F) {
 	}
 	pub := fuzzKey.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		sc := api.SignedCheck{Payload: payload, Signature: ed25519.Sign(fuzzKey, append([]byte(api.SignatureContext), payload...)), KeyID: device.KeyID(pub)}
-		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{pub})
+		sc := signPayload(fuzzKey, fuzzSubject, payload)
+		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{pub}, fuzzSubject)
 		if err != nil {
 			if len(payload) > 0 && !errors.Is(err, device.ErrWrongType) && !errors.Is(err, device.ErrTooLarge) {
 				t.Fatalf("correctly signed payload refused for %v", err)
 			}
 			return
 		}
-		if ans.Type != api.CheckAnswerType || (ans.Plan == nil) == (ans.NoUpdate == nil) {
+		if ans.Type != api.CheckAnswerType || (ans.Update == nil) == (ans.NoUpdate == nil) {
 			t.Fatalf("accepted %+v", ans)
 		}
 		exercise(t, ans)
@@ -93,15 +96,15 @@ func FuzzSignedPayload(f *testing.F) {
 }
 
 // exercise runs what a device does with an accepted answer before any
-// download.
+// download (the binding check) and checks what VerifySigned promises.
 func exercise(t *testing.T, ans *api.CheckAnswer) {
 	b := device.Binding{App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d",
 		Now: time.Unix(1_800_000_000, 0), Floors: func(string, string) uint64 { return 3 }}
 	_ = b.Check(ans)
-	if ans.Plan != nil {
-		from, _ := manifest.New([]manifest.Entry{{Path: "b.js", Digest: manifest.Sum([]byte("b")), Size: 1}}, manifest.DefaultLimits())
-		if m, err := device.TargetManifest(from, ans.Plan, manifest.DefaultLimits()); err == nil && m.Digest() != ans.Plan.Target.Manifest {
-			t.Fatal("TargetManifest returned a manifest other than the signed target")
-		}
+	if (ans.Update == nil) == (ans.NoUpdate == nil) {
+		t.Fatalf("accepted an answer with update %v and no_update %v", ans.Update, ans.NoUpdate)
+	}
+	if !ans.Expires.After(ans.IssuedAt) {
+		t.Fatalf("accepted an answer expiring at %s, issued at %s", ans.Expires, ans.IssuedAt)
 	}
 }

@@ -5,15 +5,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/step"
 )
 
 // withBlob returns b plus a random (incompressible) file of n bytes.
@@ -40,59 +44,201 @@ func withBlob(t testing.TB, b *bundle, version string, n int, seed uint64) *bund
 	return newBundle(t, version, files)
 }
 
-// TestLiarWrongPatch: patches that download fine but do not produce the
-// target (wrong output, corrupt stream, unknown codec, missing) are
-// discarded and the files fetched whole from /o/{sha256} (case 31).
-func TestLiarWrongPatch(t *testing.T) {
-	v1, v2 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1")
+// TestLiarWrongStep: steps that do not get the device to the signed
+// target (a patch rebuilding other bytes, a corrupt patch stream, an
+// unknown codec, missing, other bytes at its URL, starting from another
+// bundle, removing too little) are discarded: the device fetches the
+// target manifest from /m/{sha256} and the files it lacks whole from
+// /o/{sha256} (case 31), and installs the target all the same.
+func TestLiarWrongStep(t *testing.T) {
+	v1, v2, v3 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1"), fixture(t, "v3", "1.0.2")
+	// why is in the device's warning that the step is unusable.
 	cases := []struct {
-		name string
-		hook func(l *liar, p *api.Plan)
+		name, why string
+		lie       func(l *liar)
 	}{
-		{"output hash wrong", func(l *liar, p *api.Plan) {
-			fp := &p.FilePatches[0]
-			other, err := delta.ZstdDict.Encode(v1.files[fp.Base], []byte("not the file you want"))
-			if err != nil {
-				t.Fatal(err)
+		{"patch output hash wrong", "it rebuilds manifest", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				s.Patch = encodePatch(l.t, v1, s, func(p string) []byte {
+					b := bytes.Clone(v2.files[p])
+					if p == "assets/app.js" {
+						b[len(b)/2] ^= 1 // same size, other bytes
+					}
+					return b
+				})
 			}
-			l.objects[fp.Patch.URL] = other
-			fp.Patch.Digest, fp.Patch.Size = manifest.Sum(other), int64(len(other))
 		}},
-		{"corrupt patch stream", func(l *liar, p *api.Plan) {
-			fp := &p.FilePatches[0]
-			bad := append([]byte(nil), l.objects[fp.Patch.URL]...)
-			bad[len(bad)/2] ^= 0xff
-			l.objects[fp.Patch.URL] = bad
-			fp.Patch.Digest = manifest.Sum(bad)
+		{"corrupt patch stream", "", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				s.Patch = bytes.Clone(s.Patch)
+				s.Patch[len(s.Patch)/2] ^= 0xff
+			}
 		}},
-		{"unknown codec", func(l *liar, p *api.Plan) { p.FilePatches[0].Patch.Codec = "xdelta3" }},
-		{"patch missing", func(l *liar, p *api.Plan) { p.FilePatches[0].Patch.URL = "/d/zstd-dict/nothing/here" }},
-		{"patch bytes substituted", func(l *liar, p *api.Plan) {
-			l.objects[p.FilePatches[0].Patch.URL] = []byte("substituted")
+		{"truncated patch stream", "", func(l *liar) {
+			l.stepHook = func(s *step.Step) { s.Patch = s.Patch[:len(s.Patch)/2] }
+		}},
+		{"unknown codec", "unknown codec", func(l *liar) {
+			l.stepBytes = func(b []byte) []byte { return withCodec(l.t, b, "xdelta3") }
+		}},
+		{"step missing", "404", func(l *liar) {
+			l.stepServe = func(b []byte) ([]byte, bool) { return nil, false }
+		}},
+		{"step bytes substituted", "do not match their digest", func(l *liar) {
+			l.stepServe = func(b []byte) ([]byte, bool) { return bytes.Repeat([]byte{'x'}, len(b)), true }
+		}},
+		{"step from another bundle", "does not start from", func(l *liar) {
+			l.stepBytes = func(b []byte) []byte {
+				from, s := l.makeStep(v3.m.Digest(), v2)
+				b, err := step.Encode(from.m, s)
+				if err != nil {
+					l.t.Error(err)
+				}
+				return b
+			}
+		}},
+		{"step does not remove old files", "it rebuilds manifest", func(l *liar) {
+			l.stepHook = func(s *step.Step) { s.Removed = nil }
+		}},
+		{"step copies the wrong file", "it rebuilds manifest", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				for i, w := range s.Writes {
+					if w.Kind == step.Copy {
+						s.Writes[i].Source = 0 // assets/app.js, not img/logo.png
+					}
+				}
+			}
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLiar(t)
-			l.add(v1)
+			l.add(v1, v3)
 			dir := seeded(t, v1)
 			l.serve(v2)
-			l.lie(func(l *liar) { l.planHook = func(p *api.Plan) { c.hook(l, p) } })
-			res := mustUpdate(t, dir, l.config(), v2)
-			if res.Fallbacks == 0 {
+			l.lie(c.lie)
+			cfg, logs := withLog(l.config())
+			res := mustUpdate(t, dir, cfg, v2)
+			if res.Fallbacks == 0 || res.Patched != 0 {
 				t.Errorf("no fallback: %+v", res)
 			}
-			want := "/o/" + v2.m.Entries()[0].Digest.String()
-			for _, e := range v2.m.Entries() {
-				if e.Path == "assets/app.js" {
-					want = "/o/" + e.Digest.String()
-				}
+			if w := logs.String(); !strings.Contains(w, "step unusable") || !strings.Contains(w, c.why) {
+				t.Errorf("want a warning that the step is unusable (%q):\n%s", c.why, w)
 			}
-			if !contains(l.objectRequests(), want) {
-				t.Errorf("did not fetch %s whole: %v", want, l.objectRequests())
+			reqs := l.objectRequests()
+			if !contains(reqs, l.stepURL()) && c.name != "step missing" {
+				t.Errorf("the step was not tried: %v", reqs)
+			}
+			if m := "/m/" + v2.m.Digest().String(); !contains(reqs, m) {
+				t.Errorf("did not fetch the target manifest %s: %v", m, reqs)
+			}
+			app, _ := v2.m.Lookup("assets/app.js")
+			if want := "/o/" + app.Digest.String(); !contains(reqs, want) {
+				t.Errorf("did not fetch assets/app.js whole (%s): %v", want, reqs)
+			}
+			// Bytes the device has are still reused, not fetched.
+			if vendor, _ := v2.m.Lookup("assets/vendor.js"); contains(reqs, "/o/"+vendor.Digest.String()) {
+				t.Errorf("fetched the unchanged assets/vendor.js: %v", reqs)
 			}
 		})
 	}
+}
+
+// TestLiarFallbackLies: when the step is unusable and the target manifest
+// at /m/ lies too (other bytes, another bundle's manifest, missing), the
+// update fails and the current bundle is untouched; the honest server gets
+// through afterwards.
+func TestLiarFallbackLies(t *testing.T) {
+	v1, v2, v3 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1"), fixture(t, "v3", "1.0.2")
+	mPath := "/m/" + v2.m.Digest().String()
+	cases := []struct {
+		name  string
+		serve func(w http.ResponseWriter, r *http.Request)
+		want  error
+	}{
+		{"other bytes", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(append(v2.m.Encode(), "0000000000000000000000000000000000000000000000000000000000000000 1 evil.js\n"...))
+		}, device.ErrDigest},
+		{"another bundle's manifest", func(w http.ResponseWriter, r *http.Request) { w.Write(v3.m.Encode()) }, device.ErrDigest},
+		{"missing", http.NotFound, device.ErrBadPlan},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLiar(t)
+			l.add(v1, v3)
+			dir := seeded(t, v1)
+			cfg := l.config()
+			l.serve(v2)
+			l.lie(func(l *liar) {
+				l.stepServe = func(b []byte) ([]byte, bool) { return nil, false }
+				l.objectLie = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+					if r.URL.Path != mPath {
+						return false
+					}
+					c.serve(w, r)
+					return true
+				}
+			})
+			res, err := update(t, dir, cfg)
+			if !errors.Is(err, c.want) || res.Outcome != device.OutcomeFailed {
+				t.Fatalf("got %v (%s), want %v", err, res.Outcome, c.want)
+			}
+			assertRunning(t, dir, v1)
+			if got := bundleDirs(t, dir); len(got) != 1 {
+				t.Errorf("bundles: %v", got)
+			}
+			for _, e := range v2.m.Entries() {
+				if contains(l.objectRequests(), "/o/"+e.Digest.String()) {
+					t.Errorf("fetched %s without a verified target manifest", e.Path)
+				}
+			}
+			l.lie(func(l *liar) { l.stepServe, l.objectLie = nil, nil })
+			res = mustUpdate(t, dir, cfg, v2)
+			if res.Fallbacks != 0 || res.Patched == 0 {
+				t.Errorf("honest update: %+v", res)
+			}
+		})
+	}
+}
+
+// logBuffer collects a device's log.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// withLog returns cfg logging its warnings to the buffer returned.
+func withLog(cfg device.Config) (device.Config, *logBuffer) {
+	logs := &logBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg, logs
+}
+
+// withCodec returns step bytes b naming codec instead of zstd-dict for
+// its patch (step.Encode refuses unknown codecs): the codec's name is
+// written as a uvarint length and the name, after the listing.
+func withCodec(t testing.TB, b []byte, codec string) []byte {
+	old := append(binary.AppendUvarint(nil, uint64(len(delta.NameZstdDict))), delta.NameZstdDict...)
+	i := bytes.Index(b, old)
+	if i < 0 {
+		t.Error("no zstd-dict codec in the step")
+		return b
+	}
+	out := append([]byte(nil), b[:i]...)
+	out = binary.AppendUvarint(out, uint64(len(codec)))
+	out = append(out, codec...)
+	return append(out, b[i+len(old):]...)
 }
 
 func contains(ss []string, s string) bool {
@@ -327,9 +473,10 @@ func TestLiarFastForward(t *testing.T) {
 	mustUpdate(t, dir, cfg, v2)
 }
 
-// TestLiarBuiltinAndUnknown: a plan back to the built-in bundle switches
-// to it without downloading; a device whose bundle the server does not
-// know gets a plan from the empty manifest and still reuses its own bytes.
+// TestLiarBuiltinAndUnknown: an update back to the built-in bundle
+// switches to it without downloading; a device whose bundle the server
+// does not know gets a step from the empty manifest (every file an object)
+// and still reuses its own bytes instead of fetching them.
 func TestLiarBuiltinAndUnknown(t *testing.T) {
 	v1, v2 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1")
 	l := newLiar(t) // knows nothing of v1
@@ -338,7 +485,10 @@ func TestLiarBuiltinAndUnknown(t *testing.T) {
 	l.serve(v2)
 	res := mustUpdate(t, dir, cfg, v2)
 	if res.Reused == 0 || res.Fetched >= v2.m.Len() {
-		t.Errorf("plan from nothing: reused %d, fetched %d", res.Reused, res.Fetched)
+		t.Errorf("step from nothing: reused %d, fetched %d", res.Reused, res.Fetched)
+	}
+	if reqs := l.objectRequests(); contains(reqs, "/m/"+v2.m.Digest().String()) || res.Fallbacks != 0 || res.Patched != 0 {
+		t.Errorf("step from nothing: fell back (%d) or patched (%d): %v", res.Fallbacks, res.Patched, reqs)
 	}
 	l.lie(func(l *liar) { l.builtin = true; l.sequence++ })
 	res, err := update(t, dir, cfg)

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +29,7 @@ import (
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/step"
 )
 
 const (
@@ -105,15 +105,20 @@ type liar struct {
 	builtin  bool    // send devices back to the built-in bundle
 	sequence uint64
 	ttl      time.Duration
-	objects  map[string][]byte // URL path -> bytes (/o/..., /d/...)
+	objects  map[string][]byte // URL path -> bytes (/o/..., /m/...)
 	// Lies. Each is consulted under mu and may be nil.
 	mutate     func(a *api.CheckAnswer)  // edit the answer before signing
 	resign     func(sc *api.SignedCheck) // edit the signed envelope
+	payloadLie func(p []byte) []byte     // replace the payload, then sign it properly
 	rawAnswer  func() []byte             // replace the whole answer body
-	planHook   func(p *api.Plan)         // edit the plan (before mutate)
+	stepHook   func(s *step.Step)        // edit the step before it is encoded
+	stepBytes  func(b []byte) []byte     // edit the encoded step (the signed reference follows)
+	stepServe  func(b []byte) ([]byte, bool)
+	updateHook func(u *api.Update) // edit the signed update (before mutate)
 	objectLie  func(w http.ResponseWriter, r *http.Request, body []byte) bool
 	checkLie   func(w http.ResponseWriter, r *http.Request) bool
-	lastSigned []byte // the last answer body sent
+	lastSigned []byte      // the last answer body sent
+	lastStep   api.StepRef // the step of the last update answered
 	requests   []string
 	ranges     []string
 	stats      [][]byte
@@ -129,7 +134,7 @@ func newLiar(t testing.TB) *liar {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathCheck, l.handleCheck)
 	mux.HandleFunc("GET /o/{sha256}", l.handleObject)
-	mux.HandleFunc("GET /d/{codec}/{from}/{to}", l.handleObject)
+	mux.HandleFunc("GET /m/{sha256}", l.handleObject)
 	mux.HandleFunc("POST /stats", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		l.mu.Lock()
@@ -144,12 +149,14 @@ func newLiar(t testing.TB) *liar {
 	return l
 }
 
-// add registers bundles the liar knows (and serves their objects).
+// add registers bundles the liar knows (and serves their objects and
+// manifests).
 func (l *liar) add(bs ...*bundle) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, b := range bs {
 		l.bundles[b.m.Digest()] = b
+		l.objects["/m/"+b.m.Digest().String()] = b.m.Encode()
 		for _, data := range b.files {
 			l.objects["/o/"+manifest.Sum(data).String()] = data
 		}
@@ -206,14 +213,23 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case l.builtin:
-		ans.Plan = &api.Plan{From: req.Current.Manifest, Target: api.TargetBundle{Version: "builtin"}}
+		ans.Update = &api.Update{Target: api.TargetBundle{Version: "builtin"}}
 	case l.target == nil || l.target.m.Digest() == req.Current.Manifest:
 		ans.NoUpdate = &api.NoUpdate{Code: "no_new_version_available", Message: "up to date"}
 	default:
-		ans.Plan = l.plan(req.Current.Manifest, l.target)
-		if l.planHook != nil {
-			l.planHook(ans.Plan)
+		ref, ok := l.serveStep(req.Current.Manifest, l.target)
+		if !ok {
+			http.Error(w, "cannot make the step", 500)
+			return
 		}
+		to := l.target.m
+		ans.Update = &api.Update{
+			Target: api.TargetBundle{Version: l.target.version, Manifest: to.Digest(), Files: to.Len(), Size: to.TotalSize()},
+			Step:   &ref,
+		}
+	}
+	if ans.Update != nil && l.updateHook != nil {
+		l.updateHook(ans.Update)
 	}
 	if l.mutate != nil {
 		l.mutate(&ans)
@@ -223,6 +239,9 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 		body = l.rawAnswer()
 	} else {
 		sc := sign(l.t, l.priv, ans)
+		if l.payloadLie != nil {
+			sc = signPayload(l.priv, subject(ans), l.payloadLie(sc.Payload))
+		}
 		if l.resign != nil {
 			l.resign(&sc)
 		}
@@ -233,116 +252,174 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// sign signs an answer the way the server does.
+// sign signs an answer the way the server does, for the subject (app,
+// platform, device id) the answer names.
 func sign(t testing.TB, priv ed25519.PrivateKey, a api.CheckAnswer) api.SignedCheck {
 	payload, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signPayload(priv, subject(a), payload)
+}
+
+// subject is whom a names as the device asking.
+func subject(a api.CheckAnswer) api.Subject {
+	return api.Subject{App: a.App, Platform: a.Platform, DeviceID: a.DeviceID}
+}
+
+// signPayload signs payload bytes as is for sub.
+func signPayload(priv ed25519.PrivateKey, sub api.Subject, payload []byte) api.SignedCheck {
 	return api.SignedCheck{
 		Payload:   payload,
-		Signature: ed25519.Sign(priv, append([]byte(api.SignatureContext), payload...)),
+		Signature: ed25519.Sign(priv, api.SignedMessage(sub, payload)),
 		KeyID:     device.KeyID(priv.Public().(ed25519.PublicKey)),
 	}
 }
 
-// plan is a simple planner: same-path changes become file patches,
-// renamed text files one bundle patch against the removed ones, bytes the
-// device has become copies, the rest fetches. Unknown starting bundles get
-// a plan from the empty manifest.
-func (l *liar) plan(fromDigest manifest.Digest, to *bundle) *api.Plan {
-	p := &api.Plan{From: fromDigest, Target: api.TargetBundle{Version: to.version, Manifest: to.m.Digest(), Files: to.m.Len(), Size: to.m.TotalSize()}}
-	from, ok := l.bundles[fromDigest]
-	if !ok {
-		p.From, _ = manifest.ParseDigest(api.EmptyManifest)
-		for _, e := range to.m.Entries() {
-			p.Fetches = append(p.Fetches, api.Fetch{Entry: e, URL: "/o/" + e.Digest.String()})
-			p.DownloadBytes += e.Size
-		}
-		return p
+// patchable says whether the liar's planner rebuilds an added file with
+// the step's bundle patch (web code, as a bundler renames its chunks)
+// rather than sending it whole.
+func patchable(p string) bool {
+	switch path.Ext(p) {
+	case ".js", ".mjs", ".css", ".html":
+		return true
 	}
-	d := manifest.Compare(from.m, to.m)
-	have := map[manifest.Digest]string{}
-	for _, e := range from.m.Entries() {
-		have[e.Digest] = e.Path
-	}
-	for _, e := range d.Removed {
-		p.Removed = append(p.Removed, e.Path)
-	}
-	var renamed []manifest.Entry
-	for _, c := range d.Changed {
-		e := c.New
-		if src, ok := have[e.Digest]; ok {
-			p.Copies = append(p.Copies, api.Copy{Entry: e, Source: src})
-			continue
-		}
-		po := l.patch(delta.ZstdDict, [][]byte{from.files[c.Old.Path]}, [][]byte{to.files[e.Path]}, c.Old.Digest, e.Digest)
-		p.FilePatches = append(p.FilePatches, api.FilePatch{Entry: e, Base: c.Old.Path, Patch: po})
-		p.DownloadBytes += po.Size
-	}
-	for _, e := range d.Added {
-		if src, ok := have[e.Digest]; ok {
-			p.Copies = append(p.Copies, api.Copy{Entry: e, Source: src})
-			continue
-		}
-		if ext := path.Ext(e.Path); (ext == ".js" || ext == ".css") && len(d.Removed) > 0 {
-			renamed = append(renamed, e)
-			continue
-		}
-		p.Fetches = append(p.Fetches, api.Fetch{Entry: e, URL: "/o/" + e.Digest.String()})
-		p.DownloadBytes += e.Size
-	}
-	if len(renamed) > 0 {
-		var bases []string
-		var dict, outs [][]byte
-		for _, e := range d.Removed {
-			if ext := path.Ext(e.Path); ext == ".js" || ext == ".css" {
-				bases = append(bases, e.Path)
-			}
-		}
-		layout, err := manifest.DictionaryOrder(from.m, bases)
-		if err != nil {
-			panic(err)
-		}
-		for _, e := range layout {
-			dict = append(dict, from.files[e.Path])
-		}
-		for _, e := range renamed {
-			outs = append(outs, to.files[e.Path])
-		}
-		if len(bases) == 0 {
-			for _, e := range renamed {
-				p.Fetches = append(p.Fetches, api.Fetch{Entry: e, URL: "/o/" + e.Digest.String()})
-				p.DownloadBytes += e.Size
-			}
-		} else {
-			po := l.patch(delta.ZstdDict, dict, outs, fromDigest, to.m.Digest())
-			p.BundlePatch = &api.BundlePatch{Bases: bases, Entries: renamed, Patch: po}
-			p.DownloadBytes += po.Size
-		}
-	}
-	sort.Slice(p.Removed, func(i, j int) bool { return p.Removed[i] < p.Removed[j] })
-	return p
+	return false
 }
 
-// patchCache keeps encoded patches across tests (encoding dominates).
-var patchCache sync.Map // url -> []byte
-
-// patch encodes and stores a patch, returning its description.
-func (l *liar) patch(c delta.Codec, dict, outs [][]byte, from, to manifest.Digest) api.PatchObject {
-	url := fmt.Sprintf("/d/%s/%s/%s", c.Name(), from, to)
-	var b []byte
-	if v, ok := patchCache.Load(url); ok {
-		b = v.([]byte)
-	} else {
-		var err error
-		if b, err = delta.EncodeBundle(c, dict, outs); err != nil {
-			l.t.Fatal(err)
+// makeStep is a simple planner: removed paths, bytes the device has at
+// another path become copies, changed files and added web code are
+// rebuilt by one bundle patch (from the file at the same path, else from a
+// removed file with the same extension, else from nothing), other added
+// files are objects. An unknown starting bundle gets a step from the empty
+// manifest with every file an object. It returns the manifest the step
+// starts from.
+func (l *liar) makeStep(fromDigest manifest.Digest, to *bundle) (*bundle, *step.Step) {
+	from, ok := l.bundles[fromDigest]
+	if !ok {
+		from = &bundle{m: &manifest.Manifest{}, files: map[string][]byte{}}
+		s := &step.Step{From: from.m.Digest()}
+		for _, e := range to.m.Entries() {
+			s.Writes = append(s.Writes, step.Write{Path: e.Path, Kind: step.Object, Size: e.Size, Digest: e.Digest, Base: step.NoBase})
 		}
-		patchCache.Store(url, b)
+		return from, s
 	}
-	l.objects[url] = b
-	return api.PatchObject{Codec: c.Name(), URL: url, Digest: manifest.Sum(b), Size: int64(len(b))}
+	s := &step.Step{From: fromDigest}
+	index := map[string]int{}
+	have := map[manifest.Digest]int{}
+	removedByExt := map[string]int{}
+	for i, e := range from.m.Entries() {
+		index[e.Path] = i
+		if _, ok := have[e.Digest]; !ok {
+			have[e.Digest] = i
+		}
+		if _, ok := to.m.Lookup(e.Path); !ok {
+			s.Removed = append(s.Removed, i)
+			if _, ok := removedByExt[path.Ext(e.Path)]; !ok && patchable(e.Path) {
+				removedByExt[path.Ext(e.Path)] = i
+			}
+		}
+	}
+	var outs [][]byte
+	for _, e := range to.m.Entries() {
+		old, existed := from.m.Lookup(e.Path)
+		if existed && old.Digest == e.Digest {
+			continue
+		}
+		w := step.Write{Path: e.Path, Size: e.Size, Base: step.NoBase}
+		if src, ok := have[e.Digest]; ok {
+			w.Kind, w.Source, w.Size = step.Copy, src, 0
+		} else if existed || patchable(e.Path) {
+			w.Kind = step.Patched
+			if existed {
+				w.Base = index[e.Path]
+			} else if i, ok := removedByExt[path.Ext(e.Path)]; ok {
+				w.Base = i
+			}
+			outs = append(outs, to.files[e.Path])
+		} else {
+			w.Kind, w.Digest = step.Object, e.Digest
+		}
+		s.Writes = append(s.Writes, w)
+	}
+	if len(outs) > 0 {
+		s.Codec = delta.NameZstdDict
+		key := fromDigest.String() + "/" + to.m.Digest().String()
+		if v, ok := patchCache.Load(key); ok {
+			s.Patch = v.([]byte)
+		} else {
+			s.Patch = encodePatch(l.t, from, s, func(p string) []byte { return to.files[p] })
+			patchCache.Store(key, s.Patch)
+		}
+	}
+	return from, s
+}
+
+// patchCache keeps encoded bundle patches across tests (encoding
+// dominates), by from and to manifest digests.
+var patchCache sync.Map
+
+// encodePatch encodes the bundle patch of s from from: its dictionary
+// (Step.Dictionary) and the contents of its patched files, in path order,
+// as content gives them. It runs in handlers: failures are t.Error.
+func encodePatch(t testing.TB, from *bundle, s *step.Step, content func(path string) []byte) []byte {
+	dict, err := s.Dictionary(from.m)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var parts, outs [][]byte
+	for _, e := range dict {
+		parts = append(parts, from.files[e.Path])
+	}
+	for _, w := range s.Writes {
+		if w.Kind == step.Patched {
+			outs = append(outs, content(w.Path))
+		}
+	}
+	b, err := delta.EncodeBundle(delta.ZstdDict, parts, outs)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
+}
+
+// serveStep makes, edits (stepHook, stepBytes), encodes and serves the
+// step from the device's bundle to to, at /o/{sha256 of its bytes} (or
+// what stepServe says), and returns its reference.
+func (l *liar) serveStep(fromDigest manifest.Digest, to *bundle) (api.StepRef, bool) {
+	from, s := l.makeStep(fromDigest, to)
+	if l.stepHook != nil {
+		l.stepHook(s)
+	}
+	b, err := step.Encode(from.m, s)
+	if err != nil {
+		l.t.Errorf("liar: encode step: %v", err)
+		return api.StepRef{}, false
+	}
+	if l.stepBytes != nil {
+		b = l.stepBytes(b)
+	}
+	ref := api.StepRef{Digest: manifest.Sum(b), Size: int64(len(b))}
+	url := "/o/" + ref.Digest.String()
+	served, ok := b, true
+	if l.stepServe != nil {
+		served, ok = l.stepServe(b)
+	}
+	if ok {
+		l.objects[url] = served
+	} else {
+		delete(l.objects, url)
+	}
+	l.lastStep = ref
+	return ref, true
+}
+
+// stepURL is the URL path of the last step answered.
+func (l *liar) stepURL() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return "/o/" + l.lastStep.Digest.String()
 }
 
 func (l *liar) handleObject(w http.ResponseWriter, r *http.Request) {

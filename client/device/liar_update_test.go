@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +16,11 @@ import (
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/step"
 )
 
 // TestLiarUpdateChain: v1 -> v2 -> v3 against an honest simulator, with
-// patches, copies, removals; then nothing to do.
+// steps that patch, copy, remove and fetch objects; then nothing to do.
 func TestLiarUpdateChain(t *testing.T) {
 	v1, v2, v3 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1"), fixture(t, "v3", "1.0.2")
 	l := newLiar(t)
@@ -37,14 +41,24 @@ func TestLiarUpdateChain(t *testing.T) {
 	if res.DownloadedBytes >= v2.m.TotalSize()/2 {
 		t.Errorf("v1->v2 downloaded %d bytes of a %d-byte bundle", res.DownloadedBytes, v2.m.TotalSize())
 	}
+	// The step, plus new.txt (not web code: an object).
+	l.mu.Lock()
+	stepSize := l.lastStep.Size
+	l.mu.Unlock()
+	if want := stepSize + int64(len(v2.files["new.txt"])); res.PlannedBytes != want || res.Fallbacks != 0 || res.Fetched != 1 {
+		t.Errorf("v1->v2: planned %d bytes (want %d), %d fallbacks, %d fetched", res.PlannedBytes, want, res.Fallbacks, res.Fetched)
+	}
+	if reqs := l.objectRequests(); contains(reqs, "/m/"+v2.m.Digest().String()) {
+		t.Errorf("v1->v2 fetched the target manifest: %v", reqs)
+	}
 	if got := bundleDirs(t, dir); strings.Join(got, ",") != "1.0.1,builtin" {
 		t.Errorf("bundles after ready: %v", got)
 	}
 
 	l.serve(v3)
 	res = mustUpdate(t, dir, cfg, v3)
-	if res.Patched == 0 {
-		t.Errorf("v2->v3 patched nothing")
+	if res.Patched != 5 || res.Fetched != 0 || res.Fallbacks != 0 {
+		t.Errorf("v2->v3: patched %d (want app.js, style.css, vendor.js, logo.png, index.html), fetched %d, %d fallbacks", res.Patched, res.Fetched, res.Fallbacks)
 	}
 	s := status(t, dir)
 	if s.LastUpdate == nil || s.LastUpdate.DownloadedBytes != res.DownloadedBytes || s.Pending {
@@ -72,12 +86,16 @@ func TestLiarRefusals(t *testing.T) {
 	}{
 		{"unsigned", func(l *liar) { l.resign = func(sc *api.SignedCheck) { sc.Signature = nil } }, device.ErrUnsigned},
 		{"plain answer", func(l *liar) {
-			l.rawAnswer = func() []byte { return []byte(`{"type":"patchwire-check/v1","app_id":"com.example.app"}`) }
+			l.rawAnswer = func() []byte { return []byte(`{"t":"patchwire-check/2","app":"com.example.app"}`) }
 		}, device.ErrUnsigned},
 		{"bad signature", func(l *liar) { l.resign = func(sc *api.SignedCheck) { sc.Signature[7] ^= 1 } }, device.ErrBadSignature},
 		{"payload edited after signing", func(l *liar) {
 			l.resign = func(sc *api.SignedCheck) {
-				sc.Payload = []byte(strings.Replace(string(sc.Payload), `"sequence":`, `"sequence":9`, 1))
+				edited := strings.Replace(string(sc.Payload), `"seq":`, `"seq":9`, 1)
+				if edited == string(sc.Payload) {
+					t.Error("the payload has no seq member to edit")
+				}
+				sc.Payload = []byte(edited)
 			}
 		}, device.ErrBadSignature},
 		{"unknown key", func(l *liar) {
@@ -90,16 +108,29 @@ func TestLiarRefusals(t *testing.T) {
 			l.priv = other
 			l.resign = func(sc *api.SignedCheck) { sc.KeyID = id }
 		}, device.ErrBadSignature},
-		{"wrong type", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Type = "patchwire-manifest/v1" } }, device.ErrWrongType},
-		{"both plan and no_update", func(l *liar) {
+		{"signed without the context", func(l *liar) {
+			l.resign = func(sc *api.SignedCheck) { sc.Signature = ed25519.Sign(l.priv, sc.Payload) }
+		}, device.ErrBadSignature},
+		{"signed payload not a check answer", func(l *liar) {
+			l.payloadLie = func([]byte) []byte { return []byte(`{"t":"patchwire-manifest/1"}`) }
+		}, device.ErrWrongType},
+		{"signed payload with an unknown member", func(l *liar) {
+			l.payloadLie = func(p []byte) []byte { return append([]byte(`{"x":1,`), p[1:]...) }
+		}, device.ErrWrongType},
+		{"signed payload with a duplicate member", func(l *liar) {
+			l.payloadLie = func(p []byte) []byte { return append([]byte(`{"seq":1000,`), p[1:]...) }
+		}, device.ErrUnsigned},
+		{"both update and no_update", func(l *liar) {
 			l.mutate = func(a *api.CheckAnswer) { a.NoUpdate = &api.NoUpdate{Code: "x"} }
 		}, device.ErrWrongType},
-		{"other app", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.App = "com.evil.app" } }, device.ErrWrongBinding},
+		// The subject (app, platform, device) is signed, not sent: an
+		// answer made for another one does not verify.
+		{"signed for another app", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.App = "com.evil.app" } }, device.ErrBadSignature},
 		{"other channel", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Channel = "beta" } }, device.ErrWrongBinding},
-		{"other platform", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Platform = "ios" } }, device.ErrWrongBinding},
-		{"other device", func(l *liar) {
+		{"signed for another platform", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Platform = "ios" } }, device.ErrBadSignature},
+		{"signed for another device", func(l *liar) {
 			l.mutate = func(a *api.CheckAnswer) { a.DeviceID = "00000000-0000-4000-8000-000000000000" }
-		}, device.ErrWrongBinding},
+		}, device.ErrBadSignature},
 		{"expired", func(l *liar) {
 			l.mutate = func(a *api.CheckAnswer) {
 				a.IssuedAt = time.Now().Add(-2 * time.Hour)
@@ -108,22 +139,8 @@ func TestLiarRefusals(t *testing.T) {
 		}, device.ErrExpired},
 		{"replayed older sequence", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Sequence = 0 } }, device.ErrRollback},
 		{"too large", func(l *liar) {
-			l.rawAnswer = func() []byte { return []byte(`{"payload":"` + strings.Repeat("A", device.MaxCheckBytes) + `"}`) }
+			l.rawAnswer = func() []byte { return []byte(`{"p":"` + strings.Repeat("A", device.MaxCheckBytes) + `"}`) }
 		}, device.ErrTooLarge},
-		{"plan from another bundle", func(l *liar) {
-			l.planHook = func(p *api.Plan) { p.From = manifest.Sum([]byte("x")) }
-		}, device.ErrBadPlan},
-		{"plan that does not rebuild the target", func(l *liar) {
-			l.planHook = func(p *api.Plan) { p.Removed = p.Removed[:0] }
-		}, device.ErrBadPlan},
-		{"target digest lies", func(l *liar) {
-			l.planHook = func(p *api.Plan) { p.Target.Manifest = manifest.Sum([]byte("y")) }
-		}, device.ErrBadPlan},
-		{"target path escapes", func(l *liar) {
-			l.planHook = func(p *api.Plan) {
-				p.Fetches = append(p.Fetches, api.Fetch{Entry: manifest.Entry{Path: "../../evil.js", Size: 1}, URL: "/o/x"})
-			}
-		}, device.ErrBadPlan},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -154,12 +171,168 @@ func TestLiarRefusals(t *testing.T) {
 			}
 			// The honest server gets through afterwards.
 			l.lie(func(l *liar) {
-				l.mutate, l.resign, l.rawAnswer, l.planHook = nil, nil, nil, nil
+				l.mutate, l.resign, l.rawAnswer, l.payloadLie = nil, nil, nil, nil
 				_, l.priv, _ = ed25519.GenerateKey(rand.Reader)
 			})
 			cfg.PublicKeys = []ed25519.PublicKey{l.priv.Public().(ed25519.PublicKey)}
 			mustUpdate(t, dir, cfg, v2)
 		})
+	}
+}
+
+// TestLiarUpdateLies: signed updates no step and no fallback can satisfy
+// (a target digest nothing hashes to, a target whose counts lie, a target
+// manifest with an escaping path, no step, a step back to the built-in
+// bundle) fail with ErrBadPlan: nothing installed, no file fetched.
+func TestLiarUpdateLies(t *testing.T) {
+	v1, v2 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1")
+	// A canonical encoding naming "../../evil.js": manifest.Decode refuses it.
+	evil := []byte("patchwire-manifest/1\n" + manifest.Sum([]byte("x")).String() + " 1 ../../evil.js\n")
+	cases := []struct {
+		name string
+		lie  func(l *liar)
+	}{
+		{"target digest lies", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Target.Manifest = manifest.Sum([]byte("y")) }
+		}},
+		{"target file count lies", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Target.Files++ }
+		}},
+		{"target size lies", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Target.Size-- }
+		}},
+		{"target manifest with an escaping path", func(l *liar) {
+			l.objects["/m/"+manifest.Sum(evil).String()] = evil
+			l.stepHook = func(s *step.Step) {
+				s.Writes = append(s.Writes, step.Write{Path: "../../evil.js", Kind: step.Object, Size: 1, Digest: manifest.Sum([]byte("x"))})
+				sort.Slice(s.Writes, func(i, j int) bool { return s.Writes[i].Path < s.Writes[j].Path })
+			}
+			l.updateHook = func(u *api.Update) {
+				u.Target = api.TargetBundle{Version: "1.0.1", Manifest: manifest.Sum(evil), Files: 1, Size: 1}
+			}
+		}},
+		{"update without a step", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Step = nil }
+		}},
+		{"built-in bundle with a step", func(l *liar) {
+			l.builtin = true
+			l.updateHook = func(u *api.Update) { u.Step = &api.StepRef{Digest: manifest.Sum([]byte("s")), Size: 1} }
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLiar(t)
+			l.add(v1)
+			dir := seeded(t, v1)
+			cfg := l.config()
+			l.serve(v2)
+			l.lie(c.lie)
+			res, err := update(t, dir, cfg)
+			if !errors.Is(err, device.ErrBadPlan) || res.Outcome != device.OutcomeFailed {
+				t.Fatalf("got %v (%s), want %v", err, res.Outcome, device.ErrBadPlan)
+			}
+			assertRunning(t, dir, v1)
+			if got := bundleDirs(t, dir); len(got) != 1 {
+				t.Errorf("bundles: %v", got)
+			}
+			assertNoEscape(t, dir)
+			for _, r := range l.objectRequests() {
+				if !strings.HasPrefix(r, "/m/") && r != l.stepURL() {
+					t.Errorf("fetched %s for an update that cannot be right", r)
+				}
+			}
+			l.lie(func(l *liar) { l.stepHook, l.updateHook, l.builtin = nil, nil, false })
+			mustUpdate(t, dir, cfg, v2)
+		})
+	}
+}
+
+// TestLiarStepLies: steps that lie (from another bundle, writing outside
+// the bundle, removing or writing what the target does not have, a wrong
+// size in the signed reference) cost bytes, never correctness: the device
+// falls back to the signed target manifest and installs the target.
+func TestLiarStepLies(t *testing.T) {
+	v1, v2, v3 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1"), fixture(t, "v3", "1.0.2")
+	// why is in the device's warning that the step is unusable.
+	cases := []struct {
+		name, why string
+		lie       func(l *liar)
+	}{
+		{"step from another bundle", "does not start from", func(l *liar) {
+			l.stepBytes = func([]byte) []byte {
+				from, s := l.makeStep(v3.m.Digest(), v2)
+				b, err := step.Encode(from.m, s)
+				if err != nil {
+					l.t.Error(err)
+				}
+				return b
+			}
+		}},
+		{"step from the empty manifest to another bundle", "it rebuilds manifest", func(l *liar) {
+			l.stepBytes = func([]byte) []byte {
+				from, s := l.makeStep(manifest.Sum([]byte("unknown")), v3)
+				b, err := step.Encode(from.m, s)
+				if err != nil {
+					l.t.Error(err)
+				}
+				return b
+			}
+		}},
+		{"step writes ../../evil.js", "unsafe_path", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				s.Writes = append(s.Writes, step.Write{Path: "../../evil.js", Kind: step.Object, Size: 1, Digest: manifest.Sum([]byte("x"))})
+				sort.Slice(s.Writes, func(i, j int) bool { return s.Writes[i].Path < s.Writes[j].Path })
+			}
+			l.objects["/o/"+manifest.Sum([]byte("x")).String()] = []byte("x")
+		}},
+		{"step writes an absolute path", "unsafe_path", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				s.Writes = append([]step.Write{{Path: "/tmp/evil.js", Kind: step.Object, Size: 1, Digest: manifest.Sum([]byte("x"))}}, s.Writes...)
+			}
+		}},
+		{"step writes an extra file", "it rebuilds manifest", func(l *liar) {
+			l.stepHook = func(s *step.Step) {
+				s.Writes = append(s.Writes, step.Write{Path: "zzz.js", Kind: step.Copy, Source: 0})
+			}
+		}},
+		{"step removes a kept file", "it rebuilds manifest", func(l *liar) {
+			l.stepHook = func(s *step.Step) { s.Removed = []int{1, 5} } // assets/style.css too
+		}},
+		{"signed step size lies", "announced", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Step.Size-- }
+		}},
+		{"step bigger than any bundle", "step of", func(l *liar) {
+			l.updateHook = func(u *api.Update) { u.Step.Size = 1 << 50 }
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLiar(t)
+			l.add(v1, v3)
+			dir := seeded(t, v1)
+			l.serve(v2)
+			l.lie(c.lie)
+			cfg, logs := withLog(l.config())
+			res := mustUpdate(t, dir, cfg, v2)
+			if res.Fallbacks == 0 || res.Patched != 0 {
+				t.Errorf("no fallback: %+v", res)
+			}
+			if w := logs.String(); !strings.Contains(w, "step unusable") || !strings.Contains(w, c.why) {
+				t.Errorf("want a warning that the step is unusable (%q):\n%s", c.why, w)
+			}
+			assertNoEscape(t, dir)
+		})
+	}
+}
+
+// assertNoEscape checks that no evil.js was written near the state
+// directory.
+func assertNoEscape(t testing.TB, dir string) {
+	t.Helper()
+	for _, d := range []string{dir, filepath.Dir(dir), filepath.Join(dir, "bundles"), "/tmp"} {
+		if _, err := os.Stat(filepath.Join(d, "evil.js")); err == nil {
+			t.Fatalf("%s/evil.js was written", d)
+		}
 	}
 }
 

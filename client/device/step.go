@@ -78,8 +78,8 @@ func (u *updater) stepTarget(ctx context.Context, from *manifest.Manifest, up *a
 		if err := u.st.writeFile(stagedPath(d), data); err != nil {
 			return nil, err
 		}
-		res.Patched++
 	}
+	res.Patched += len(s.PatchedSizes())
 	res.StepBytes, res.PlannedBytes = ref.Size, ref.Size+s.DeliverBytes()
 	u.log.Debug("step", "step", s.String(), "bytes", ref.Size)
 	return target, nil
