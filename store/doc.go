@@ -69,7 +69,9 @@
 //	                        are manifest digests) or 'f' (per-file patch: file digests),
 //	                        49 bytes: format 1, patch object digest (zero: made, found
 //	                        useless, nothing stored), size (uint64 BE), created (Unix ns).
-//	                        The patch bytes are an ordinary object (o/, om/)
+//	                        The patch bytes are an ordinary object (o/, om/). The
+//	                        server's step objects (native protocol 2) are kind 'b'
+//	                        mappings of codecs step-1 (final) and step-1-draft
 //	gc/<digest>             time (Unix ns, int64 BE) the object was first found
 //	                        unreferenced by the garbage collector
 //	s/ref-epoch             16 random bytes, rewritten by every transaction that adds
