@@ -25,11 +25,7 @@ package api
 // Target.Manifest the zero digest, and no Step.
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -76,15 +72,15 @@ type CheckRequest struct {
 	IsDev         bool          `json:"is_dev,omitempty"` // a debug/dev build (Capgo's is_prod=false)
 }
 
-// SignedCheck is the answer to POST /v1/check. On the wire it is
-// {"p":PAYLOAD,"s":SIGNATURE,"k":KEY_ID} with PAYLOAD the JSON object itself (not
-// re-encoded: the signature covers its exact bytes), so the answer stays
-// small. The signature covers SignedMessage: the subject (app, platform,
-// device id of the request) is signed but not sent.
+// SignedCheck is the answer to POST /v1/check (CheckContentType, binary:
+// MarshalBinary in checkwire.go): the payload, a CheckAnswer's binary
+// form, exactly as signed, and an ed25519 signature over SignedMessage (the
+// subject, the app, platform and device id of the request, is signed but
+// not sent).
 type SignedCheck struct {
-	Payload   json.RawMessage `json:"p"`           // JSON of a CheckAnswer, exactly as signed
-	Signature []byte          `json:"s"`           // ed25519 over SignedMessage, 64 bytes (base64)
-	KeyID     string          `json:"k,omitempty"` // first 16 hex of SHA-256 of the public key (devices try every trusted key when absent)
+	Payload   []byte // CheckAnswer.MarshalBinary, exactly as signed
+	Signature []byte // ed25519 over SignedMessage, 64 bytes
+	KeyID     string // first 16 hex of SHA-256 of the public key; "" when not sent (devices then try every trusted key)
 }
 
 // Subject is whom an answer is for: the app, platform and device id of the
@@ -116,15 +112,10 @@ func SignedMessage(sub Subject, payload []byte) []byte {
 }
 
 // CheckAnswer is the signed content: exactly one of NoUpdate and Update is
-// set. On the wire (MarshalJSON) member names are short, times are Unix
-// seconds and digests unpadded base64url, and neither the type (the
-// signature context is the type) nor the subject (signed, not sent) is
-// repeated, which keeps every answer within a few hundred bytes:
-//
-//	{"ch":C,"seq":N,"iat":T,"exp":T,
-//	 "no":{"code":C,"msg":M} | "up":{"to":{"v":V,"m":H,"n":N,"sz":N},"step":{"h":H,"sz":N}}}
-//
-// Type, App, Platform and DeviceID are filled in by whoever verifies the
+// set. Its wire form is binary (MarshalBinary, checkwire.go): neither the
+// type (the signature context is the type) nor the subject (signed, not
+// sent) travels, which keeps every answer under two hundred bytes. Type,
+// App, Platform and DeviceID are filled in by whoever verifies the
 // signature (from the subject it verified with).
 type CheckAnswer struct {
 	Type     string // CheckAnswerType
@@ -137,93 +128,6 @@ type CheckAnswer struct {
 	Expires  time.Time
 	NoUpdate *NoUpdate
 	Update   *Update
-}
-
-// checkAnswerWire is CheckAnswer as JSON.
-type checkAnswerWire struct {
-	Channel  string      `json:"ch"`
-	Sequence uint64      `json:"seq"`
-	IssuedAt int64       `json:"iat"`
-	Expires  int64       `json:"exp"`
-	NoUpdate *NoUpdate   `json:"no,omitempty"`
-	Update   *updateWire `json:"up,omitempty"`
-}
-
-type updateWire struct {
-	Target targetWire `json:"to"`
-	Step   *stepWire  `json:"step,omitempty"`
-}
-
-type targetWire struct {
-	Version  string `json:"v"`
-	Manifest hash   `json:"m"`
-	Files    int    `json:"n"`
-	Size     int64  `json:"sz"`
-}
-
-type stepWire struct {
-	Digest hash  `json:"h"`
-	Size   int64 `json:"sz"`
-}
-
-// hash is a digest as the answer spells it: unpadded base64url, 43
-// characters.
-type hash manifest.Digest
-
-func (h hash) MarshalText() ([]byte, error) {
-	return base64.RawURLEncoding.AppendEncode(nil, h[:]), nil
-}
-
-func (h *hash) UnmarshalText(b []byte) error {
-	if len(b) != base64.RawURLEncoding.EncodedLen(manifest.DigestSize) {
-		return fmt.Errorf("digest: want %d base64url characters", base64.RawURLEncoding.EncodedLen(manifest.DigestSize))
-	}
-	n, err := base64.RawURLEncoding.Decode(h[:], b)
-	if err != nil || n != manifest.DigestSize {
-		return fmt.Errorf("digest: not base64url")
-	}
-	return nil
-}
-
-// MarshalJSON writes the wire form.
-func (a CheckAnswer) MarshalJSON() ([]byte, error) {
-	w := checkAnswerWire{
-		Channel: a.Channel, Sequence: a.Sequence, IssuedAt: a.IssuedAt.Unix(), Expires: a.Expires.Unix(), NoUpdate: a.NoUpdate,
-	}
-	if u := a.Update; u != nil {
-		t := u.Target
-		w.Update = &updateWire{Target: targetWire{Version: t.Version, Manifest: hash(t.Manifest), Files: t.Files, Size: t.Size}}
-		if s := u.Step; s != nil {
-			w.Update.Step = &stepWire{Digest: hash(s.Digest), Size: s.Size}
-		}
-	}
-	return json.Marshal(w)
-}
-
-// UnmarshalJSON reads the wire form strictly: one object, no unknown
-// members. Type is set to CheckAnswerType; the subject is the verifier's
-// to fill in.
-func (a *CheckAnswer) UnmarshalJSON(b []byte) error {
-	var w checkAnswerWire
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&w); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("check answer: data after the object")
-	}
-	*a = CheckAnswer{
-		Type: CheckAnswerType, Channel: w.Channel, Sequence: w.Sequence, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), Expires: time.Unix(w.Expires, 0).UTC(), NoUpdate: w.NoUpdate,
-	}
-	if u := w.Update; u != nil {
-		t := u.Target
-		a.Update = &Update{Target: TargetBundle{Version: t.Version, Manifest: manifest.Digest(t.Manifest), Files: t.Files, Size: t.Size}}
-		if s := u.Step; s != nil {
-			a.Update.Step = &StepRef{Digest: manifest.Digest(s.Digest), Size: s.Size}
-		}
-	}
-	return nil
 }
 
 // NoUpdate says why the device should keep what it runs (resolver codes).

@@ -397,10 +397,10 @@ func nativeCheck(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl 
 	}
 	var sc api.SignedCheck
 	var ans api.CheckAnswer
-	if err := json.Unmarshal(body, &sc); err != nil {
+	if err := sc.UnmarshalBinary(body); err != nil {
 		return n, err
 	}
-	if err := json.Unmarshal(sc.Payload, &ans); err != nil || ans.Update == nil || ans.Update.Step == nil {
+	if err := ans.UnmarshalBinary(sc.Payload); err != nil || ans.Update == nil || ans.Update.Step == nil {
 		return n, fmt.Errorf("bench: native answer without a step")
 	}
 	m, err := get(ctx, hc, tg.base+"/o/"+ans.Update.Step.Digest.String())

@@ -31,6 +31,9 @@ func TestDeviceIDSameRuleOnBothProtocols(t *testing.T) {
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
 		var m map[string]any
+		if resp.StatusCode == http.StatusOK && path == api.PathCheck {
+			return resp.StatusCode, nil // a signed answer (binary)
+		}
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatalf("%s: %s: %v", path, raw, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -155,11 +156,17 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc, err := SignCheck(s.native.key, ans)
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
+	if err == nil {
+		var body []byte
+		if body, err = sc.MarshalBinary(); err == nil {
+			w.Header().Set("Content-Type", api.CheckContentType)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, sc)
+	writeError(w, r, s.log, err)
 }
 
 // checkRequestBounds refuses oversized fields before any work.

@@ -130,8 +130,11 @@ func (e *nativeEnv) post(c *http.Client, req api.CheckRequest) api.SignedCheck {
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		e.t.Errorf("check answer Cache-Control %q", cc)
 	}
+	if ct := resp.Header.Get("Content-Type"); ct != api.CheckContentType {
+		e.t.Errorf("check answer Content-Type %q", ct)
+	}
 	var sc api.SignedCheck
-	if err := json.Unmarshal(b, &sc); err != nil {
+	if err := sc.UnmarshalBinary(b); err != nil {
 		e.t.Fatal(err)
 	}
 	return sc
@@ -344,7 +347,7 @@ func TestNativeCheckSignature(t *testing.T) {
 		}
 	}
 	tampered := sc
-	tampered.Payload = bytes.Replace(sc.Payload, []byte(`"1.2.0"`), []byte(`"6.6.6"`), 1)
+	tampered.Payload = bytes.Replace(sc.Payload, []byte("1.2.0"), []byte("6.6.6"), 1)
 	if bytes.Equal(tampered.Payload, sc.Payload) {
 		t.Fatalf("payload does not name the version: %s", sc.Payload)
 	}

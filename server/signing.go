@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-
-	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -125,7 +122,7 @@ func PublicKeyBase64(pub ed25519.PublicKey) string {
 // SignCheck encodes answer as the payload and signs api.SignedMessage of
 // the answer's subject (App, Platform, DeviceID) and the payload.
 func SignCheck(priv ed25519.PrivateKey, answer api.CheckAnswer) (api.SignedCheck, error) {
-	payload, err := json.Marshal(answer)
+	payload, err := answer.MarshalBinary()
 	if err != nil {
 		return api.SignedCheck{}, err
 	}
@@ -149,16 +146,17 @@ var (
 
 // VerifyCheck checks sc's signature with pub for the subject sub (the
 // request's app, platform and device id) and only then decodes the payload
-// strictly (no unknown members), filling in the subject. It is the server
+// strictly, filling in the subject. It is the server
 // side's reference of what a device checks first; channel, expiry and
-// sequence are the device's to check.
+// sequence are the device's to check. Decode a response body with
+// api.SignedCheck.UnmarshalBinary first.
 func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck, sub api.Subject) (api.CheckAnswer, error) {
 	var a api.CheckAnswer
 	if len(pub) != ed25519.PublicKeySize || len(sc.Signature) != ed25519.SignatureSize ||
 		!ed25519.Verify(pub, api.SignedMessage(sub, sc.Payload), sc.Signature) {
 		return a, ErrBadSignature
 	}
-	if err := jsonv2.Unmarshal(sc.Payload, &a, jsonv2.RejectUnknownMembers(true)); err != nil {
+	if err := a.UnmarshalBinary(sc.Payload); err != nil {
 		return a, fmt.Errorf("%w: %v", ErrNotAnswer, err)
 	}
 	a.App, a.Platform, a.DeviceID = sub.App, sub.Platform, sub.DeviceID

@@ -19,7 +19,7 @@ import (
 
 // answerBytes is the signed answer's size on the wire.
 func answerBytes(sc api.SignedCheck) int64 {
-	b, _ := json.Marshal(sc)
+	b, _ := sc.MarshalBinary()
 	return int64(len(b))
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -125,7 +124,7 @@ func TestVerifyCheck(t *testing.T) {
 	ans := api.CheckAnswer{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android",
 		DeviceID: "d", Sequence: 5, IssuedAt: now, Expires: now.Add(time.Minute), NoUpdate: &api.NoUpdate{Code: "x"}}
 	sub := subject(ans)
-	body, _ := json.Marshal(sign(t, priv, ans))
+	body := wire(t, sign(t, priv, ans))
 	got, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub)
 	if err != nil || got.Sequence != 5 || got.Type != api.CheckAnswerType || got.App != testApp || got.Platform != "android" || got.DeviceID != "d" {
 		t.Fatal(got, err)
@@ -154,7 +153,7 @@ func TestVerifyCheck(t *testing.T) {
 	// payload (made for another purpose) does not verify.
 	sc := sign(t, priv, ans)
 	sc.Signature = ed25519.Sign(priv, sc.Payload)
-	body, _ = json.Marshal(sc)
+	body = wire(t, sc)
 	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrBadSignature) {
 		t.Errorf("context-free signature: %v", err)
 	}
@@ -162,19 +161,33 @@ func TestVerifyCheck(t *testing.T) {
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	sc = sign(t, priv, ans)
 	sc.KeyID = ""
-	body, _ = json.Marshal(sc)
+	body = wire(t, sc)
 	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{other, pub}, sub); err != nil {
 		t.Errorf("answer without a key id: %v", err)
 	}
-	// Duplicate members in the signed payload are refused: the envelope,
-	// which holds the payload as JSON, already does not parse, and a
-	// payload given as is is no check answer.
-	sc = signPayload(priv, sub, []byte(`{"ch":"production","ch":"beta","seq":1,"iat":1,"exp":2,"no":{"code":"x","msg":""}}`))
-	body, _ = json.Marshal(sc)
-	if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrUnsigned) {
-		t.Errorf("duplicate member in the envelope: %v", err)
+	// A signed payload with bytes after the answer, or cut short, is no
+	// check answer; an envelope that is not one is unsigned.
+	good, _ := ans.MarshalBinary()
+	for name, payload := range map[string][]byte{
+		"trailing byte": append(append([]byte(nil), good...), 0),
+		"cut short":     good[:len(good)-1],
+		"JSON":          []byte(`{"ch":"production","seq":1,"iat":1,"exp":2,"no":{"code":"x","msg":""}}`),
+	} {
+		if _, err := device.VerifySigned(signPayload(priv, sub, payload), []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrWrongType) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
-	if _, err := device.VerifySigned(sc, []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrWrongType) {
-		t.Errorf("duplicate member: %v", err)
+	if _, err := device.VerifyCheck([]byte(`{"p":{},"s":"","k":""}`), []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrUnsigned) {
+		t.Errorf("a JSON envelope: %v", err)
 	}
+}
+
+// wire is a signed answer's body.
+func wire(t testing.TB, sc api.SignedCheck) []byte {
+	t.Helper()
+	b, err := sc.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

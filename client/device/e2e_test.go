@@ -113,13 +113,12 @@ func (e *realEnv) warm(from *bundle, version string, target *bundle, ratio int64
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		var sc api.SignedCheck
-		err = json.NewDecoder(resp.Body).Decode(&sc)
+		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{e.pub}, req.Subject())
+		ans, err := device.VerifyCheck(b, []ed25519.PublicKey{e.pub}, req.Subject())
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -494,11 +493,8 @@ func TestServerLyingMirror(t *testing.T) {
 			return status, body
 		}, nil},
 		{"unsigned answer", func(r *http.Request, status int, h http.Header, body []byte) (int, []byte) {
-			if isCheck(r) {
-				var sc api.SignedCheck
-				json.Unmarshal(body, &sc)
-				sc.Signature = nil
-				body, _ = json.Marshal(sc)
+			if isCheck(r) && len(body) > 3 {
+				body = body[:3] // the magic alone: no key id, no signature
 			}
 			return status, body
 		}, device.ErrUnsigned},
@@ -532,7 +528,7 @@ func TestServerLyingMirror(t *testing.T) {
 		if isCheck(r) {
 			var sc api.SignedCheck
 			var ans api.CheckAnswer
-			if json.Unmarshal(body, &sc) == nil && json.Unmarshal(sc.Payload, &ans) == nil && ans.Update != nil && ans.Update.Step != nil {
+			if sc.UnmarshalBinary(body) == nil && ans.UnmarshalBinary(sc.Payload) == nil && ans.Update != nil && ans.Update.Step != nil {
 				stepPath = "/o/" + ans.Update.Step.Digest.String()
 			}
 		}

@@ -3,7 +3,6 @@ package device_test
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -34,14 +33,15 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 	answers := []api.CheckAnswer{noUpdate, update, builtin}
 	for _, a := range answers {
 		sc := sign(f, fuzzKey, a)
-		b, _ := json.Marshal(sc)
+		b, _ := sc.MarshalBinary()
 		bodies = append(bodies, b)
 		payloads = append(payloads, sc.Payload)
+		// Cut and extended forms.
+		bodies = append(bodies, b[:len(b)-3], append(append([]byte(nil), b...), 7))
+		payloads = append(payloads, sc.Payload[:len(sc.Payload)/2])
 	}
-	bodies = append(bodies, []byte(`{}`), []byte(`{"p":"","s":""}`), []byte(`null`), []byte(`{"p":"eyJ9","s":"AAAA","k":"x"}`),
-		[]byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
-	payloads = append(payloads, []byte(`{"t":"patchwire-check/2"}`), []byte(`{"ch":"x","ch":"y"}`), []byte(`[]`),
-		[]byte(`{"ch":"production","seq":1,"iat":1,"exp":2,"up":{"to":{"v":"1","m":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","n":1,"sz":1},"step":{"h":"AA","sz":-1}}}`))
+	bodies = append(bodies, []byte(`{}`), []byte("PW\x02"), []byte("PW\x02\x08"), []byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
+	payloads = append(payloads, []byte{}, []byte{0x01, 'x', 0x01, 0x00, 0x00, 0x02}, []byte(`[]`))
 	return bodies, payloads
 }
 

@@ -245,17 +245,20 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 		if l.resign != nil {
 			l.resign(&sc)
 		}
-		body, _ = json.Marshal(sc)
+		var err error
+		if body, err = sc.MarshalBinary(); err != nil {
+			l.t.Errorf("liar: encode answer: %v", err)
+		}
 	}
 	l.lastSigned = body
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", api.CheckContentType)
 	w.Write(body)
 }
 
 // sign signs an answer the way the server does, for the subject (app,
 // platform, device id) the answer names.
 func sign(t testing.TB, priv ed25519.PrivateKey, a api.CheckAnswer) api.SignedCheck {
-	payload, err := json.Marshal(a)
+	payload, err := a.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,18 +84,21 @@ func TestLiarRefusals(t *testing.T) {
 		lie  func(l *liar)
 		want error
 	}{
-		{"unsigned", func(l *liar) { l.resign = func(sc *api.SignedCheck) { sc.Signature = nil } }, device.ErrUnsigned},
+		{"unsigned", func(l *liar) {
+			l.rawAnswer = func() []byte { return []byte("PW\x02\x00") } // the envelope's header, no signature
+		}, device.ErrUnsigned},
 		{"plain answer", func(l *liar) {
 			l.rawAnswer = func() []byte { return []byte(`{"t":"patchwire-check/2","app":"com.example.app"}`) }
 		}, device.ErrUnsigned},
 		{"bad signature", func(l *liar) { l.resign = func(sc *api.SignedCheck) { sc.Signature[7] ^= 1 } }, device.ErrBadSignature},
 		{"payload edited after signing", func(l *liar) {
 			l.resign = func(sc *api.SignedCheck) {
-				edited := strings.Replace(string(sc.Payload), `"seq":`, `"seq":9`, 1)
-				if edited == string(sc.Payload) {
-					t.Error("the payload has no seq member to edit")
+				var a api.CheckAnswer
+				if err := a.UnmarshalBinary(sc.Payload); err != nil {
+					t.Error(err)
 				}
-				sc.Payload = []byte(edited)
+				a.Sequence += 9
+				sc.Payload, _ = a.MarshalBinary()
 			}
 		}, device.ErrBadSignature},
 		{"unknown key", func(l *liar) {
@@ -114,14 +117,21 @@ func TestLiarRefusals(t *testing.T) {
 		{"signed payload not a check answer", func(l *liar) {
 			l.payloadLie = func([]byte) []byte { return []byte(`{"t":"patchwire-manifest/1"}`) }
 		}, device.ErrWrongType},
-		{"signed payload with an unknown member", func(l *liar) {
-			l.payloadLie = func(p []byte) []byte { return append([]byte(`{"x":1,`), p[1:]...) }
+		{"signed payload with bytes after the answer", func(l *liar) {
+			l.payloadLie = func(p []byte) []byte { return append(append([]byte(nil), p...), 0) }
 		}, device.ErrWrongType},
-		{"signed payload with a duplicate member", func(l *liar) {
-			l.payloadLie = func(p []byte) []byte { return append([]byte(`{"seq":1000,`), p[1:]...) }
-		}, device.ErrUnsigned},
-		{"both update and no_update", func(l *liar) {
-			l.mutate = func(a *api.CheckAnswer) { a.NoUpdate = &api.NoUpdate{Code: "x"} }
+		{"signed payload cut short", func(l *liar) {
+			l.payloadLie = func(p []byte) []byte { return p[:len(p)-1] }
+		}, device.ErrWrongType},
+		{"signed payload of an unknown kind", func(l *liar) {
+			l.payloadLie = func(p []byte) []byte {
+				var a api.CheckAnswer
+				a.UnmarshalBinary(p)
+				a.Update, a.NoUpdate = nil, &api.NoUpdate{}
+				b, _ := a.MarshalBinary()
+				b[len(b)-3] = 7 // the kind byte, before two empty strings (code, message)
+				return b
+			}
 		}, device.ErrWrongType},
 		// The subject (app, platform, device) is signed, not sent: an
 		// answer made for another one does not verify.

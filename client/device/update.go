@@ -262,7 +262,7 @@ func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.C
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", api.CheckContentType+", application/json")
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := u.net.client.Do(req)
 	if err != nil {

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -93,14 +91,14 @@ func KeyID(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// ParseSignedCheck decodes a check answer body (JSON of api.SignedCheck),
-// bounded by MaxCheckBytes. It verifies nothing.
+// ParseSignedCheck decodes a check answer body (api.SignedCheck's binary
+// form), bounded by MaxCheckBytes. It verifies nothing.
 func ParseSignedCheck(body []byte) (api.SignedCheck, error) {
 	var sc api.SignedCheck
 	if len(body) > MaxCheckBytes {
 		return sc, fmt.Errorf("%w: check answer of %d bytes", ErrTooLarge, len(body))
 	}
-	if err := jsonv2.Unmarshal(body, &sc); err != nil {
+	if err := sc.UnmarshalBinary(body); err != nil {
 		return sc, fmt.Errorf("%w: %v", ErrUnsigned, err)
 	}
 	if len(sc.Payload) == 0 || len(sc.Signature) == 0 {
@@ -157,7 +155,7 @@ func VerifySigned(sc api.SignedCheck, keys []ed25519.PublicKey, sub api.Subject)
 		return nil, fmt.Errorf("%w (key id %q)", ErrBadSignature, sc.KeyID)
 	}
 	var ans api.CheckAnswer
-	if err := jsonv2.Unmarshal(sc.Payload, &ans); err != nil {
+	if err := ans.UnmarshalBinary(sc.Payload); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrWrongType, err)
 	}
 	ans.App, ans.Platform, ans.DeviceID = sub.App, sub.Platform, sub.DeviceID

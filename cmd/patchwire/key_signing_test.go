@@ -37,7 +37,7 @@ func TestKeySigning(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var sc api.SignedCheck
-	if err := json.Unmarshal(b, &sc); err != nil {
+	if err := sc.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
 	if a, err := server.VerifyCheck(pub, sc, req.Subject()); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
