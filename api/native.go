@@ -4,9 +4,10 @@ package api
 // client/device is the reference device):
 //
 //  1. The device POSTs a CheckRequest to PathCheck.
-//  2. The answer is a SignedCheck: the exact payload bytes of a CheckAnswer
-//     and an ed25519 signature over SignatureContext+payload. Its size does
-//     not depend on the bundle or on the change: it names the target
+//  2. The answer is a SignedCheck (binary, checkwire.go): the exact
+//     payload bytes of a CheckAnswer and an ed25519 signature over
+//     SignedMessage (context, the request's subject, payload). Its size
+//     does not depend on the bundle or on the change: it names the target
 //     (version, manifest digest, file count, size) and one step object
 //     (digest, size), or says why there is no update.
 //  3. The device downloads the step, an ordinary object at /o/{sha256}
