@@ -111,19 +111,7 @@ func TestLiarWrongStep(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLiar(t)
-			l.add(v1, v3)
-			dir := seeded(t, v1)
-			l.serve(v2)
-			l.lie(c.lie)
-			cfg, logs := withLog(l.config())
-			res := mustUpdate(t, dir, cfg, v2)
-			if res.Fallbacks == 0 || res.Patched != 0 {
-				t.Errorf("no fallback: %+v", res)
-			}
-			if w := logs.String(); !strings.Contains(w, "step unusable") || !strings.Contains(w, c.why) {
-				t.Errorf("want a warning that the step is unusable (%q):\n%s", c.why, w)
-			}
+			l, _ := updateThroughFallback(t, v1, v2, v3, c.lie, c.why)
 			reqs := l.objectRequests()
 			if !contains(reqs, l.stepURL()) && c.name != "step missing" {
 				t.Errorf("the step was not tried: %v", reqs)
@@ -141,6 +129,28 @@ func TestLiarWrongStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// updateThroughFallback runs an update v1 → v2 against a liar that also
+// knows v3 and lies with lie: the device must install v2 through the
+// fallback (the target manifest and whole files), patching nothing, and
+// warn that the step is unusable, naming why.
+func updateThroughFallback(t *testing.T, v1, v2, v3 *bundle, lie func(*liar), why string) (*liar, string) {
+	t.Helper()
+	l := newLiar(t)
+	l.add(v1, v3)
+	dir := seeded(t, v1)
+	l.serve(v2)
+	l.lie(lie)
+	cfg, logs := withLog(l.config())
+	res := mustUpdate(t, dir, cfg, v2)
+	if res.Fallbacks == 0 || res.Patched != 0 {
+		t.Errorf("no fallback: %+v", res)
+	}
+	if w := logs.String(); !strings.Contains(w, "step unusable") || !strings.Contains(w, why) {
+		t.Errorf("want a warning that the step is unusable (%q):\n%s", why, w)
+	}
+	return l, dir
 }
 
 // TestLiarFallbackLies: when the step is unusable and the target manifest

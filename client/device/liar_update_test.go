@@ -317,19 +317,7 @@ func TestLiarStepLies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLiar(t)
-			l.add(v1, v3)
-			dir := seeded(t, v1)
-			l.serve(v2)
-			l.lie(c.lie)
-			cfg, logs := withLog(l.config())
-			res := mustUpdate(t, dir, cfg, v2)
-			if res.Fallbacks == 0 || res.Patched != 0 {
-				t.Errorf("no fallback: %+v", res)
-			}
-			if w := logs.String(); !strings.Contains(w, "step unusable") || !strings.Contains(w, c.why) {
-				t.Errorf("want a warning that the step is unusable (%q):\n%s", c.why, w)
-			}
+			_, dir := updateThroughFallback(t, v1, v2, v3, c.lie, c.why)
 			assertNoEscape(t, dir)
 		})
 	}
