@@ -19,9 +19,9 @@
 //   - Bucket, InRollout: sticky percentage rollouts;
 //   - ParseVersion, ParseNativeVersion: bounded semver parsing;
 //   - KindOf, StatusOf, Message: the code table;
-//   - NewChanges, Changes.Plan: the per-device plan of file changes (keep,
-//     copy, remove, and deliver by bundle patch, per-file patch or whole
-//     object), see plan.go.
+//   - NewChanges: the file changes between two bundles (keep, copy,
+//     remove, deliver, each delivery paired with its base) and the bundle
+//     patch's dictionary layout, see plan.go; the server makes steps of it.
 //
 // # Versions
 //

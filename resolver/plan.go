@@ -10,21 +10,16 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 )
 
-// The per-device plan: how a device running one bundle (From) gets to
-// another (To) by downloading as little as possible. It is computed in two
-// pure steps:
-//
-//  1. NewChanges compares the two manifests: files kept (implied), copied
-//     from elsewhere in From, removed, and the rest to deliver, each paired
-//     with the file of From it most likely evolved from (same path, the
-//     same name once its content hash is stripped, or similar size), and
-//     the order in which From's files form a bundle patch's dictionary.
-//     This depends on the two manifests only, so every device taking the
-//     step gets the same patches.
-//  2. Changes.Plan picks, among the patches that exist now (Available),
-//     the cheapest way to deliver: one bundle patch for every delivered
-//     file, or per file the smaller of a per-file patch and the whole
-//     object.
+// The changes between two bundles: how a device running one bundle (From)
+// gets to another (To). NewChanges compares the two manifests: files kept
+// (implied), copied from elsewhere in From, removed, and the rest to
+// deliver, each paired with the file of From it most likely evolved from
+// (same path, the same name once its content hash is stripped, or similar
+// size), and the order in which From's files form a bundle patch's
+// dictionary. This depends on the two manifests only, so every device
+// taking the step gets the same patches; the server turns it into a step
+// object (server/step.go) with one bundle patch, or whole objects,
+// whichever the device downloads less with.
 //
 // The bundle layout (which files of From form the dictionary, in which
 // order, and which files of To the patch carries) is part of the identity
@@ -334,105 +329,4 @@ func (c *Changes) PatchKeys(codecs []string) []PatchKey {
 		}
 	}
 	return keys
-}
-
-// Available is what exists now to deliver files: the download size of
-// each object (what GET /o/{sha256} sends: its stored, compressed size)
-// and the patches already made.
-type Available struct {
-	// Objects maps a digest to its download size; a digest absent here
-	// costs the entry's size.
-	Objects map[manifest.Digest]int64
-	// Patches are the patches made so far.
-	Patches map[PatchKey]PatchRef
-}
-
-// objectCost is the download size of e whole.
-func (a Available) objectCost(e manifest.Entry) int64 {
-	if n, ok := a.Objects[e.Digest]; ok {
-		return n
-	}
-	return e.Size
-}
-
-// FilePatch rebuilds Entry from Base, a file of From, with Patch.
-type FilePatch struct {
-	Entry manifest.Entry
-	Base  manifest.Entry
-	Patch PatchRef
-}
-
-// BundlePatch rebuilds Entries (in this order) from the files of From
-// named by Dictionary, concatenated in this order. Dictionary is
-// manifest.DictionaryOrder(From, Bases); only Bases goes on the wire.
-type BundlePatch struct {
-	Bases      []string
-	Dictionary []manifest.Entry
-	Entries    []manifest.Entry
-	Patch      PatchRef
-}
-
-// Plan is one device's way from From to To; every path of From not named
-// here is kept. Exactly one of Bundle and (Fetches, FilePatches) delivers
-// the files the device lacks.
-type Plan struct {
-	From, To    manifest.Digest
-	Removed     []string
-	Copies      []Copy
-	Fetches     []manifest.Entry
-	FilePatches []FilePatch
-	Bundle      *BundlePatch
-	// DownloadBytes is the sum of the chosen downloads' sizes.
-	DownloadBytes int64
-}
-
-// Plan picks the cheapest way to deliver c for a device that applies
-// codecs (in its order of preference, which breaks ties), using only what
-// av holds: one bundle patch for every delivered file, or per file the
-// smaller of a per-file patch and the whole object. Sizes compared are
-// real: patch sizes and objects' stored sizes. Equal costs prefer the
-// bundle patch (one request), and a whole object over a patch.
-func (c *Changes) Plan(codecs []string, av Available) Plan {
-	p := Plan{From: c.From, To: c.To, Removed: c.Removed, Copies: c.Copies}
-	var perFile int64
-	var fetches []manifest.Entry
-	var patches []FilePatch
-	for _, d := range c.Deliver {
-		cost := av.objectCost(d.Entry)
-		var best *PatchRef
-		if d.HasBase && c.FromKnown {
-			for _, codec := range codecs {
-				ref, ok := av.Patches[PatchKey{Codec: codec, From: d.Base.Digest, To: d.Entry.Digest}]
-				if ok && ref.Size < cost {
-					cost, best = ref.Size, &ref
-				}
-			}
-		}
-		perFile += cost
-		if best != nil {
-			patches = append(patches, FilePatch{Entry: d.Entry, Base: d.Base, Patch: *best})
-		} else {
-			fetches = append(fetches, d.Entry)
-		}
-	}
-	var bundle *PatchRef
-	if c.FromKnown && len(c.Deliver) > 0 {
-		for _, codec := range codecs {
-			ref, ok := av.Patches[PatchKey{Codec: codec, From: c.From, To: c.To, Bundle: true}]
-			if ok && ref.Size <= perFile && (bundle == nil || ref.Size < bundle.Size) {
-				bundle = &ref
-			}
-		}
-	}
-	if bundle != nil {
-		entries := make([]manifest.Entry, len(c.Deliver))
-		for i, d := range c.Deliver {
-			entries[i] = d.Entry
-		}
-		p.Bundle = &BundlePatch{Bases: c.Bases, Dictionary: c.Dictionary, Entries: entries, Patch: *bundle}
-		p.DownloadBytes = bundle.Size
-		return p
-	}
-	p.Fetches, p.FilePatches, p.DownloadBytes = fetches, patches, perFile
-	return p
 }

@@ -43,44 +43,36 @@ func (f files) with(changes files) files {
 }
 
 // rebuild derives the target manifest as a device does: From's entries,
-// minus Removed, plus every entry the plan names.
-func rebuild(t testing.TB, from *manifest.Manifest, p Plan) *manifest.Manifest {
+// minus Removed, plus every copied and delivered entry; the dictionary and
+// the bases must be files of From.
+func rebuild(t testing.TB, from *manifest.Manifest, c *Changes) *manifest.Manifest {
 	t.Helper()
 	byPath := map[string]manifest.Entry{}
 	for _, e := range from.Entries() {
 		byPath[e.Path] = e
 	}
-	for _, r := range p.Removed {
+	for _, r := range c.Removed {
 		if _, ok := byPath[r]; !ok {
 			t.Fatalf("removed path %q is not in From", r)
 		}
 		delete(byPath, r)
 	}
-	set := func(e manifest.Entry) { byPath[e.Path] = e }
-	for _, c := range p.Copies {
-		src, ok := from.Lookup(c.Source)
-		if !ok || src.Digest != c.Entry.Digest {
-			t.Fatalf("copy source %q does not hold %s", c.Source, c.Entry.Digest)
+	for _, cp := range c.Copies {
+		src, ok := from.Lookup(cp.Source)
+		if !ok || src.Digest != cp.Entry.Digest {
+			t.Fatalf("copy source %q does not hold %s", cp.Source, cp.Entry.Digest)
 		}
-		set(c.Entry)
+		byPath[cp.Entry.Path] = cp.Entry
 	}
-	for _, e := range p.Fetches {
-		set(e)
-	}
-	for _, fp := range p.FilePatches {
-		if b, ok := from.Lookup(fp.Base.Path); !ok || b != fp.Base {
-			t.Fatalf("patch base %q is not in From", fp.Base.Path)
+	for _, d := range c.Deliver {
+		if b, ok := from.Lookup(d.Base.Path); d.HasBase && (!ok || b != d.Base) {
+			t.Fatalf("base %q is not in From", d.Base.Path)
 		}
-		set(fp.Entry)
+		byPath[d.Entry.Path] = d.Entry
 	}
-	if p.Bundle != nil {
-		for _, e := range p.Bundle.Dictionary {
-			if b, ok := from.Lookup(e.Path); !ok || b != e {
-				t.Fatalf("dictionary file %q is not in From", e.Path)
-			}
-		}
-		for _, e := range p.Bundle.Entries {
-			set(e)
+	for _, e := range c.Dictionary {
+		if b, ok := from.Lookup(e.Path); !ok || b != e {
+			t.Fatalf("dictionary file %q is not in From", e.Path)
 		}
 	}
 	var es []manifest.Entry
@@ -94,16 +86,15 @@ func rebuild(t testing.TB, from *manifest.Manifest, p Plan) *manifest.Manifest {
 	return m
 }
 
-// summary is a plan in a comparable, readable form.
+// summary is the changes in a comparable, readable form.
 type summary struct {
-	Kept     int
-	Removed  []string
-	Copies   []string // "target<-source"
-	Deliver  []string // "target<-base" or "target"
-	Download string   // "bundle", "files" or "" (nothing to deliver)
+	Kept    int
+	Removed []string
+	Copies  []string // "target<-source"
+	Deliver []string // "target<-base" or "target"
 }
 
-func summarize(c *Changes, p Plan) summary {
+func summarize(c *Changes) summary {
 	s := summary{Kept: c.Kept, Removed: c.Removed}
 	for _, cp := range c.Copies {
 		s.Copies = append(s.Copies, cp.Entry.Path+"<-"+cp.Source)
@@ -115,22 +106,7 @@ func summarize(c *Changes, p Plan) summary {
 			s.Deliver = append(s.Deliver, d.Entry.Path)
 		}
 	}
-	switch {
-	case p.Bundle != nil:
-		s.Download = "bundle"
-	case len(p.Fetches)+len(p.FilePatches) > 0:
-		s.Download = "files"
-	}
 	return s
-}
-
-// allPatches makes every patch of keys available, each of the given size.
-func allPatches(keys []PatchKey, size func(PatchKey) int64) Available {
-	av := Available{Patches: map[PatchKey]PatchRef{}}
-	for _, k := range keys {
-		av.Patches[k] = PatchRef{Codec: k.Codec, Digest: manifest.Sum([]byte(fmt.Sprint(k))), Size: size(k)}
-	}
-	return av
 }
 
 var big = strings.Repeat("x", 1000)
@@ -150,7 +126,6 @@ func v1() files {
 }
 
 func TestPlanTable(t *testing.T) {
-	codecs := []string{"zstd-dict", "bsdiff"}
 	cases := []struct {
 		name     string
 		from, to files
@@ -165,12 +140,12 @@ func TestPlanTable(t *testing.T) {
 		{
 			name: "changed in place",
 			from: v1(), to: v1().with(files{"index.html": "<html>v2" + big}),
-			want: summary{Kept: 8, Deliver: []string{"index.html<-index.html"}, Download: "bundle"},
+			want: summary{Kept: 8, Deliver: []string{"index.html<-index.html"}},
 		},
 		{
 			name: "added",
 			from: v1(), to: v1().with(files{"locales/de.json": `{"hi":"hallo"}`}),
-			want: summary{Kept: 9, Deliver: []string{"locales/de.json"}, Download: "bundle"},
+			want: summary{Kept: 9, Deliver: []string{"locales/de.json"}},
 		},
 		{
 			name: "removed",
@@ -205,8 +180,7 @@ func TestPlanTable(t *testing.T) {
 					"assets/about-Kq2_zP0w.js<-assets/about-B9x_Qz1a.js",
 					"assets/index-9c8d7e.js<-assets/index-3f2a1b.js",
 					"assets/index-9c8d7e.js.map<-assets/index-3f2a1b.js.map",
-				},
-				Download: "bundle"},
+				}},
 		},
 		{
 			name: "renamed without a name match pairs by size",
@@ -216,18 +190,17 @@ func TestPlanTable(t *testing.T) {
 				"assets/prefs-QQ12ab34.js":    "settings v2" + big + "more",
 			}),
 			want: summary{Kept: 8,
-				Removed:  []string{"assets/settings-Ze3Xq0Pa.js"},
-				Deliver:  []string{"assets/prefs-QQ12ab34.js<-assets/settings-Ze3Xq0Pa.js"},
-				Download: "bundle"},
+				Removed: []string{"assets/settings-Ze3Xq0Pa.js"},
+				Deliver: []string{"assets/prefs-QQ12ab34.js<-assets/settings-Ze3Xq0Pa.js"}},
 		},
 		{
 			name: "ambiguous names do not pair by name",
 			from: files{"a/x-AAAAAA1.js": "one" + big, "a/y-BBBBBB2.js": "two" + big + big},
 			to:   files{"a/z-CCCCCC3.js": "three" + big + big},
 			want: summary{
-				Removed:  []string{"a/x-AAAAAA1.js", "a/y-BBBBBB2.js"},
-				Deliver:  []string{"a/z-CCCCCC3.js<-a/y-BBBBBB2.js"}, // by size
-				Download: "bundle"},
+				Removed: []string{"a/x-AAAAAA1.js", "a/y-BBBBBB2.js"},
+				Deliver: []string{"a/z-CCCCCC3.js<-a/y-BBBBBB2.js"}, // by size
+			},
 		},
 		{
 			name: "skip v1 to v5",
@@ -247,19 +220,18 @@ func TestPlanTable(t *testing.T) {
 					"assets/logo2.svg<-assets/logo.svg",
 					"index.html<-index.html",
 					"locales/fr.json",
-				},
-				Download: "bundle"},
+				}},
 		},
 		{
 			name:    "unknown current bundle: everything whole",
 			to:      files{"index.html": "<html>", "a.js": "a"},
 			nilFrom: true,
-			want:    summary{Deliver: []string{"a.js", "index.html"}, Download: "files"},
+			want:    summary{Deliver: []string{"a.js", "index.html"}},
 		},
 		{
 			name: "from an empty bundle",
 			from: files{}, to: files{"index.html": "<html>" + big},
-			want: summary{Deliver: []string{"index.html"}, Download: "bundle"},
+			want: summary{Deliver: []string{"index.html"}},
 		},
 	}
 	for _, tc := range cases {
@@ -270,25 +242,18 @@ func TestPlanTable(t *testing.T) {
 			}
 			to := tc.to.manifest(t)
 			c := NewChanges(from, to)
-			// Every patch exists and is tiny: the bundle patch wins.
-			keys := c.PatchKeys(codecs)
-			p := c.Plan(codecs, allPatches(keys, func(PatchKey) int64 { return 10 }))
-			if got := summarize(c, p); !reflect.DeepEqual(got, tc.want) {
+			if got := summarize(c); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 			base := from
 			if base == nil {
 				base = &manifest.Manifest{}
 			}
-			if got := rebuild(t, base, p); got.Digest() != to.Digest() {
+			if got := rebuild(t, base, c); got.Digest() != to.Digest() {
 				t.Errorf("rebuilt manifest differs from the target:\n%s\nwant\n%s", got.Encode(), to.Encode())
 			}
-			if p.To != to.Digest() || (!tc.nilFrom && p.From != from.Digest()) {
-				t.Errorf("plan From/To do not name the manifests")
-			}
-			// The plan grows with the change, not with the bundle.
-			if n := len(p.Removed) + len(p.Copies) + len(p.Fetches) + len(p.FilePatches); p.Bundle == nil && n > len(c.Deliver)+len(c.Copies)+len(c.Removed) {
-				t.Errorf("plan names %d files", n)
+			if c.To != to.Digest() || c.From != base.Digest() {
+				t.Errorf("changes From/To do not name the manifests")
 			}
 			// The dictionary holds each distinct file of From once, bases last.
 			checkDictionary(t, c, base)
@@ -322,95 +287,6 @@ func checkDictionary(t *testing.T, c *Changes, from *manifest.Manifest) {
 			t.Errorf("dictionary tail %d is %s, want the base %s", i, tail[i].Path, d)
 		}
 	}
-}
-
-// TestPlanChoosesCheapest: the plan compares real sizes of what exists.
-func TestPlanChoosesCheapest(t *testing.T) {
-	from := v1().manifest(t)
-	to := v1().with(files{
-		"index.html":             "<html>v2" + big,
-		"assets/index-3f2a1b.js": "",
-		"assets/index-9c8d7e.js": "main v2" + big,
-		"locales/de.json":        `{"hi":"hallo"}`,
-	}).manifest(t)
-	c := NewChanges(from, to)
-	codecs := []string{"zstd-dict", "bsdiff"}
-	objects := map[manifest.Digest]int64{}
-	for _, d := range c.Deliver {
-		objects[d.Entry.Digest] = 500 // compressed size
-	}
-	perFile := func(k PatchKey) int64 {
-		if k.Bundle {
-			return 1000 // bigger than the per-file sum below
-		}
-		if k.Codec == "bsdiff" {
-			return 40
-		}
-		return 50
-	}
-
-	t.Run("nothing made yet: whole objects", func(t *testing.T) {
-		p := c.Plan(codecs, Available{Objects: objects})
-		if p.Bundle != nil || len(p.FilePatches) != 0 || len(p.Fetches) != 3 || p.DownloadBytes != 1500 {
-			t.Fatalf("got %+v", p)
-		}
-	})
-	t.Run("per-file patches beat a big bundle patch", func(t *testing.T) {
-		av := allPatches(c.PatchKeys(codecs), perFile)
-		av.Objects = objects
-		p := c.Plan(codecs, av)
-		if p.Bundle != nil || len(p.FilePatches) != 2 || len(p.Fetches) != 1 {
-			t.Fatalf("got %+v", p)
-		}
-		for _, fp := range p.FilePatches {
-			if fp.Patch.Codec != "bsdiff" {
-				t.Errorf("%s: codec %s, want the smaller bsdiff", fp.Entry.Path, fp.Patch.Codec)
-			}
-		}
-		if p.DownloadBytes != 40+40+500 {
-			t.Errorf("download %d", p.DownloadBytes)
-		}
-	})
-	t.Run("device without bsdiff", func(t *testing.T) {
-		av := allPatches(c.PatchKeys(codecs), perFile)
-		av.Objects = objects
-		p := c.Plan([]string{"zstd-dict"}, av)
-		if p.DownloadBytes != 50+50+500 {
-			t.Errorf("download %d", p.DownloadBytes)
-		}
-	})
-	t.Run("small bundle patch wins", func(t *testing.T) {
-		av := allPatches(c.PatchKeys(codecs), func(k PatchKey) int64 {
-			if k.Bundle {
-				return 120
-			}
-			return 50
-		})
-		av.Objects = objects
-		p := c.Plan(codecs, av)
-		if p.Bundle == nil || p.DownloadBytes != 120 || len(p.Fetches)+len(p.FilePatches) != 0 {
-			t.Fatalf("got %+v", p)
-		}
-		if len(p.Bundle.Entries) != 3 || len(p.Bundle.Dictionary) != len(from.Digests()) {
-			t.Errorf("bundle patch %d entries, %d dictionary files", len(p.Bundle.Entries), len(p.Bundle.Dictionary))
-		}
-	})
-	t.Run("a patch bigger than the object is not used", func(t *testing.T) {
-		av := allPatches(c.PatchKeys(codecs), func(PatchKey) int64 { return 5000 })
-		av.Objects = objects
-		p := c.Plan(codecs, av)
-		if p.Bundle != nil || len(p.FilePatches) != 0 || p.DownloadBytes != 1500 {
-			t.Fatalf("got %+v", p)
-		}
-	})
-	t.Run("unknown codecs are never planned", func(t *testing.T) {
-		av := allPatches(c.PatchKeys(codecs), func(PatchKey) int64 { return 1 })
-		av.Objects = objects
-		p := c.Plan(nil, av)
-		if p.Bundle != nil || len(p.FilePatches) != 0 {
-			t.Fatalf("got %+v", p)
-		}
-	})
 }
 
 func TestPatchKeys(t *testing.T) {
