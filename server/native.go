@@ -236,43 +236,21 @@ func (n *native) answer(ctx context.Context, req api.CheckRequest) (api.CheckAns
 		ans.Update = &api.Update{Target: api.TargetBundle{Version: resolver.Builtin}}
 		return ans, nil
 	}
-	to, err := n.st.LoadManifest(ctx, b.Manifest)
+	// The device's bundle is known when the app has it (a registered
+	// builtin included, for a device on "builtin" that reports none).
+	from, known := snap.RunningManifest(req.Current.Version, req.NativeVersion, req.Current.Manifest)
+	ref, ready, err := n.patcher.steps.forDevice(ctx, from, known, b.Manifest)
 	if err != nil {
 		return ans, err
 	}
-	from, err := n.deviceManifest(ctx, snap, req)
-	if err != nil {
-		return ans, err
-	}
-	ref, ready, err := n.patcher.steps.forDevice(ctx, from, to)
-	if err != nil {
-		return ans, err
-	}
-	if !ready && from != nil {
-		n.patcher.schedule(from.Digest(), to.Digest())
+	if !ready && known {
+		n.patcher.schedule(from, b.Manifest)
 	}
 	ans.Update = &api.Update{
-		Target: api.TargetBundle{Version: b.Version, Manifest: b.Manifest, Files: to.Len(), Size: to.TotalSize()},
+		Target: api.TargetBundle{Version: b.Version, Manifest: b.Manifest, Files: b.Files, Size: b.Size},
 		Step:   &ref,
 	}
 	return ans, nil
-}
-
-// deviceManifest is the manifest of the bundle the device runs when the
-// server knows it (resolver.Snapshot.RunningManifest: one of the app's
-// bundles', or for a device on "builtin" that reports none, the registered
-// builtin bundle of its native version), else nil: the step then starts
-// from nothing.
-func (n *native) deviceManifest(ctx context.Context, snap resolver.Snapshot, req api.CheckRequest) (*manifest.Manifest, error) {
-	d, ok := snap.RunningManifest(req.Current.Version, req.NativeVersion, req.Current.Manifest)
-	if !ok {
-		return nil, nil
-	}
-	m, err := n.st.LoadManifest(ctx, d)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	return m, err
 }
 
 // deviceCodecs keeps the codecs the server knows, in the device's order,

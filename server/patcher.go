@@ -318,7 +318,7 @@ func (p *patcher) run(ctx context.Context, j patchJob) (int, error) {
 			return made, err
 		}
 	}
-	_, err = p.steps.ensure(ctx, from, to)
+	_, err = p.steps.ensure(ctx, c, from)
 	return made, err
 }
 

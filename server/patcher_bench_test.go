@@ -104,7 +104,7 @@ func (b *benchStore) update(tb testing.TB, from, to string) (stepMade, time.Dura
 		tb.Fatal(err)
 	}
 	took := time.Since(start)
-	ref, _, err := b.n.patcher.steps.forDevice(ctx, b.ms[from], b.ms[to])
+	ref, _, err := b.n.patcher.steps.forDevice(ctx, b.ms[from].Digest(), true, b.ms[to].Digest())
 	if err != nil {
 		tb.Fatal(err)
 	}

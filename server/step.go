@@ -60,39 +60,51 @@ func (s *steps) lookup(ctx context.Context, codec string, from, to manifest.Dige
 	return api.StepRef{Digest: p.Digest, Size: p.Size}, true, nil
 }
 
-// forDevice returns the step a device running from (nil: a bundle the
-// server does not know) gets to to now: the final step when it exists or
+// forDevice returns the step a device running the manifest from (when
+// known; else a bundle the server does not know) gets to the manifest to
+// now: the final step when it exists, which needs no manifest loaded, or
 // can be made from what is stored, else a draft, and then ready reports
 // false (the caller schedules the patches).
-func (s *steps) forDevice(ctx context.Context, from, to *manifest.Manifest) (ref api.StepRef, ready bool, err error) {
-	fromD := emptyDigest
-	if from != nil {
-		fromD = from.Digest()
+func (s *steps) forDevice(ctx context.Context, from manifest.Digest, known bool, to manifest.Digest) (ref api.StepRef, ready bool, err error) {
+	start := emptyDigest
+	if known {
+		start = from
 	}
-	if ref, ok, err := s.lookup(ctx, stepCodec, fromD, to.Digest()); err != nil || ok {
+	if ref, ok, err := s.lookup(ctx, stepCodec, start, to); err != nil || ok {
 		return ref, ok, err
 	}
-	ref, ready, err = s.make(ctx, from, to, false)
-	return ref, ready, err
+	var fromM *manifest.Manifest
+	if known {
+		if fromM, err = s.st.LoadManifest(ctx, from); errors.Is(err, store.ErrNotFound) {
+			fromM = nil // deleted since: start from nothing
+		} else if err != nil {
+			return api.StepRef{}, false, err
+		}
+	}
+	toM, err := s.st.LoadManifest(ctx, to)
+	if err != nil {
+		return api.StepRef{}, false, err
+	}
+	return s.make(ctx, resolver.NewChanges(fromM, toM), fromM, false)
 }
 
-// ensure makes the final step of the pair when every wanted patch exists
-// (the patcher's last act for a pair) and reports whether it exists now.
-func (s *steps) ensure(ctx context.Context, from, to *manifest.Manifest) (bool, error) {
-	if _, ok, err := s.lookup(ctx, stepCodec, from.Digest(), to.Digest()); err != nil || ok {
+// ensure makes the final step of c when every wanted patch exists (the
+// patcher's last act for a pair, with the changes it worked from) and
+// reports whether it exists now.
+func (s *steps) ensure(ctx context.Context, c *resolver.Changes, from *manifest.Manifest) (bool, error) {
+	if _, ok, err := s.lookup(ctx, stepCodec, c.From, c.To); err != nil || ok {
 		return ok, err
 	}
-	_, ready, err := s.make(ctx, from, to, true)
+	_, ready, err := s.make(ctx, c, from, true)
 	return ready, err
 }
 
 var emptyDigest = (&manifest.Manifest{}).Digest()
 
-// make builds and stores the pair's final step when its patches are all
-// known, else (unless finalOnly) its draft. Concurrent calls for a pair
-// wait for the first.
-func (s *steps) make(ctx context.Context, from, to *manifest.Manifest, finalOnly bool) (api.StepRef, bool, error) {
-	c := resolver.NewChanges(from, to)
+// make builds and stores the final step of c (from is its start, nil for
+// nothing) when its patches are all known, else (unless finalOnly) its
+// draft. Concurrent calls for a pair wait for the first.
+func (s *steps) make(ctx context.Context, c *resolver.Changes, from *manifest.Manifest, finalOnly bool) (api.StepRef, bool, error) {
 	pair := [2]manifest.Digest{c.From, c.To}
 	var ch chan struct{}
 	for {
