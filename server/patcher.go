@@ -340,18 +340,6 @@ type patchMaker struct {
 	made  int
 }
 
-func (m *patchMaker) read(d manifest.Digest) ([]byte, error) {
-	if b, ok := m.files[d]; ok {
-		return b, nil
-	}
-	obj, err := m.st.GetObject(m.ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	m.files[d] = obj.Raw
-	return obj.Raw, nil
-}
-
 func (m *patchMaker) make(missing []resolver.PatchKey) (int, error) {
 	var ds []manifest.Digest
 	for _, d := range m.c.Deliver {
@@ -365,53 +353,20 @@ func (m *patchMaker) make(missing []resolver.PatchKey) (int, error) {
 	for d, info := range infos {
 		m.whole[d] = info.StoredSize
 	}
-	// zstd-dict before bsdiff, whose encoder is slower.
-	rank := func(k resolver.PatchKey) int {
-		r := slices.Index(serverCodecs(), k.Codec) * 2
-		if k.Bundle {
-			r++
-		}
-		return r
-	}
-	sort.SliceStable(missing, func(i, j int) bool { return rank(missing[i]) < rank(missing[j]) })
-	base := map[manifest.Digest]manifest.Entry{}
-	for _, d := range m.c.Deliver {
-		if d.HasBase {
-			base[d.Entry.Digest] = d.Base
-		}
-	}
+	// zstd-dict before bsdiff, whose encoder is slower. Every wanted patch
+	// is a bundle patch (wantedPatches).
+	sort.SliceStable(missing, func(i, j int) bool {
+		return slices.Index(serverCodecs(), missing[i].Codec) < slices.Index(serverCodecs(), missing[j].Codec)
+	})
 	for _, k := range missing {
 		if err := m.ctx.Err(); err != nil {
 			return m.made, err
 		}
-		var err error
-		if k.Bundle {
-			err = m.bundle(k)
-		} else {
-			err = m.file(k, base[k.To])
-		}
-		if err != nil {
+		if err := m.bundle(k); err != nil {
 			return m.made, err
 		}
 	}
 	return m.made, nil
-}
-
-// file makes the per-file patch k from base.
-func (m *patchMaker) file(k resolver.PatchKey, base manifest.Entry) error {
-	codec, ok := delta.Lookup(k.Codec)
-	if !ok {
-		return nil
-	}
-	old, err := m.read(base.Digest)
-	if err != nil {
-		return err
-	}
-	new, err := m.read(k.To)
-	if err != nil {
-		return err
-	}
-	return m.encodeVerified(k, codec, old, new, m.wholeCost(k.To, int64(len(new))))
 }
 
 // encodeVerified encodes new against old, checks that the patch applies
