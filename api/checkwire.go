@@ -180,24 +180,16 @@ func (r *wireReader) fail(what string) {
 	}
 }
 
-func (r *wireReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("number")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *wireReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
 
-func (r *wireReader) varint() int64 {
+func (r *wireReader) varint() int64 { return readNumber(r, binary.Varint) }
+
+// readNumber reads one varint with decode (binary.Uvarint or Varint).
+func readNumber[T uint64 | int64](r *wireReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.fail("number")
 		return 0

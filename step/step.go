@@ -453,11 +453,16 @@ func (r *reader) fail(what string) {
 	}
 }
 
-func (r *reader) uvarint(what string) uint64 {
+func (r *reader) uvarint(what string) uint64 { return readNumber(r, what, binary.Uvarint) }
+
+func (r *reader) varint(what string) int64 { return readNumber(r, what, binary.Varint) }
+
+// readNumber reads one varint with decode (binary.Uvarint or Varint).
+func readNumber[T uint64 | int64](r *reader, what string, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.b)
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.fail(what)
 		return 0
@@ -511,19 +516,6 @@ func (r *reader) index(what string, n int, v ...int64) int {
 		r.err = fmt.Errorf("%w: %s %d beyond %d", ErrCorrupt, what, x, n)
 	}
 	return int(max(0, min(x, int64(n))))
-}
-
-func (r *reader) varint(what string) int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail(what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
 }
 
 // size checks v as a file size.
