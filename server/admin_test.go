@@ -26,8 +26,16 @@ import (
 const app = "com.example.app"
 
 // state fingerprints everything stored, to prove a refused request changed nothing.
+//
+// The patcher's background work (patches and steps a channel change
+// schedules) is let finish first: it is not the request's doing.
 func state(t *testing.T, env *servertest.Env) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := server.SettlePatches(ctx, env.Server); err != nil {
+		t.Fatal(err)
+	}
 	n, d, err := env.Store.StateDigest(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,10 @@ import (
 // is called: what a check answers while a patch is "not made yet".
 func PausePatches(s *Server) (resume func()) { return s.native.patcher.pause() }
 
+// SettlePatches waits until s's patcher can write nothing more: no job
+// running, none queued unless the workers are paused (PausePatches).
+func SettlePatches(ctx context.Context, s *Server) error { return s.native.patcher.settle(ctx) }
+
 // WaitPatches waits until s has no patch job queued or running.
 func WaitPatches(ctx context.Context, s *Server) error { return s.native.patcher.wait(ctx) }
 

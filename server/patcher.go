@@ -57,8 +57,9 @@ type patcher struct {
 
 	mu      sync.Mutex
 	pending map[patchJob]bool
+	running int        // jobs a worker is running (not held by pause)
 	busy    int        // background tasks running (they may schedule jobs)
-	idle    *sync.Cond // broadcast when pending empties and busy is 0
+	idle    *sync.Cond // broadcast on every change of pending, running, busy and hold
 	hold    chan struct{}
 
 	ctx    context.Context
@@ -116,6 +117,9 @@ func (p *patcher) work() {
 		case j := <-p.jobs:
 			p.mu.Lock()
 			hold := p.hold
+			if hold == nil {
+				p.running++
+			}
 			p.mu.Unlock()
 			if hold != nil {
 				select {
@@ -123,6 +127,9 @@ func (p *patcher) work() {
 				case <-p.ctx.Done():
 					return
 				}
+				p.mu.Lock()
+				p.running++
+				p.mu.Unlock()
 			}
 			start := time.Now()
 			n, err := p.run(p.ctx, j)
@@ -133,8 +140,9 @@ func (p *patcher) work() {
 				p.log.Info("patches made", "from", j.from.String(), "to", j.to.String(), "patches", n, "took", time.Since(start))
 			}
 			p.mu.Lock()
+			p.running--
 			delete(p.pending, j)
-			p.signalIdle()
+			p.idle.Broadcast()
 			p.mu.Unlock()
 		}
 	}
@@ -146,27 +154,38 @@ func (p *patcher) pause() (resume func()) {
 	ch := make(chan struct{})
 	p.mu.Lock()
 	p.hold = ch
+	p.idle.Broadcast()
 	p.mu.Unlock()
 	return func() {
 		p.mu.Lock()
 		if p.hold == ch {
 			p.hold = nil
 		}
+		p.idle.Broadcast()
 		p.mu.Unlock()
 		close(ch)
-	}
-}
-
-// signalIdle wakes waiters when nothing is left; p.mu must be held.
-func (p *patcher) signalIdle() {
-	if len(p.pending) == 0 && p.busy == 0 {
-		p.idle.Broadcast()
 	}
 }
 
 // wait blocks until no job is queued or running and no background task
 // (which may queue more) runs, or ctx ends.
 func (p *patcher) wait(ctx context.Context) error {
+	return p.waitUntil(ctx, func() bool { return len(p.pending) == 0 && p.busy == 0 })
+}
+
+// settle blocks until nothing the patcher does can still write: no
+// background task and no job running, and no job queued unless the
+// workers are paused (a held job writes nothing until resumed), or ctx
+// ends. Tests that compare the store before and after a request use it.
+func (p *patcher) settle(ctx context.Context) error {
+	return p.waitUntil(ctx, func() bool {
+		return p.busy == 0 && p.running == 0 && (len(p.pending) == 0 || p.hold != nil)
+	})
+}
+
+// waitUntil blocks until done (called with p.mu held) or ctx ends; every
+// change of pending, running or busy broadcasts p.idle.
+func (p *patcher) waitUntil(ctx context.Context, done func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.idle.Broadcast()
@@ -175,7 +194,7 @@ func (p *patcher) wait(ctx context.Context) error {
 	defer stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for (len(p.pending) > 0 || p.busy > 0) && ctx.Err() == nil {
+	for !done() && ctx.Err() == nil {
 		p.idle.Wait()
 	}
 	return ctx.Err()
@@ -196,7 +215,7 @@ func (p *patcher) background(fn func(ctx context.Context)) {
 		fn(p.ctx)
 		p.mu.Lock()
 		p.busy--
-		p.signalIdle()
+		p.idle.Broadcast()
 		p.mu.Unlock()
 	}()
 }
