@@ -12,7 +12,7 @@ func (s Snapshot) BuiltinBundle(nativeVersion string) (Bundle, bool) {
 	var best Bundle
 	var bestV Version
 	found := false
-	for _, b := range s.Bundles {
+	for _, b := range s.builtinCandidates() {
 		if !b.Builtin || b.Deleted || b.Manifest.IsZero() {
 			continue
 		}
@@ -52,12 +52,8 @@ func (s Snapshot) RunningBundle(versionName, nativeVersion string) string {
 // native version (so a device that cannot report a digest still gets a
 // patch for its first update); else false (unknown: everything is sent).
 func (s Snapshot) RunningManifest(versionName, nativeVersion string, reported manifest.Digest) (manifest.Digest, bool) {
-	if !reported.IsZero() {
-		for _, b := range s.Bundles {
-			if b.Manifest == reported && !b.Deleted {
-				return reported, true
-			}
-		}
+	if !reported.IsZero() && s.hasLive(reported) {
+		return reported, true
 	}
 	if versionName == Builtin {
 		if b, ok := s.BuiltinBundle(nativeVersion); ok {
@@ -65,4 +61,31 @@ func (s Snapshot) RunningManifest(versionName, nativeVersion string, reported ma
 		}
 	}
 	return manifest.Digest{}, false
+}
+
+// builtinCandidates are the bundles BuiltinBundle looks at: the indexed
+// builtins, else every bundle.
+func (s Snapshot) builtinCandidates() []Bundle {
+	if s.idx != nil {
+		return s.idx.builtins
+	}
+	out := make([]Bundle, 0, len(s.Bundles))
+	for _, b := range s.Bundles {
+		out = append(out, b)
+	}
+	return out
+}
+
+// hasLive reports whether one of the live bundles has manifest d.
+func (s Snapshot) hasLive(d manifest.Digest) bool {
+	if s.idx != nil {
+		_, ok := s.idx.live[d]
+		return ok
+	}
+	for _, b := range s.Bundles {
+		if b.Manifest == d && !b.Deleted {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,12 @@ import (
 // TestBuiltinBundle: how a device reporting "builtin" maps onto a
 // registered builtin bundle (issue 8 item 2).
 func TestBuiltinBundle(t *testing.T) {
+	for _, indexed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "scan", true: "indexed"}[indexed], func(t *testing.T) { testBuiltinBundle(t, indexed) })
+	}
+}
+
+func testBuiltinBundle(t *testing.T, indexed bool) {
 	d := func(b byte) manifest.Digest { var x manifest.Digest; x[0] = b; return x }
 	snap := Snapshot{Bundles: map[string]Bundle{
 		"1.4.0-builtin": {Version: "1.4.0-builtin", Manifest: d(1), Builtin: true, NativeVersion: "1.4"},
@@ -17,6 +23,9 @@ func TestBuiltinBundle(t *testing.T) {
 		"3.0.0-builtin": {Version: "3.0.0-builtin", Manifest: d(4), Builtin: true, NativeVersion: "3.0.0", Deleted: true},
 		"1.5.0":         {Version: "1.5.0", Manifest: d(5), NativeVersion: "1.5.0"},
 	}}
+	if indexed {
+		snap = snap.Index()
+	}
 	for _, c := range []struct {
 		name, native string
 		want         string // "" none

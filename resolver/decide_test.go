@@ -87,6 +87,9 @@ func run(t *testing.T, rows []row) {
 				r.dev(&d)
 			}
 			got := Decide(s, d)
+			if indexed := Decide(s.Index(), d); !reflect.DeepEqual(indexed, got) {
+				t.Fatalf("indexed snapshot decides %+v, unindexed %+v", indexed, got)
+			}
 			if (got.Update == nil) == (got.NoUpdate == nil) {
 				t.Fatalf("decision must have exactly one side: %+v", got)
 			}

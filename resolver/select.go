@@ -115,6 +115,10 @@ func selfSelectable(c Channel, p Platform) bool {
 // publicChannel returns the visible public channel for p, the least by
 // (Name, ID).
 func publicChannel(s *Snapshot, p Platform) (Channel, bool) {
+	if s.idx != nil {
+		c, ok := s.idx.public[p]
+		return c, ok
+	}
 	var best Channel
 	found := false
 	for _, c := range s.Channels {

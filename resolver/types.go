@@ -249,10 +249,17 @@ type Snapshot struct {
 	// plugins keep their choice on the device and send it as
 	// Device.DefaultChannel instead.
 	SelfAssigned string
+
+	// idx is set by Index: lookups that need no scan.
+	idx *index
 }
 
 // channel returns the channel named name.
 func (s *Snapshot) channel(name string) (Channel, bool) {
+	if s.idx != nil {
+		c, ok := s.idx.byName[name]
+		return c, ok
+	}
 	found := false
 	var best Channel
 	for _, c := range s.Channels {

@@ -66,6 +66,7 @@ const maxCheckBody = 16 << 10
 type native struct {
 	cfg     NativeConfig
 	st      *store.Store
+	catalog *catalog.Catalog
 	log     *slog.Logger
 	key     ed25519.PrivateKey
 	keyID   string
@@ -74,7 +75,7 @@ type native struct {
 }
 
 // newNative loads (or makes) the signing key and starts the patcher.
-func newNative(cfg Config, st *store.Store, log *slog.Logger) (*native, error) {
+func newNative(cfg Config, st *store.Store, cat *catalog.Catalog, log *slog.Logger) (*native, error) {
 	nc := cfg.Native
 	if nc.AnswerTTL <= 0 {
 		nc.AnswerTTL = DefaultAnswerTTL
@@ -106,7 +107,7 @@ func newNative(cfg Config, st *store.Store, log *slog.Logger) (*native, error) {
 		return nil, errors.New("signing key: not an ed25519 private key")
 	}
 	return &native{
-		cfg: nc, st: st, log: log, key: key,
+		cfg: nc, st: st, catalog: cat, log: log, key: key,
 		keyID:   SigningKeyID(key.Public().(ed25519.PublicKey)),
 		patcher: newPatcher(st, log, newPatchEncoder(nc.ZstdCLI, patchTmpDir(cfg.DataDir), log), nc.PatchWorkers),
 		now:     time.Now,
@@ -197,11 +198,10 @@ func (n *native) answer(ctx context.Context, req api.CheckRequest) (api.CheckAns
 		DeviceID: req.DeviceID, IssuedAt: now, Expires: now.Add(n.cfg.AnswerTTL),
 	}
 	deviceID := strings.ToLower(req.DeviceID)
-	as, err := n.st.Snapshot(ctx, req.App, deviceID)
+	app, snap, err := n.catalog.ForDevice(ctx, req.App, deviceID)
 	if err != nil {
 		return ans, err
 	}
-	snap := catalog.FromStore(as)
 	dec := resolver.Decide(snap, resolver.Device{
 		AppID:          req.App,
 		DeviceID:       deviceID,
@@ -221,11 +221,7 @@ func (n *native) answer(ctx context.Context, req api.CheckRequest) (api.CheckAns
 	}
 	if channel != "" {
 		ans.Channel = channel
-		for _, c := range as.Channels {
-			if c.Name == channel {
-				ans.Sequence = c.Sequence
-			}
-		}
+		ans.Sequence = app.Sequence(channel)
 	}
 	if dec.NoUpdate != nil {
 		ans.NoUpdate = &api.NoUpdate{Code: string(dec.NoUpdate.Code), Message: dec.NoUpdate.Message}

@@ -39,6 +39,7 @@ import (
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
+	"github.com/patchwire/patchwire/server/catalog"
 	"github.com/patchwire/patchwire/step"
 	"github.com/patchwire/patchwire/store"
 )
@@ -58,7 +59,7 @@ func newBenchStore(tb testing.TB, releases map[string]map[string][]byte, zstdCLI
 	if err != nil {
 		tb.Fatal(err)
 	}
-	n, err := newNative(Config{DataDir: dir, Native: NativeConfig{ZstdCLI: zstdCLI}}, st, log)
+	n, err := newNative(Config{DataDir: dir, Native: NativeConfig{ZstdCLI: zstdCLI}}, st, catalog.New(st), log)
 	if err != nil {
 		tb.Fatal(err)
 	}

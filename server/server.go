@@ -20,6 +20,7 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/server/capgo"
+	"github.com/patchwire/patchwire/server/catalog"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -32,12 +33,13 @@ type Server struct {
 	handler     http.Handler
 	tlsConfig   *tls.Config
 	fingerprint string
-	authLimiter *authLimiter   // failed authentications per address and key id (authlimit.go)
-	native      *native        // native protocol: signing key, patcher (native.go)
-	metrics     *metrics       // Prometheus metrics (metrics.go)
-	capgo       *capgo.Handler // Capgo plugin protocol (server/capgo)
-	devLimits   *deviceLimiter // token buckets of the device endpoints (ratelimit.go)
-	switches    *switches      // pending channel switches (switch.go)
+	authLimiter *authLimiter     // failed authentications per address and key id (authlimit.go)
+	native      *native          // native protocol: signing key, patcher (native.go)
+	metrics     *metrics         // Prometheus metrics (metrics.go)
+	capgo       *capgo.Handler   // Capgo plugin protocol (server/capgo)
+	catalog     *catalog.Catalog // decoded catalog both protocols decide over (server/catalog)
+	devLimits   *deviceLimiter   // token buckets of the device endpoints (ratelimit.go)
+	switches    *switches        // pending channel switches (switch.go)
 
 	manifestBodies *manifestBodyCache // encodings served by /m/{sha256} (manifests.go)
 
@@ -92,7 +94,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.HTTPAddr != "" && cfg.PublicURL == "" && len(cfg.TrustedProxies) == 0 {
 		log.Warn(proxyWarning)
 	}
-	if s.native, err = newNative(cfg, st, log); err != nil {
+	s.catalog = catalog.New(st)
+	if s.native, err = newNative(cfg, st, s.catalog, log); err != nil {
 		return nil, err
 	}
 	s.handler = s.routes()
@@ -375,7 +378,7 @@ func (s *Server) routes() http.Handler {
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)
-	deps := capgo.Deps{Store: s.store, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
+	deps := capgo.Deps{Store: s.store, Snapshot: s.catalog.Snapshot, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
 		DeviceLimit: s.devLimits.deviceAllowed}
 	if len(s.cfg.TrustedProxies) > 0 {
 		deps.BaseURL = s.baseURL // forwarded scheme and host; the default path stays allocation-free

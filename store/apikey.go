@@ -80,7 +80,7 @@ func (s *Store) CreateScopedKey(ctx context.Context, req api.CreateKeyRequest) (
 		return "", api.Key{}, err
 	}
 
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		for {
 			id, sec, err := newSecret()
 			if err != nil {
@@ -286,7 +286,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	if !validKeyID(id) {
 		return fmt.Errorf("delete key %q: %w", clip(id), ErrNotFound)
 	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn *badger.Txn) error {
 		ok, err := exists(txn, keyKey(id))
 		if err != nil {
 			return err

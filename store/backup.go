@@ -101,6 +101,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) (BackupStats, error) {
 	if fr.err != nil {
 		return BackupStats{Bytes: fr.n}, fmt.Errorf("restore: %w", fr.err)
 	}
+	s.gens.catalogChanged()
 	return BackupStats{Bytes: fr.n}, nil
 }
 

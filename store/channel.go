@@ -526,7 +526,7 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 		return err
 	}
 	key := appScopedKey(prefix, app, dev)
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -553,6 +553,7 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 	if err != nil {
 		return fmt.Errorf("%s for device %q: %w", what, clip(dev), err)
 	}
+	s.deviceChannelsChanged(app)
 	return nil
 }
 

@@ -182,7 +182,7 @@ func derivedTxnCost(it DerivedItem) int {
 }
 
 func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []DerivedItem, objs []manifest.Digest) error {
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn *badger.Txn) error {
 		var refs []manifest.Digest
 		for i, it := range items {
 			if it.None {
@@ -232,7 +232,7 @@ func (s *Store) DerivedRefresh() time.Duration { return s.opts.GCGrace / 4 }
 // returns the digests of objs that are no longer stored, in input order;
 // whoever holds them must derive them again.
 func (s *Store) TouchDerived(ctx context.Context, objs []manifest.Digest) (missing []manifest.Digest, err error) {
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		missing = missing[:0]
 		present := make([]manifest.Digest, 0, len(objs))
 		for _, d := range objs {

@@ -47,93 +47,6 @@ const (
 	maxNameBytes = 256
 )
 
-// DeviceView is the per-device part of an app's catalog and a stamp of the
-// rest: see Store.DeviceView.
-type DeviceView struct {
-	// ReadTs is the read timestamp of the transaction: it moves only when
-	// something was committed.
-	ReadTs uint64
-	// Unchanged reports that ReadTs is the since the caller passed: nothing
-	// at all was committed since, so AppStamp and AppExists were not
-	// computed (they are as they were at since).
-	Unchanged bool
-	// AppStamp changes whenever the app record, one of its channels or one
-	// of its bundles is written or deleted; equal stamps mean an
-	// AppSnapshot taken in between is still current (but for the device's
-	// Override and SelfAssigned, given here).
-	AppStamp  uint64
-	AppExists bool
-	// Override and SelfAssigned are as in AppSnapshot.
-	Override, SelfAssigned string
-}
-
-// DeviceView reads, in one read transaction, the device's Override and
-// SelfAssigned channel and, unless nothing was committed since the read
-// timestamp since (DeviceView.ReadTs of an earlier call; 0 for none, which
-// is never Unchanged), a
-// stamp of app's catalog: a hash of the commit versions of the app's a/, c/
-// and b/ keys, read without their values. It lets a caller keep a decoded
-// AppSnapshot and take a full Snapshot only when the catalog changed, at
-// the cost of two key reads when nothing was written and a few more when
-// something was, instead of decoding every channel and bundle.
-func (s *Store) DeviceView(ctx context.Context, app, deviceID string, since uint64) (DeviceView, error) {
-	var dv DeviceView
-	if ValidateAppID(app) != nil {
-		return dv, nil
-	}
-	dev, devErr := NormalizeDeviceID(deviceID)
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		dv = DeviceView{ReadTs: txn.ReadTs()}
-		if since != 0 && dv.ReadTs == since {
-			dv.Unchanged = true
-		} else {
-			h := newStamp()
-			item, err := txn.Get(appKey(app))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			dv.AppExists = true
-			h.add(item)
-			for _, pfx := range [][]byte{appScopedPrefix(pfxChannel, app), bundlePrefix(app)} {
-				if err := scan(txn, pfx, false, func(item *badger.Item) error { h.add(item); return nil }); err != nil {
-					return err
-				}
-			}
-			dv.AppStamp = h.sum
-		}
-		if devErr != nil {
-			return nil
-		}
-		var err error
-		dv.Override, dv.SelfAssigned, err = deviceChannelsTxn(txn, app, dev, false)
-		return err
-	})
-	if err != nil {
-		return DeviceView{}, fmt.Errorf("device view of app %q: %w", app, err)
-	}
-	return dv, nil
-}
-
-// stamp is FNV-1a over keys and their commit versions.
-type stamp struct{ sum uint64 }
-
-func newStamp() *stamp { return &stamp{sum: 14695981039346656037} }
-
-func (h *stamp) add(item *badger.Item) {
-	const prime = 1099511628211
-	for _, c := range item.Key() {
-		h.sum = (h.sum ^ uint64(c)) * prime
-	}
-	v := item.Version()
-	for i := 0; i < 8; i++ {
-		h.sum = (h.sum ^ (v & 0xff)) * prime
-		v >>= 8
-	}
-}
-
 // DeviceReport is what one request tells the server about a device. Every
 // field is stored as given (the device's latest word), except Bundle and
 // CustomID, applied only when not "" (the plugin sends custom_id "" when it
@@ -301,7 +214,7 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 			chunk[i] = batches[k]
 		}
 		keys = keys[n:]
-		if err := s.update(ctx, func(txn *badger.Txn) error { return s.recordTxn(txn, chunk) }); err != nil {
+		if err := s.updateData(ctx, func(txn *badger.Txn) error { return s.recordTxn(txn, chunk) }); err != nil {
 			return fmt.Errorf("record activity: %w", err)
 		}
 	}
@@ -496,7 +409,7 @@ func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, err
 		batch := expired[:min(len(expired), 256)]
 		expired = expired[len(batch):]
 		n := 0
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			n = 0
 			deltas := map[counterKey]*bundleCounters{}
 			for _, k := range batch {
@@ -597,7 +510,9 @@ func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear 
 		return err
 	}
 	if clear {
-		err = s.update(ctx, fn)
+		if err = s.updateData(ctx, fn); err == nil {
+			s.deviceChannelsChanged(app)
+		}
 	} else {
 		err = s.view(ctx, fn)
 	}

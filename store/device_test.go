@@ -247,72 +247,91 @@ func allKeysWithPrefix(t *testing.T, s *Store, prefix string) []string {
 	return out
 }
 
-// DeviceView's stamp moves with every change of the app's catalog and only
-// then; Unchanged says nothing at all was committed.
-func TestDeviceView(t *testing.T) {
+// The generations move with every committed change a decision must see:
+// CatalogGeneration with the app, channel and bundle records,
+// DeviceChannelsGeneration with the app's overrides and self-assignments;
+// writes outside the catalog move neither.
+func TestGenerations(t *testing.T) {
 	s, _ := newTestStore(t)
 	ctx := context.Background()
 	const app = "com.example.app"
-	view := func(since uint64) DeviceView {
-		t.Helper()
-		dv, err := s.DeviceView(ctx, app, strings.ToUpper(devA), since)
-		if err != nil {
-			t.Fatal(err)
+	type gens struct{ catalog, devices uint64 }
+	now := func() gens { return gens{s.CatalogGeneration(), s.DeviceChannelsGeneration(app)} }
+	// moves: 1 it must move, 0 it must not, -1 either (a spurious move only
+	// costs a re-read).
+	for _, c := range []struct {
+		what             string
+		change           func() error
+		catalog, devices int
+	}{
+		{"create the app", func() error { _, err := s.CreateApp(ctx, app); return err }, 1, -1},
+		{"store objects", func() error { putFiles(t, s, someFiles(2, "v1")...); return nil }, 0, 0},
+		{"commit a bundle", func() error {
+			_, err := s.CommitBundle(ctx, app, "1.0.0", manifestOf(t, someFiles(2, "v1")...), api.BundleMeta{})
+			return err
+		}, 1, -1},
+		{"create a channel", func() error {
+			_, err := s.CreateChannel(ctx, api.Channel{App: app, Name: "production", Bundle: "1.0.0", Public: true, Android: true})
+			return err
+		}, 1, -1},
+		{"change the channel", func() error {
+			_, err := s.UpdateChannel(ctx, app, "production", "update", func(c *api.Channel) error { c.IOS = true; return nil })
+			return err
+		}, 1, -1},
+		{"device activity", func() error {
+			return s.RecordActivity(ctx, Activity{Devices: []DeviceReport{report(devA, "1.0.0", "production")}})
+		}, 0, 0},
+		{"override", func() error { return s.SetOverride(ctx, app, devA, "production") }, -1, 1},
+		{"self-assign", func() error { return s.SetSelfAssigned(ctx, app, devB, "production") }, -1, 1},
+		{"clear device channels", func() error { _, err := s.ClearDeviceChannels(ctx, app, devB); return err }, -1, 1},
+		{"delete the channel", func() error { return s.DeleteChannel(ctx, app, "production") }, 1, -1},
+		{"delete the bundle", func() error { return s.DeleteBundle(ctx, app, "1.0.0") }, 1, -1},
+	} {
+		before := now()
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
 		}
-		return dv
+		after := now()
+		for _, g := range []struct {
+			name          string
+			before, after uint64
+			want          int
+		}{{"catalog", before.catalog, after.catalog, c.catalog}, {"devices", before.devices, after.devices, c.devices}} {
+			if moved := g.after != g.before; g.want >= 0 && moved != (g.want == 1) {
+				t.Errorf("%s: %s generation moved = %v, want %v", c.what, g.name, moved, g.want == 1)
+			}
+		}
 	}
-	if dv := view(0); dv.AppExists {
-		t.Fatalf("unknown app: %+v", dv)
-	}
+}
+
+// AppDeviceChannels reads every override and self-assignment of an app,
+// by lower-case device id.
+func TestAppDeviceChannels(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	const app = "com.example.app"
 	if _, err := s.CreateApp(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	putFiles(t, s, someFiles(2, "v1")...)
-	last := view(0)
-	if !last.AppExists || last.Unchanged {
-		t.Fatalf("%+v", last)
+	if _, err := s.CreateChannel(ctx, api.Channel{App: app, Name: "beta", Android: true}); err != nil {
+		t.Fatal(err)
 	}
-	if dv := view(last.ReadTs); !dv.Unchanged || dv.ReadTs != last.ReadTs {
-		t.Fatalf("nothing committed, yet %+v", dv)
+	if err := s.SetOverride(ctx, app, strings.ToUpper(devA), "beta"); err != nil {
+		t.Fatal(err)
 	}
-	// moves: 1 the stamp must move, 0 it must not, -1 either (a spurious
-	// move only costs a re-read).
-	step := func(what string, change func() error, moves int) {
-		t.Helper()
-		if err := change(); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		dv := view(last.ReadTs)
-		if dv.Unchanged {
-			t.Fatalf("%s: reported unchanged", what)
-		}
-		if moved := dv.AppStamp != last.AppStamp; moves >= 0 && moved != (moves == 1) {
-			t.Errorf("%s: stamp moved = %v, want %v", what, moved, moves == 1)
-		}
-		last = dv
+	if err := s.SetSelfAssigned(ctx, app, devB, "beta"); err != nil {
+		t.Fatal(err)
 	}
-	step("commit a bundle", func() error {
-		_, err := s.CommitBundle(ctx, app, "1.0.0", manifestOf(t, someFiles(2, "v1")...), api.BundleMeta{})
-		return err
-	}, 1)
-	step("create a channel", func() error {
-		_, err := s.CreateChannel(ctx, api.Channel{App: app, Name: "production", Bundle: "1.0.0", Public: true, Android: true})
-		return err
-	}, 1)
-	step("change the channel", func() error {
-		_, err := s.UpdateChannel(ctx, app, "production", "update", func(c *api.Channel) error { c.IOS = true; return nil })
-		return err
-	}, 1)
-	step("device activity", func() error {
-		return s.RecordActivity(ctx, Activity{Devices: []DeviceReport{report(devA, "1.0.0", "production")}})
-	}, 0)
-	step("another app", func() error { _, err := s.CreateApp(ctx, "com.example.other"); return err }, 0)
-	step("override", func() error { return s.SetOverride(ctx, app, devA, "production") }, -1)
-	if last.Override != "production" || last.SelfAssigned != "" {
-		t.Errorf("device records: %+v", last)
+	m, err := s.AppDeviceChannels(ctx, app)
+	if err != nil {
+		t.Fatal(err)
 	}
-	step("delete the channel", func() error { return s.DeleteChannel(ctx, app, "production") }, 1)
-	step("delete the bundle", func() error { return s.DeleteBundle(ctx, app, "1.0.0") }, 1)
+	if len(m.Override) != 1 || m.Override[devA] != "beta" || len(m.SelfAssigned) != 1 || m.SelfAssigned[devB] != "beta" {
+		t.Fatalf("%+v", m)
+	}
+	if m, err := s.AppDeviceChannels(ctx, "com.example.none"); err != nil || len(m.Override)+len(m.SelfAssigned) != 0 {
+		t.Fatalf("unknown app: %+v %v", m, err)
+	}
 }
 
 // TestDeviceChannels covers the store half of issue 14 item 6: a device's

@@ -269,7 +269,7 @@ func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, 
 		if n < batch {
 			m = min(len(mark), batch-n)
 		}
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			for _, d := range unmark[:n] {
 				if err := txn.Delete(gcMarkKey(d)); err != nil {
 					return err
@@ -298,7 +298,7 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 	grace := s.opts.GCGrace
 	for len(del) > 0 {
 		used, n := 0, 0
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			used, n = 0, 0
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
@@ -377,7 +377,7 @@ func (s *Store) dropExpiredUploads(ctx context.Context) (int, error) {
 	for len(expired) > 0 {
 		batch := expired[:min(len(expired), 1024)]
 		expired = expired[len(batch):]
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			for _, k := range batch {
 				if err := txn.Delete(k); err != nil {
 					return err

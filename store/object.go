@@ -69,7 +69,7 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 	}
 
 	m, chunks := s.layoutObject(d, raw, true)
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		created = false
 		ok, err := exists(txn, metaKey(d))
 		if err != nil || ok {
@@ -90,7 +90,7 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 // touchObject reports whether d is stored and, if it is, removes its GC mark.
 func (s *Store) touchObject(ctx context.Context, d manifest.Digest) (bool, error) {
 	var have bool
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn *badger.Txn) error {
 		var err error
 		if have, err = exists(txn, metaKey(d)); err != nil || !have {
 			return err

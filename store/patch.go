@@ -156,7 +156,7 @@ func (s *Store) PutPatch(ctx context.Context, k PatchKey, digest manifest.Digest
 	if size < 0 {
 		return invalid("patch size", fmt.Sprint(size), "negative")
 	}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		if !digest.IsZero() {
 			v, ok, err := getValue(txn, metaKey(digest))
 			if err != nil {

@@ -156,6 +156,9 @@ type Store struct {
 	// readOnly is what every write returns when the store is read-only
 	// (wrapping ErrReadOnly), nil when it is writable.
 	readOnly error
+	// gens tells readers that keep a decoded catalog in memory when it
+	// changed (generation.go).
+	gens generations
 
 	gcMu      sync.Mutex // one CollectGarbage at a time
 	stopGC    context.CancelFunc
@@ -334,8 +337,21 @@ func (s *Store) Size() (lsm, vlog int64) {
 
 // update runs fn in a read-write transaction and commits it, retrying on
 // badger.ErrConflict. fn may run more than once: it must reset anything it
-// computes.
+// computes. A committed update may have changed the catalog: it moves
+// CatalogGeneration. Writes that never touch an app, channel, bundle or
+// device-channel record use updateData instead.
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	err := s.updateData(ctx, fn)
+	if err == nil {
+		s.gens.catalogChanged()
+	}
+	return err
+}
+
+// updateData is update for writes outside the catalog (objects, patches,
+// derived objects, uploads, keys, device activity, GC marks): it leaves
+// CatalogGeneration as it is.
+func (s *Store) updateData(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	if s.readOnly != nil {
 		return s.readOnly
 	}

@@ -42,7 +42,7 @@ func (s *Store) upgradeLegacy(ctx context.Context, ds []manifest.Digest) (int, e
 			return fmt.Errorf("upgrade objects: %w", err)
 		}
 		n := 0
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			n = 0
 			for _, it := range batch {
 				d := it.m.info.Digest

@@ -92,7 +92,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		return Upload{}, fmt.Errorf("create upload for %s %s: %w", app, version, err)
 	}
 	digests := m.Digests()
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	if !validUploadID(id) {
 		return fmt.Errorf("delete upload %q: %w", clip(id), ErrNotFound)
 	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn *badger.Txn) error {
 		ok, err := exists(txn, uploadKey(id))
 		if err != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -118,8 +117,9 @@ func (nopObserver) DevicesDropped(int)         {}
 // Deps is what the adapter needs.
 type Deps struct {
 	Store *store.Store
-	// Snapshot reads the resolver's view of an app for one device; nil
-	// means catalog.Snapshot on Store.
+	// Snapshot reads the resolver's view of an app for one device: the
+	// server's catalog.Catalog; nil means a catalog.Catalog of the
+	// handler's own over Store.
 	Snapshot func(ctx context.Context, app, deviceID string) (resolver.Snapshot, error)
 	// PublicURL is the base of absolute download URLs (e.g.
 	// "https://updates.example.com"); "" derives it from each request's
@@ -158,20 +158,7 @@ type Handler struct {
 	prepared *preparedCache
 	rec      *recorder
 	refusals sync.Map // resolver.Code -> encoded body of its constant refusal
-	apps     sync.Map // app id -> *appSnapshot
-	nApps    atomic.Int64
 }
-
-// appSnapshot is an app's decoded catalog and the store stamp it was read
-// at (store.DeviceView).
-type appSnapshot struct {
-	stamp  uint64
-	readTs atomic.Uint64     // a store read timestamp at which it was current
-	snap   resolver.Snapshot // Override and SelfAssigned empty
-}
-
-// maxCachedApps bounds the decoded catalogs kept in memory.
-const maxCachedApps = 4096
 
 // New returns a Handler and starts its background writer.
 func New(d Deps) *Handler {
@@ -198,55 +185,11 @@ func New(d Deps) *Handler {
 		h.now = time.Now
 	}
 	if h.snapshot == nil {
-		h.snapshot = h.cachedSnapshot
+		h.snapshot = catalog.New(h.st).Snapshot
 	}
 	h.prepared = newPreparedCache(h.st, h.lim.PreparedBytes, h.log, h.now)
 	h.rec = newRecorder(h.st, h.lim, h.log, h.obs)
 	return h
-}
-
-// cachedSnapshot is catalog.Snapshot without decoding the app's channels
-// and bundles on every request. One read transaction (store.DeviceView)
-// reads the device's own records and tells whether anything was committed
-// since the cached catalog was last known current, and if so, a stamp of the
-// app's catalog; the decoded catalog is reused while nothing of the app
-// changed, so every change committed before the call is still seen. When it
-// changed, a full snapshot is taken, after the stamp: if the catalog
-// changes in between, the stamp kept is the older one and the next request
-// reads again.
-func (h *Handler) cachedSnapshot(ctx context.Context, app, deviceID string) (resolver.Snapshot, error) {
-	var c *appSnapshot
-	var since uint64
-	if v, ok := h.apps.Load(app); ok {
-		c = v.(*appSnapshot)
-		since = c.readTs.Load()
-	}
-	dv, err := h.st.DeviceView(ctx, app, deviceID, since)
-	if err != nil {
-		return resolver.Snapshot{}, err
-	}
-	if c != nil && (dv.Unchanged || dv.AppExists && dv.AppStamp == c.stamp) {
-		if !dv.Unchanged {
-			c.readTs.Store(dv.ReadTs)
-		}
-		s := c.snap
-		s.Override, s.SelfAssigned = dv.Override, dv.SelfAssigned
-		return s, nil
-	}
-	if !dv.AppExists {
-		return resolver.Snapshot{}, nil
-	}
-	s, err := catalog.Snapshot(ctx, h.st, app, deviceID)
-	if err != nil || !s.App.Exists {
-		return s, err
-	}
-	c = &appSnapshot{stamp: dv.AppStamp, snap: s}
-	c.snap.Override, c.snap.SelfAssigned = "", ""
-	if _, loaded := h.apps.Swap(app, c); !loaded && h.nApps.Add(1) > maxCachedApps {
-		h.apps.Clear() // many apps: start over rather than track use
-		h.nApps.Store(0)
-	}
-	return s, nil
 }
 
 // Register mounts the endpoints on mux.

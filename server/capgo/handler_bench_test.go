@@ -17,10 +17,17 @@ import (
 )
 
 // BenchmarkHandleUpdates measures the server's own work for one update
-// check, without network or TLS: the handler called directly, 10 bundles
-// and 3 channels in the store, a device that is up to date or gets an
-// update (30-file manifest).
+// check, without network or TLS: the handler called directly, an app with
+// 10 or 2,000 bundles (30-file manifests) and 3 channels, a device that is
+// up to date or gets an update. The cost of a check must not grow with the
+// bundles.
 func BenchmarkHandleUpdates(b *testing.B) {
+	for _, n := range []int{10, 2000} {
+		b.Run(fmt.Sprintf("bundles=%d", n), func(b *testing.B) { benchmarkHandleUpdates(b, n) })
+	}
+}
+
+func benchmarkHandleUpdates(b *testing.B, bundles int) {
 	st, err := store.Open(store.Options{Dir: b.TempDir(), GCInterval: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
@@ -31,10 +38,14 @@ func BenchmarkHandleUpdates(b *testing.B) {
 	if _, err := st.CreateApp(ctx, app); err != nil {
 		b.Fatal(err)
 	}
-	for i := 1; i <= 10; i++ {
+	for i := 1; i <= bundles; i++ {
 		var es []manifest.Entry
 		for f := range 30 {
-			data := bytes.Repeat([]byte(fmt.Sprintf("export const v%d_%d = %d;\n", i*(f%3), f, f)), 400)
+			tag := i * (f % 3)
+			if f > 0 && bundles > 10 {
+				tag = f % 3 // many bundles: one file of each is its own
+			}
+			data := bytes.Repeat([]byte(fmt.Sprintf("export const v%d_%d = %d;\n", tag, f, f)), 400)
 			d := manifest.Sum(data)
 			if _, err := st.PutObject(ctx, d, data); err != nil {
 				b.Fatal(err)
@@ -46,8 +57,9 @@ func BenchmarkHandleUpdates(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	latest := fmt.Sprintf("1.0.%d", bundles)
 	for i, name := range []string{"production", "beta", "alpha"} {
-		c := api.Channel{App: app, Name: name, Bundle: fmt.Sprintf("1.0.%d", 10-i), Public: i == 0, AllowSelfAssign: i > 0,
+		c := api.Channel{App: app, Name: name, Bundle: fmt.Sprintf("1.0.%d", bundles-i), Public: i == 0, AllowSelfAssign: i > 0,
 			IOS: true, Android: true, Electron: true, AllowEmulator: true, AllowDevice: true, AllowDev: true, AllowProd: true}
 		if _, err := st.CreateChannel(ctx, c); err != nil {
 			b.Fatal(err)
@@ -65,7 +77,7 @@ func BenchmarkHandleUpdates(b *testing.B) {
 				"version_name": "builtin", "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true,
 				"install_source": "google_play", "defaultChannel": ""}
 			if kind == "up_to_date" {
-				m["version_name"] = "1.0.10"
+				m["version_name"] = latest
 			}
 			bodies[i], _ = json.Marshal(m)
 		}

@@ -1,77 +1,153 @@
-// Package catalog maps store records onto resolver inputs; its own package
-// so both server and server/capgo can use it without an import cycle.
 package catalog
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/store"
 )
 
-// Snapshot builds the resolver's view of app for one device from one store
-// snapshot (one Badger read transaction, no cache): every change committed
-// before the call is visible. An unknown app gives a snapshot whose
-// App.Exists is false and a nil error.
-func Snapshot(ctx context.Context, st *store.Store, app, deviceID string) (resolver.Snapshot, error) {
-	as, err := st.Snapshot(ctx, app, deviceID)
+// MaxApps bounds the apps whose catalog is kept decoded; past it the kept
+// apps are dropped and read again as devices ask (an attacker naming many
+// unknown apps costs memory only up to here).
+const MaxApps = 4096
+
+// Catalog keeps the decoded catalog of every app devices ask about. It is
+// safe for concurrent use.
+type Catalog struct {
+	st   *store.Store
+	apps sync.Map // app id -> *entry
+	n    atomic.Int64
+}
+
+// New returns an empty Catalog over st; apps are read on first use.
+func New(st *store.Store) *Catalog { return &Catalog{st: st} }
+
+// App is one app's decoded catalog at one store generation. It is
+// immutable: share it, never change it.
+type App struct {
+	// Snapshot is the resolver's view of the app, indexed, with Override
+	// and SelfAssigned empty (Catalog.Snapshot sets them per device).
+	Snapshot resolver.Snapshot
+	// Channels are the stored channels in name order.
+	Channels []api.Channel
+
+	gen      uint64
+	sequence map[string]uint64
+}
+
+// Exists reports whether the app exists.
+func (a *App) Exists() bool { return a.Snapshot.App.Exists }
+
+// Sequence is the sequence of the named channel (api.Channel.Sequence), 0
+// for none.
+func (a *App) Sequence(channel string) uint64 { return a.sequence[channel] }
+
+// devices is one app's device-channel records at one pair of generations.
+type devices struct {
+	catalogGen, devicesGen uint64
+	maps                   store.DeviceChannelMaps
+}
+
+// entry is what the Catalog keeps of one app; mu makes concurrent readers
+// of a stale entry wait for one load instead of each loading.
+type entry struct {
+	mu      sync.Mutex
+	app     atomic.Pointer[App]
+	devices atomic.Pointer[devices]
+}
+
+// App returns app's catalog, current as of the call: every write that
+// returned before it is seen. An unknown app is an App whose Exists is
+// false.
+func (c *Catalog) App(ctx context.Context, app string) (*App, error) {
+	e := c.entry(app)
+	gen := c.st.CatalogGeneration()
+	if a := e.app.Load(); a != nil && a.gen == gen {
+		return a, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	gen = c.st.CatalogGeneration() // taken before the read: a write after it moves it again
+	if a := e.app.Load(); a != nil && a.gen == gen {
+		return a, nil
+	}
+	as, err := c.st.Snapshot(ctx, app, "")
 	if err != nil {
-		return resolver.Snapshot{}, err
+		return nil, err
 	}
-	return FromStore(as), nil
+	a := &App{Snapshot: FromStore(as).Index(), Channels: as.Channels, gen: gen,
+		sequence: make(map[string]uint64, len(as.Channels))}
+	for _, ch := range as.Channels {
+		a.sequence[ch.Name] = ch.Sequence
+	}
+	e.app.Store(a)
+	return a, nil
 }
 
-// FromStore maps a store snapshot onto the resolver's Snapshot.
-func FromStore(as store.AppSnapshot) resolver.Snapshot {
-	snap := resolver.Snapshot{
-		App:          resolver.App{Exists: as.AppExists},
-		Channels:     make([]resolver.Channel, len(as.Channels)),
-		Bundles:      make(map[string]resolver.Bundle, len(as.Bundles)),
-		Override:     as.Override,
-		SelfAssigned: as.SelfAssigned,
-	}
-	for i, c := range as.Channels {
-		snap.Channels[i] = Channel(c)
-	}
-	for v, b := range as.Bundles {
-		snap.Bundles[v] = Bundle(b)
-	}
-	return snap
+// Snapshot returns the resolver's view of app for device deviceID (any
+// case; "" or an invalid id has no device records): App's Snapshot with
+// the device's override and self-assignment. It reads the store only when
+// the app's catalog or device channels changed since they were last read.
+func (c *Catalog) Snapshot(ctx context.Context, app, deviceID string) (resolver.Snapshot, error) {
+	_, snap, err := c.ForDevice(ctx, app, deviceID)
+	return snap, err
 }
 
-// Channel maps a stored channel onto resolver.Channel.
-func Channel(c api.Channel) resolver.Channel {
-	p, ok := resolver.ParsePolicy(c.Policy)
-	if !ok {
-		p = resolver.PolicyMajor // the store never holds another value
+// ForDevice is Snapshot with the App it was taken from.
+func (c *Catalog) ForDevice(ctx context.Context, app, deviceID string) (*App, resolver.Snapshot, error) {
+	a, err := c.App(ctx, app)
+	if err != nil {
+		return nil, resolver.Snapshot{}, err
 	}
-	rc := resolver.Channel{
-		ID: c.ID, Name: c.Name, Bundle: c.Bundle,
-		Public: c.Public, IOS: c.IOS, Android: c.Android, Electron: c.Electron,
-		AllowSelfAssign: c.AllowSelfAssign,
-		AllowEmulator:   c.AllowEmulator, AllowDevice: c.AllowDevice,
-		AllowDev: c.AllowDev, AllowProd: c.AllowProd,
-		Policy:           p,
-		AllowUnderNative: c.AllowUnderNative,
+	snap := a.Snapshot
+	dev, err := store.NormalizeDeviceID(deviceID)
+	if !a.Exists() || err != nil {
+		return a, snap, nil
 	}
-	if r := c.Rollout; r != nil {
-		rc.Rollout = resolver.Rollout{ID: r.ID, Bundle: r.Bundle, BasisPoints: r.BasisPoints, Paused: r.Paused}
+	d, err := c.devices(ctx, app)
+	if err != nil {
+		return nil, resolver.Snapshot{}, err
 	}
-	return rc
+	snap.Override, snap.SelfAssigned = d.maps.Override[dev], d.maps.SelfAssigned[dev]
+	return a, snap, nil
 }
 
-// Bundle maps a stored bundle onto resolver.Bundle.
-func Bundle(b api.Bundle) resolver.Bundle {
-	return resolver.Bundle{
-		Version:          b.Version,
-		Manifest:         b.Manifest,
-		MinUpdateVersion: b.MinUpdateVersion,
-		Link:             b.Link,
-		Comment:          b.Comment,
-		Size:             b.Size,
-		Files:            b.Files,
-		Builtin:          b.Builtin,
-		NativeVersion:    b.NativeVersion,
+// devices returns app's device-channel records, current as of the call.
+func (c *Catalog) devices(ctx context.Context, app string) (*devices, error) {
+	e := c.entry(app)
+	cg, dg := c.st.CatalogGeneration(), c.st.DeviceChannelsGeneration(app)
+	if d := e.devices.Load(); d != nil && d.catalogGen == cg && d.devicesGen == dg {
+		return d, nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cg, dg = c.st.CatalogGeneration(), c.st.DeviceChannelsGeneration(app)
+	if d := e.devices.Load(); d != nil && d.catalogGen == cg && d.devicesGen == dg {
+		return d, nil
+	}
+	m, err := c.st.AppDeviceChannels(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	d := &devices{catalogGen: cg, devicesGen: dg, maps: m}
+	e.devices.Store(d)
+	return d, nil
+}
+
+// entry returns app's entry, making it (and dropping every kept app when
+// there are too many).
+func (c *Catalog) entry(app string) *entry {
+	if v, ok := c.apps.Load(app); ok {
+		return v.(*entry)
+	}
+	v, loaded := c.apps.LoadOrStore(app, &entry{})
+	if !loaded && c.n.Add(1) > MaxApps {
+		c.apps.Clear() // many apps: start over rather than track use
+		c.n.Store(0)
+	}
+	return v.(*entry)
 }
