@@ -36,16 +36,82 @@ func stepKey(codec string, from, to manifest.Digest) store.PatchKey {
 	return store.PatchKey{Codec: codec, From: from, To: to, Bundle: true}
 }
 
-// steps makes step objects, once per pair at a time.
+// steps makes step objects, once per pair at a time, and keeps the plan of
+// every pair checked (plans) so that a check of a pair seen before reads
+// nothing from the store.
 type steps struct {
-	st *store.Store
-	mu sync.Mutex
+	st    *store.Store
+	plans planCache
+	mu    sync.Mutex
 	// making holds a channel per pair being made, closed when done.
 	making map[[2]manifest.Digest]chan struct{}
 }
 
 func newSteps(st *store.Store) *steps {
 	return &steps{st: st, making: map[[2]manifest.Digest]chan struct{}{}}
+}
+
+// planCacheMax bounds the plans kept; a full cache starts over.
+const planCacheMax = 1 << 16
+
+// planCache is the per-pair plan cache beside the catalog: the step a
+// device on one manifest gets to another, as last read or made, and
+// whether it is the final one. An entry is good while the store's catalog
+// generation is the one it was read under (a bundle deleted, so its
+// patches may be collected, moves it) and no step of the pair was stored
+// since (steps.make forgets the pair, moving epoch, so a plan read before
+// is never put back).
+type planCache struct {
+	mu    sync.RWMutex
+	gen   uint64
+	epoch uint64
+	plans map[[2]manifest.Digest]cachedPlan
+}
+
+type cachedPlan struct {
+	ref   api.StepRef
+	ready bool
+}
+
+// stamp is what a plan read now is put back under.
+func (c *planCache) stamp() (gen, epoch uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen, c.epoch
+}
+
+// get returns the plan of pair when it was put under catalog generation gen.
+func (c *planCache) get(gen uint64, pair [2]manifest.Digest) (cachedPlan, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.gen != gen {
+		return cachedPlan{}, false
+	}
+	p, ok := c.plans[pair]
+	return p, ok
+}
+
+// put keeps p as the plan of pair, read under generation gen after stamp
+// returned epoch; a plan read under an older generation, or before the
+// pair's step changed, is dropped.
+func (c *planCache) put(gen, epoch uint64, pair [2]manifest.Digest, p cachedPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case epoch != c.epoch || gen < c.gen:
+		return
+	case gen > c.gen || c.plans == nil || len(c.plans) >= planCacheMax:
+		c.gen, c.plans = gen, map[[2]manifest.Digest]cachedPlan{}
+	}
+	c.plans[pair] = p
+}
+
+// forget drops the plan of pair: its step changed.
+func (c *planCache) forget(pair [2]manifest.Digest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	delete(c.plans, pair)
 }
 
 // lookup returns the stored step of the pair under codec.
@@ -66,6 +132,25 @@ func (s *steps) lookup(ctx context.Context, codec string, from, to manifest.Dige
 // can be made from what is stored, else a draft, and then ready reports
 // false (the caller schedules the patches).
 func (s *steps) forDevice(ctx context.Context, from manifest.Digest, known bool, to manifest.Digest) (ref api.StepRef, ready bool, err error) {
+	start := emptyDigest
+	if known {
+		start = from
+	}
+	pair := [2]manifest.Digest{start, to}
+	gen := s.st.CatalogGeneration()
+	if p, ok := s.plans.get(gen, pair); ok {
+		return p.ref, p.ready, nil
+	}
+	_, epoch := s.plans.stamp()
+	ref, ready, err = s.plan(ctx, from, known, to)
+	if err == nil {
+		s.plans.put(gen, epoch, pair, cachedPlan{ref, ready})
+	}
+	return ref, ready, err
+}
+
+// plan is forDevice without the cache.
+func (s *steps) plan(ctx context.Context, from manifest.Digest, known bool, to manifest.Digest) (ref api.StepRef, ready bool, err error) {
 	start := emptyDigest
 	if known {
 		start = from
@@ -166,6 +251,7 @@ func (s *steps) make(ctx context.Context, c *resolver.Changes, from *manifest.Ma
 			return api.StepRef{}, false, err
 		}
 		err := s.st.PutPatch(ctx, stepKey(codec, c.From, c.To), ref.Digest, ref.Size)
+		s.plans.forget(pair)
 		var mo *store.MissingObjectsError
 		if errors.As(err, &mo) && attempt == 0 {
 			continue // collected between the two calls: store it again
