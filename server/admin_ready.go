@@ -1,12 +1,12 @@
 package server
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -18,8 +18,8 @@ func (s *Server) handleSigningKey(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authorize(w, r, permRead, ""); !ok {
 		return
 	}
-	pub := s.native.key.Public().(ed25519.PublicKey)
-	writeJSON(w, http.StatusOK, api.SigningKeyInfo{PublicKey: PublicKeyBase64(pub), KeyID: SigningKeyID(pub)})
+	pub := s.native.signer.Public()
+	writeJSON(w, http.StatusOK, api.SigningKeyInfo{PublicKey: checksig.PublicKeyBase64(pub), KeyID: checksig.KeyID(pub)})
 }
 
 // handleMarkBuiltin answers PUT /api/v1/apps/{app}/bundles/{version}/builtin:

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"crypto/ed25519"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server"
 )
 
@@ -41,7 +43,7 @@ func TestBuiltinBundle(t *testing.T) {
 	req := checkRequest("builtin", shipped.Digest())
 	req.NativeVersion = "1.4.0"
 	sc := e.post(e.HTTPSClient(), req)
-	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
+	a, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 	if err != nil || a.Update == nil || a.Update.Target.Version != "1.4.6" {
 		t.Fatalf("native check from builtin: %+v, %v", a, err)
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
@@ -68,8 +68,7 @@ type native struct {
 	st      *store.Store
 	catalog *catalog.Catalog
 	log     *slog.Logger
-	key     ed25519.PrivateKey
-	keyID   string
+	signer  *checksig.Signer
 	patcher *patcher
 	now     func() time.Time
 }
@@ -100,15 +99,15 @@ func newNative(cfg Config, st *store.Store, cat *catalog.Catalog, log *slog.Logg
 		}
 		if created {
 			log.Info("created the signing key for check answers", "file", SigningKeyFile,
-				"public_key", PublicKeyBase64(key.Public().(ed25519.PublicKey)))
+				"public_key", checksig.PublicKeyBase64(key.Public().(ed25519.PublicKey)))
 		}
 	}
-	if len(key) != ed25519.PrivateKeySize {
-		return nil, errors.New("signing key: not an ed25519 private key")
+	signer, err := checksig.NewSigner(key)
+	if err != nil {
+		return nil, err
 	}
 	return &native{
-		cfg: nc, st: st, catalog: cat, log: log, key: key,
-		keyID:   SigningKeyID(key.Public().(ed25519.PublicKey)),
+		cfg: nc, st: st, catalog: cat, log: log, signer: signer,
 		patcher: newPatcher(st, log, newPatchEncoder(nc.ZstdCLI, patchTmpDir(cfg.DataDir), log), nc.PatchWorkers),
 		now:     time.Now,
 	}, nil
@@ -126,7 +125,7 @@ func patchTmpDir(dataDir string) string {
 // SigningPublicKey is the public half of the key check answers are signed
 // with.
 func (s *Server) SigningPublicKey() ed25519.PublicKey {
-	return s.native.key.Public().(ed25519.PublicKey)
+	return s.native.signer.Public()
 }
 
 func (s *Server) nativeRoutes(mux *http.ServeMux) {
@@ -156,7 +155,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	sc, err := SignCheck(s.native.key, ans)
+	sc, err := s.native.signer.Sign(ans)
 	if err == nil {
 		var body []byte
 		if body, err = sc.MarshalBinary(); err == nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
@@ -46,7 +47,7 @@ func newNativeEnv(t *testing.T) *nativeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	printed := server.PublicKeyBase64(priv.Public().(ed25519.PublicKey))
+	printed := checksig.PublicKeyBase64(priv.Public().(ed25519.PublicKey))
 	pub, err := base64.StdEncoding.DecodeString(printed)
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		t.Fatalf("public key %q: %v", printed, err)
@@ -144,14 +145,14 @@ func (e *nativeEnv) post(c *http.Client, req api.CheckRequest) api.SignedCheck {
 func (e *nativeEnv) check(c *http.Client, req api.CheckRequest) api.CheckAnswer {
 	e.t.Helper()
 	sc := e.post(c, req)
-	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
+	a, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 	if err != nil {
 		e.t.Fatalf("verify: %v", err)
 	}
-	if want := server.SigningKeyID(e.pub); sc.KeyID != want {
+	if want := checksig.KeyID(e.pub); sc.KeyID != want {
 		e.t.Errorf("key id %q, want %q", sc.KeyID, want)
 	}
-	return a
+	return *a
 }
 
 // get fetches url and returns the response with its body read.
@@ -329,7 +330,7 @@ func TestNativeCheckSignature(t *testing.T) {
 	req := checkRequest("builtin", manifest.Digest{})
 	sub := req.Subject()
 	sc := e.post(e.HTTPSClient(), req)
-	if _, err := server.VerifyCheck(e.pub, sc, sub); err != nil {
+	if _, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, sub); err != nil {
 		t.Fatal(err)
 	}
 	// The subject is signed, not sent: the answer verifies for this device
@@ -339,7 +340,7 @@ func TestNativeCheckSignature(t *testing.T) {
 		{App: sub.App, Platform: "ios", DeviceID: sub.DeviceID},
 		{App: sub.App, Platform: sub.Platform, DeviceID: "00000000-0000-4000-8000-000000000001"},
 	} {
-		if _, err := server.VerifyCheck(e.pub, sc, other); !errors.Is(err, server.ErrBadSignature) {
+		if _, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, other); !errors.Is(err, checksig.ErrBadSignature) {
 			t.Errorf("answer verifies for %+v: %v", other, err)
 		}
 		if bytes.Contains(sc.Payload, []byte(sub.DeviceID)) || bytes.Contains(sc.Payload, []byte(sub.App)) {
@@ -351,17 +352,17 @@ func TestNativeCheckSignature(t *testing.T) {
 	if bytes.Equal(tampered.Payload, sc.Payload) {
 		t.Fatalf("payload does not name the version: %s", sc.Payload)
 	}
-	if _, err := server.VerifyCheck(e.pub, tampered, sub); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := checksig.Verify(tampered, []ed25519.PublicKey{e.pub}, sub); !errors.Is(err, checksig.ErrBadSignature) {
 		t.Errorf("tampered payload: %v", err)
 	}
 	tampered = sc
 	tampered.Signature = append([]byte(nil), sc.Signature...)
 	tampered.Signature[10] ^= 1
-	if _, err := server.VerifyCheck(e.pub, tampered, sub); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := checksig.Verify(tampered, []ed25519.PublicKey{e.pub}, sub); !errors.Is(err, checksig.ErrBadSignature) {
 		t.Errorf("tampered signature: %v", err)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	if _, err := server.VerifyCheck(other, sc, sub); !errors.Is(err, server.ErrBadSignature) {
+	if _, err := checksig.Verify(sc, []ed25519.PublicKey{other}, sub); !errors.Is(err, checksig.ErrUnknownKey) {
 		t.Errorf("other key: %v", err)
 	}
 	// The signature covers the context prefix: the bare payload's does not verify.
@@ -641,7 +642,7 @@ func TestNativePlanGrowsWithTheChange(t *testing.T) {
 	}
 	req := checkRequest("1.0.0", m1.Digest())
 	sc := e.post(e.HTTPSClient(), req)
-	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
+	a, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 	if err != nil || a.Update == nil {
 		t.Fatalf("check: %v %+v", err, a)
 	}
@@ -687,7 +688,7 @@ func TestNativeAnswerIsConstant(t *testing.T) {
 		}{{"known bundle", v1, m1.Digest()}, {"unknown bundle", nil, manifest.Sum([]byte("unknown"))}} {
 			req := checkRequest("1.0.0", cur.m)
 			sc := e.post(e.HTTPSClient(), req)
-			a, err := server.VerifyCheck(e.pub, sc, req.Subject())
+			a, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 			if err != nil || a.Update == nil {
 				t.Fatalf("%s, %s: %v %+v", phase, cur.name, err, a.NoUpdate)
 			}

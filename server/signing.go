@@ -3,10 +3,7 @@ package server
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-
-	"github.com/patchwire/patchwire/api"
 )
 
 // SigningKeyFile is the server's ed25519 key for signing check answers,
@@ -104,64 +99,4 @@ func LoadOrCreateSigningKey(dataDir string) (priv ed25519.PrivateKey, created bo
 		d.Close()
 	}
 	return priv, true, nil
-}
-
-// SigningKeyID names a public key as api.SignedCheck.KeyID does: the first
-// 16 hex characters of the SHA-256 of its 32 bytes.
-func SigningKeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:])[:16]
-}
-
-// PublicKeyBase64 is the public key as `patchwire key signing --public`
-// prints it: standard base64 of its 32 bytes.
-func PublicKeyBase64(pub ed25519.PublicKey) string {
-	return base64.StdEncoding.EncodeToString(pub)
-}
-
-// SignCheck encodes answer as the payload and signs api.SignedMessage of
-// the answer's subject (App, Platform, DeviceID) and the payload.
-func SignCheck(priv ed25519.PrivateKey, answer api.CheckAnswer) (api.SignedCheck, error) {
-	payload, err := answer.MarshalBinary()
-	if err != nil {
-		return api.SignedCheck{}, err
-	}
-	sub := api.Subject{App: answer.App, Platform: answer.Platform, DeviceID: answer.DeviceID}
-	return api.SignedCheck{
-		Payload:   payload,
-		Signature: ed25519.Sign(priv, api.SignedMessage(sub, payload)),
-		KeyID:     SigningKeyID(priv.Public().(ed25519.PublicKey)),
-	}, nil
-}
-
-// Errors of VerifyCheck.
-var (
-	// ErrBadSignature: the signature does not verify with the key (or is
-	// not an ed25519 signature at all). Nothing in the payload was read.
-	ErrBadSignature = errors.New("check answer: signature does not verify")
-	// ErrNotAnswer: the signed payload is not a check answer (another
-	// type, unknown members, neither or both of NoUpdate and Update).
-	ErrNotAnswer = errors.New("check answer: payload is not a check answer")
-)
-
-// VerifyCheck checks sc's signature with pub for the subject sub (the
-// request's app, platform and device id) and only then decodes the payload
-// strictly, filling in the subject. It is the server
-// side's reference of what a device checks first; channel, expiry and
-// sequence are the device's to check. Decode a response body with
-// api.SignedCheck.UnmarshalBinary first.
-func VerifyCheck(pub ed25519.PublicKey, sc api.SignedCheck, sub api.Subject) (api.CheckAnswer, error) {
-	var a api.CheckAnswer
-	if len(pub) != ed25519.PublicKeySize || len(sc.Signature) != ed25519.SignatureSize ||
-		!ed25519.Verify(pub, api.SignedMessage(sub, sc.Payload), sc.Signature) {
-		return a, ErrBadSignature
-	}
-	if err := a.UnmarshalBinary(sc.Payload); err != nil {
-		return a, fmt.Errorf("%w: %v", ErrNotAnswer, err)
-	}
-	a.App, a.Platform, a.DeviceID = sub.App, sub.Platform, sub.DeviceID
-	if a.Type != api.CheckAnswerType || (a.NoUpdate == nil) == (a.Update == nil) {
-		return a, fmt.Errorf("%w: type %q", ErrNotAnswer, a.Type)
-	}
-	return a, nil
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"crypto/ed25519"
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
@@ -31,7 +33,7 @@ func (e *nativeEnv) deviceUpdate(t *testing.T, from string, want string) int64 {
 	files := e.releases[from]
 	req := checkRequest(from, manifestOfFiles(t, files).Digest())
 	sc := e.post(e.HTTPSClient(), req)
-	a, err := server.VerifyCheck(e.pub, sc, req.Subject())
+	a, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, req.Subject())
 	if err != nil {
 		t.Fatal(err)
 	}

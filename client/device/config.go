@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -192,7 +193,7 @@ func (c Config) validate() error {
 func (c Config) keyIDs() []string {
 	ids := make([]string, 0, len(c.PublicKeys))
 	for _, k := range c.PublicKeys {
-		ids = append(ids, KeyID(k))
+		ids = append(ids, checksig.KeyID(k))
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)

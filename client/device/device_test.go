@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client/device"
 )
 
@@ -105,13 +106,13 @@ func TestParsePublicKey(t *testing.T) {
 		"  " + b64(pub) + "\n",
 		strings.TrimRight(b64(pub), "="),
 	} {
-		k, err := device.ParsePublicKey(s)
+		k, err := checksig.ParsePublicKey(s)
 		if err != nil || !k.Equal(pub) {
 			t.Errorf("%q: %v", s, err)
 		}
 	}
 	for _, s := range []string{"", "abc", b64(pub[:31]), "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"} {
-		if _, err := device.ParsePublicKey(s); err == nil {
+		if _, err := checksig.ParsePublicKey(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
 	}
@@ -173,7 +174,7 @@ func TestVerifyCheck(t *testing.T) {
 		"cut short":     good[:len(good)-1],
 		"JSON":          []byte(`{"ch":"production","seq":1,"iat":1,"exp":2,"no":{"code":"x","msg":""}}`),
 	} {
-		if _, err := device.VerifySigned(signPayload(priv, sub, payload), []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrWrongType) {
+		if _, err := checksig.Verify(signPayload(priv, sub, payload), []ed25519.PublicKey{pub}, sub); !errors.Is(err, device.ErrWrongType) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

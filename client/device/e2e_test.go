@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/manifest"
@@ -45,7 +46,7 @@ func startReal(t *testing.T, opts ...servertest.Option) *realEnv {
 		t.Fatal(err)
 	}
 	// The public key as `patchwire key signing --public` prints it.
-	pub, err := device.ParsePublicKey(server.PublicKeyBase64(env.Server.SigningPublicKey()))
+	pub, err := checksig.ParsePublicKey(checksig.PublicKeyBase64(env.Server.SigningPublicKey()))
 	if err != nil {
 		t.Fatal(err)
 	}

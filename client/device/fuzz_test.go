@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -59,7 +60,7 @@ func FuzzVerifyCheck(f *testing.F) {
 		if err != nil {
 			return
 		}
-		sc, err := device.ParseSignedCheck(body)
+		sc, err := checksig.Parse(body)
 		if err != nil {
 			t.Fatalf("accepted a body ParseSignedCheck refuses: %v", err)
 		}
@@ -81,7 +82,7 @@ func FuzzSignedPayload(f *testing.F) {
 	pub := fuzzKey.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		sc := signPayload(fuzzKey, fuzzSubject, payload)
-		ans, err := device.VerifySigned(sc, []ed25519.PublicKey{pub}, fuzzSubject)
+		ans, err := checksig.Verify(sc, []ed25519.PublicKey{pub}, fuzzSubject)
 		if err != nil {
 			if len(payload) > 0 && !errors.Is(err, device.ErrWrongType) && !errors.Is(err, device.ErrTooLarge) {
 				t.Fatalf("correctly signed payload refused for %v", err)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
@@ -275,7 +276,7 @@ func signPayload(priv ed25519.PrivateKey, sub api.Subject, payload []byte) api.S
 	return api.SignedCheck{
 		Payload:   payload,
 		Signature: ed25519.Sign(priv, api.SignedMessage(sub, payload)),
-		KeyID:     device.KeyID(priv.Public().(ed25519.PublicKey)),
+		KeyID:     checksig.KeyID(priv.Public().(ed25519.PublicKey)),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client/device"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/step"
@@ -107,7 +108,7 @@ func TestLiarRefusals(t *testing.T) {
 		}, device.ErrUnknownKey},
 		{"unknown key claiming the trusted key id", func(l *liar) {
 			_, other, _ := ed25519.GenerateKey(rand.Reader)
-			id := device.KeyID(l.pub)
+			id := checksig.KeyID(l.pub)
 			l.priv = other
 			l.resign = func(sc *api.SignedCheck) { sc.KeyID = id }
 		}, device.ErrBadSignature},

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
-	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server/servertest"
 )
 
@@ -64,7 +64,7 @@ func TestBundleUploadBuiltin(t *testing.T) {
 		t.Fatalf("channel set: %v\n%s", err, errOut)
 	}
 
-	c.env["PATCHWIRE_PUBLIC_KEY"] = server.PublicKeyBase64(srv.Server.SigningPublicKey())
+	c.env["PATCHWIRE_PUBLIC_KEY"] = checksig.PublicKeyBase64(srv.Server.SigningPublicKey())
 	c.env["PATCHWIRE_APP"] = app
 	state := filepath.Join(t.TempDir(), "device")
 	c.must("device", "seed", "--state", state, "--from", filepath.Join(fixtures, "v1"))

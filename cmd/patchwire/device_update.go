@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/client/device"
 )
@@ -107,7 +108,7 @@ func (f *deviceFlags) config(env *cliEnv, needServer bool) (device.Config, error
 		}
 	}
 	for _, k := range f.keys {
-		pub, err := device.ParsePublicKey(k)
+		pub, err := checksig.ParsePublicKey(k)
 		if err != nil {
 			return cfg, err
 		}

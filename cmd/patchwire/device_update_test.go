@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server/servertest"
 )
 
@@ -22,7 +22,7 @@ func TestDeviceCommands(t *testing.T) {
 	c.must("bundle", "upload", filepath.Join(fixtures, "v2"), "--app", app, "--version", "1.0.1")
 	c.must("channel", "create", "production", "--app", app, "--public", "--policy", "none", "--platforms", "ios,android")
 	c.must("channel", "set", "production", "--app", app, "--bundle", "1.0.1")
-	c.env["PATCHWIRE_PUBLIC_KEY"] = server.PublicKeyBase64(srv.Server.SigningPublicKey())
+	c.env["PATCHWIRE_PUBLIC_KEY"] = checksig.PublicKeyBase64(srv.Server.SigningPublicKey())
 	c.env["PATCHWIRE_APP"] = app
 	state := filepath.Join(t.TempDir(), "device")
 

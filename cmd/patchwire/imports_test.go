@@ -14,13 +14,14 @@ func TestImportDirections(t *testing.T) {
 		"delta":             {},
 		"step":              {"delta", "manifest"},
 		"api":               {"manifest"},
+		"checksig":          {"api"},
 		"store":             {"api", "manifest"},
 		"resolver":          {"manifest"},
 		"server/catalog":    {"api", "resolver", "store"},
 		"server/capgo":      {"api", "manifest", "resolver", "server/catalog", "store"},
-		"server":            {"api", "delta", "manifest", "resolver", "server/capgo", "server/catalog", "step", "store"},
+		"server":            {"api", "checksig", "delta", "manifest", "resolver", "server/capgo", "server/catalog", "step", "store"},
 		"client":            {"api", "manifest"},
-		"client/device":     {"api", "delta", "manifest", "step"},
+		"client/device":     {"api", "checksig", "delta", "manifest", "step"},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
 	}
 	const mod = "github.com/patchwire/patchwire/"

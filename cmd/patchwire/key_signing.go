@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server"
 )
 
@@ -58,7 +59,7 @@ func runKeySigning(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	pub := priv.Public().(ed25519.PublicKey)
 	file := filepath.Join(*dataDir, server.SigningKeyFile)
-	return printSigningKey(env, *public, *asJSON, server.PublicKeyBase64(pub), server.SigningKeyID(pub), "file", file)
+	return printSigningKey(env, *public, *asJSON, checksig.PublicKeyBase64(pub), checksig.KeyID(pub), "file", file)
 }
 
 // keySigningRemote asks the logged-in server for its signing key.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
 )
@@ -40,7 +41,7 @@ func TestKeySigning(t *testing.T) {
 	if err := sc.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
-	if a, err := server.VerifyCheck(pub, sc, req.Subject()); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
+	if a, err := checksig.Verify(sc, []ed25519.PublicKey{pub}, req.Subject()); err != nil || a.NoUpdate == nil || a.NoUpdate.Code != "on_premise_app" {
 		t.Fatalf("answer %+v: %v", a, err)
 	}
 
@@ -91,7 +92,7 @@ func TestKeySigning(t *testing.T) {
 func TestKeySigningFromCI(t *testing.T) {
 	srv := servertest.Start(t)
 	ctx := context.Background()
-	want := server.PublicKeyBase64(srv.Server.SigningPublicKey())
+	want := checksig.PublicKeyBase64(srv.Server.SigningPublicKey())
 	t.Chdir(t.TempDir()) // no ./patchwire-data here
 	for _, scope := range []string{api.ScopeUpload, api.ScopeRead, api.ScopeAdmin} {
 		t.Run(scope, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestKeySigningFromCI(t *testing.T) {
 			if err := json.Unmarshal([]byte(c.must("key", "signing", "--json")), &j); err != nil {
 				t.Fatal(err)
 			}
-			if j["public_key"] != want || j["key_id"] != server.SigningKeyID(srv.Server.SigningPublicKey()) || j["server"] == "" {
+			if j["public_key"] != want || j["key_id"] != checksig.KeyID(srv.Server.SigningPublicKey()) || j["server"] == "" {
 				t.Errorf("json %v", j)
 			}
 		})
