@@ -62,7 +62,7 @@ func (r *LoadReport) Markdown(w io.Writer) {
 func (r *LoadReport) markdownLong(w io.Writer) {
 	l := r.Long
 	fmt.Fprintf(w, "## Load: long run\n\n")
-	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, each checking every %.0f s at its own offset (Capgo and native, "+
+	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, each checking every %g s at its own offset (Capgo and native, "+
 		"HTTP/2 and HTTP/3 in turn), %.1f%% of them on the old bundle downloading the update once; %d workers; %.0f s.\n\n",
 		r.Server, r.ServerStats, r.Devices, l.Interval, 100*r.DownloadShare, r.Concurrency, l.Seconds)
 	fmt.Fprintf(w, "| checks | checks/s | p50 ms | p95 ms | p99 ms | errors | late | updates | downloads | MB |\n|---|---|---|---|---|---|---|---|---|---|\n")
