@@ -129,15 +129,6 @@ func procCPU(pid int) (float64, bool) {
 	return (u + k) / clockTicks, true
 }
 
-// cpuOf sums utime+stime of pids from /proc.
-func cpuOf(pids []int) float64 {
-	var t float64
-	for _, pid := range pids {
-		c, _ := procCPU(pid)
-		t += c
-	}
-	return t
-}
 
 // procMem is VmRSS and VmHWM of pid in bytes, -1 when unreadable.
 func procMem(pid int) (rss, peak int64) {
@@ -161,14 +152,6 @@ func procMem(pid int) (rss, peak int64) {
 	return
 }
 
-// rssOf sums the peak RSS of pids.
-func rssOf(pids []int) int64 {
-	var n int64
-	for _, pid := range pids {
-		n += vmHWM(fmt.Sprintf("/proc/%d/status", pid))
-	}
-	return n
-}
 
 // selfCPU is this process's user+system CPU seconds.
 func selfCPU() float64 {
