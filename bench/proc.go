@@ -129,7 +129,6 @@ func procCPU(pid int) (float64, bool) {
 	return (u + k) / clockTicks, true
 }
 
-
 // procMem is VmRSS and VmHWM of pid in bytes, -1 when unreadable.
 func procMem(pid int) (rss, peak int64) {
 	rss, peak = -1, -1
@@ -151,7 +150,6 @@ func procMem(pid int) (rss, peak int64) {
 	}
 	return
 }
-
 
 // selfCPU is this process's user+system CPU seconds.
 func selfCPU() float64 {
