@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/patchwire/patchwire/client"
 )
 
 var (
@@ -169,5 +171,45 @@ func TestBenchLoadCommand(t *testing.T) {
 func TestLoadRefusesRemote(t *testing.T) {
 	if _, err := RunLoad(context.Background(), LoadOptions{Server: "https://example.com", App: "a.b"}); err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Fatalf("a remote server was accepted: %v", err)
+	}
+}
+
+// TestLoadExternalServer drives a server it did not start (--server):
+// seeded with the admin key, then with --no-seed, and reads the server's
+// figures from /metrics as for a remote one.
+func TestLoadExternalServer(t *testing.T) {
+	exe := patchwireExe(t)
+	ctx := context.Background()
+	cs, err := startChildServer(ctx, exe, filepath.Join(t.TempDir(), "server"), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, opt := range []LoadOptions{
+		{Server: cs.url, AdminKey: cs.adminKey, CAFile: cs.certFile},
+		{Server: cs.url, NoSeed: true}, // after the first run's seeding
+	} {
+		opt.Exe, opt.Devices, opt.Concurrency, opt.Duration, opt.NoCeilings, opt.Logf = exe, 10, 4, 300*time.Millisecond, true, t.Logf
+		rep, err := RunLoad(ctx, opt)
+		if err != nil {
+			t.Fatalf("%+v: %v", opt, err)
+		}
+		if len(rep.Phases) != 10 || rep.ServerStats != "proc" {
+			t.Fatalf("%d phases, server figures from %s", len(rep.Phases), rep.ServerStats)
+		}
+		for _, p := range rep.Phases {
+			if p.Requests == 0 || p.Errors != 0 || p.ServerCPU < 0 {
+				t.Errorf("no-seed %v: %s %s %s: %+v", opt.NoSeed, p.Target, p.Scenario, p.Proto, p)
+			}
+		}
+	}
+	tc, err := client.TLSConfig(cs.certFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := httpsClient(tc)
+	s := probe{metrics: cs.url + "/metrics", hc: hc}.read(ctx)
+	if s.CPU <= 0 || s.RSS <= 0 || s.FDs <= 0 || s.Goroutines <= 0 || s.PeakRSS != -1 {
+		t.Errorf("from /metrics: %+v", s)
 	}
 }
