@@ -31,6 +31,7 @@ type child struct {
 func startChild(ctx context.Context, exe string, args []string, prefix string, stderr io.Writer) (*child, error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -148,6 +148,7 @@ http {
 	}
 	cmd := exec.Command(bin, "-e", filepath.Join(root, "error.log"), "-p", root, "-c", cfgFile)
 	cmd.Stderr = opt.Stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
