@@ -30,7 +30,7 @@ func (r *LoadReport) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "## Load: checks and downloads per second\n\n")
 	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, %d requests in flight, %.1f s per phase, %.0f%% of update checks followed by "+
 		"their download (not in the check's latency); bundle %s MB in %d objects. All traffic on 127.0.0.1; the load generator, the server and each ceiling "+
-		"are separate processes sharing this machine's cores. Server CPU s and peak RSS are the target process's alone, load-gen CPU s the generator's.\n\n",
+		"are separate processes sharing this machine's cores. Server CPU s and peak RSS are the target process's alone, load-gen CPU s the generator's: where it nears the phase's seconds the generator, not the target, bounds req/s, and a ratio near 1 says only that.\n\n",
 		r.Server, r.ServerStats, r.Devices, r.Concurrency, r.Duration, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects)
 	fmt.Fprintf(w, "| scenario | target | proto | req/s | p50 ms | p99 ms | errors | MB/s | server CPU s | load-gen CPU s | server peak RSS MiB |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
