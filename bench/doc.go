@@ -26,11 +26,24 @@
 //
 // # Load
 //
-// [RunLoad] starts the server itself (or targets --server), runs simulated
-// devices checking with the Capgo and native protocols over HTTPS and
-// HTTP/3, some of them downloading, and reports checks/s, latency
-// percentiles, errors, bytes/s, server CPU and peak RSS, against nginx
-// serving the same objects and a static JSON answer as the ceiling.
+// [RunLoad] starts `patchwire serve` of the same binary as a child
+// process (a temporary data dir, free 127.0.0.1 ports, no device rate
+// limits), seeds it through the admin API with an app, two bundles and a
+// public channel, or targets an existing server (--server, seeded with
+// --admin-key, or --no-seed). Simulated devices check with the Capgo
+// protocol (/updates) and the native one (/v1/check), up to date and
+// getting an update, over HTTPS (HTTP/2) and HTTP/3, then GET objects.
+// Every phase reports req/s, p50/p95/p99, errors, bytes/s, the server
+// process's CPU seconds and peak RSS (from /proc, or its /metrics when it
+// is remote) apart from the load generator's own (getrusage), and is
+// compared with a ceiling in the same run, each in a process of its own:
+// nginx serving the same objects as static files and the Capgo answer
+// inlined (HTTP/2), and the hidden `patchwire bench ceiling` — a bare
+// net/http handler (HTTP/2) and a bare quic-go http3.Server (HTTP/3)
+// answering the server's own answers and objects from memory ([RunCeiling]).
+// The long run ([LongRun]) has many devices each checking once an interval
+// at its own offset, a share of them downloading the update, and reports
+// p99, errors and the server's RSS, goroutines and FDs from start to end.
 //
 // # Why its own package
 //

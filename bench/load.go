@@ -19,44 +19,90 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
-	"github.com/patchwire/patchwire/server"
 )
 
 // LoadOptions configure RunLoad.
 type LoadOptions struct {
-	// Server is an external server's base URL (its host must be a
-	// loopback address); "" starts one in this process with a synthetic
-	// app. An external server must serve App on a public channel.
-	Server string
-	App    string // the external server's app id
+	// Exe is the patchwire binary the server and the ceilings are started
+	// from (`patchwire serve`, `patchwire bench ceiling`); "" is this
+	// process's own executable.
+	Exe string
+	// Server is an external server's base URL; "" starts `patchwire
+	// serve` in a child process on a temporary data dir and free
+	// 127.0.0.1 ports. Its host must be a loopback address unless
+	// AllowRemote.
+	Server      string
+	AllowRemote bool
+	// CAFile is the external server's CA certificate ("" accepts any).
+	CAFile string
+	// AdminKey is the external server's admin API key, used to seed it
+	// with App, two bundles and a public channel; NoSeed uses what App's
+	// public channel already serves instead.
+	AdminKey string
+	NoSeed   bool
+	App      string // default com.patchwire.bench
 	// Devices is how many simulated devices take turns (default 1,000);
 	// Concurrency how many requests are in flight (default 64).
 	Devices, Concurrency int
-	// Duration is the length of each phase (default 30s).
+	// Duration is the length of each phase (default 30s), or of the whole
+	// long run.
 	Duration time.Duration
-	// DownloadShare of checks are followed by the download they announce
-	// (default 0.1).
+	// DownloadShare of update checks are followed by the download they
+	// announce (default 0: checks only; the download is not in the
+	// check's latency). In a long run, the share of devices that run the
+	// old bundle and download the update (default 0.01).
 	DownloadShare float64
 	// MaxRequests bounds each phase (default 2,000,000).
 	MaxRequests int64
-	// NoNginx skips the nginx ceiling.
-	NoNginx bool
-	Logf    func(string, ...any)
+	// NoNginx skips the nginx ceiling, NoCeilings every ceiling.
+	NoNginx, NoCeilings bool
+	// Long runs the long-run mode instead of the phases: Devices each
+	// checking once every Interval (default 1 min), spread with jitter.
+	Long     bool
+	Interval time.Duration
+	// Stderr receives the children's standard error (default os.Stderr).
+	Stderr io.Writer
+	Logf   func(string, ...any)
 }
 
-// Phase is one load phase: one kind of request against one target.
+// The scenarios of a load phase.
+const (
+	ScenarioCapgoUpToDate  = "capgo up-to-date"
+	ScenarioCapgoUpdate    = "capgo update"
+	ScenarioNativeUpToDate = "native up-to-date"
+	ScenarioNativeUpdate   = "native update"
+	ScenarioObject         = "object"
+	ScenarioCapgoJSON      = "capgo json"    // a ceiling's static Capgo answer
+	ScenarioNativeAnswer   = "native answer" // a ceiling's static /v1/check answer
+)
+
+// The targets of a load phase.
+const (
+	TargetPatchwire = "patchwire"
+	TargetNginx     = "nginx"
+	TargetNetHTTP   = "net/http"
+	TargetQUICGo    = "quic-go"
+)
+
+// Protocols of a load phase.
+const (
+	ProtoH2 = "HTTP/2"
+	ProtoH3 = "HTTP/3"
+)
+
+// Phase is one load phase: one scenario against one target.
 type Phase struct {
-	Target      string  `json:"target"` // patchwire or nginx
-	Name        string  `json:"name"`   // capgo check, native check, object, static json
-	Proto       string  `json:"proto"`  // HTTP/2 or HTTP/3
+	Scenario    string  `json:"scenario"`
+	Target      string  `json:"target"`
+	Proto       string  `json:"proto"`
 	Requests    int64   `json:"requests"`
 	Errors      int64   `json:"errors"`
 	Downloads   int64   `json:"downloads"`
@@ -67,57 +113,77 @@ type Phase struct {
 	P99ms       float64 `json:"p99_ms"`
 	Bytes       int64   `json:"bytes"`
 	BytesPerSec float64 `json:"bytes_per_second"`
-	// ServerCPU is the target's CPU seconds during the phase: for nginx
-	// its processes; for an in-process patchwire this whole process (load
-	// generator included, see LoadCPU).
+	// ServerCPU is the target process's CPU seconds during the phase (-1:
+	// unknown); LoadCPU the load generator's own (getrusage self).
 	ServerCPU float64 `json:"server_cpu_s"`
-	// LoadCPU is this process's CPU seconds during the phase.
-	LoadCPU float64 `json:"load_cpu_s"`
-	// PeakRSS is the target's peak resident memory (bytes) so far.
-	PeakRSS int64 `json:"peak_rss"`
+	LoadCPU   float64 `json:"load_cpu_s"`
+	// ServerPeakRSS is the target's peak resident bytes so far (VmHWM), or
+	// its RSS at the end of the phase when only /metrics is known; -1
+	// unknown.
+	ServerPeakRSS int64 `json:"server_peak_rss"`
+	// FirstError is one error's text, for the report.
+	FirstError string `json:"first_error,omitempty"`
 }
 
-// Ratio compares patchwire with nginx on one kind of request.
+// Ratio compares a patchwire phase with the matching ceiling phase.
 type Ratio struct {
-	What      string  `json:"what"`
+	Scenario  string  `json:"scenario"`
+	Proto     string  `json:"proto"`
+	Ceiling   string  `json:"ceiling"` // e.g. "nginx capgo json"
+	Unit      string  `json:"unit"`    // req/s or bytes/s
 	Patchwire float64 `json:"patchwire"`
-	Nginx     float64 `json:"nginx"`
+	Value     float64 `json:"ceiling_value"`
 	Ratio     float64 `json:"ratio"`
 	Target    float64 `json:"target"`
+	P99ms     float64 `json:"p99_ms"`
 }
 
 // LoadReport is the result of the load benchmark.
 type LoadReport struct {
-	Server        string   `json:"server"`
-	Devices       int      `json:"devices"`
-	Concurrency   int      `json:"concurrency"`
-	Duration      float64  `json:"phase_seconds"`
-	DownloadShare float64  `json:"download_share"`
-	BundleBytes   int64    `json:"bundle_bytes"`
-	Objects       int      `json:"objects"`
-	Phases        []Phase  `json:"phases"`
-	Ratios        []Ratio  `json:"ratios,omitempty"`
-	Notes         []string `json:"notes,omitempty"`
+	Mode          string  `json:"mode"` // phases or long
+	Server        string  `json:"server"`
+	ServerStats   string  `json:"server_stats"` // where server figures come from: proc, metrics, unknown
+	Devices       int     `json:"devices"`
+	Concurrency   int     `json:"concurrency"`
+	Duration      float64 `json:"phase_seconds"`
+	DownloadShare float64 `json:"download_share"`
+	BundleBytes   int64   `json:"bundle_bytes"`
+	Objects       int     `json:"objects"`
+	Phases        []Phase `json:"phases,omitempty"`
+	Ratios        []Ratio `json:"ratios,omitempty"`
+	// ServerStart and ServerEnd are the server process after seeding and
+	// at the end of the run.
+	ServerStart ProcStats `json:"server_start"`
+	ServerEnd   ProcStats `json:"server_end"`
+	// LoadPeakRSS is the load generator's own peak RSS.
+	LoadPeakRSS int64    `json:"load_peak_rss"`
+	Long        *LongRun `json:"long,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
+}
+
+// bundleRef is a bundle a simulated device runs.
+type bundleRef struct {
+	version string
+	digest  manifest.Digest
 }
 
 // loadTarget is what the load phases talk to.
 type loadTarget struct {
-	base     string // https://127.0.0.1:PORT
-	app      string
-	from     *manifest.Manifest
-	version  string // the version devices run
-	objects  []string
-	tls      *tls.Config
-	inProc   bool
-	pid      int // external server's pid when local, 0 if unknown
-	certFile string
-	keyFile  string
+	base    string // https://HOST:PORT
+	app     string
+	old     bundleRef // devices running it get an update
+	cur     bundleRef // what the channel serves: devices running it are up to date
+	objects []string  // /o/ paths of cur's files
+	tls     *tls.Config
+	codecs  []string
 }
 
-// RunLoad runs the load phases: Capgo and native checks over HTTPS and
-// HTTP/3 (a share followed by their download), objects over HTTPS, and,
-// unless NoNginx or nginx is missing, nginx serving the same objects and a
-// static JSON answer as the ceiling.
+// RunLoad runs the load benchmark: with Long the long run, else the
+// phases (each scenario over HTTPS and HTTP/3 against the server, then
+// the same requests against the ceilings: nginx with static files and a
+// static Capgo answer, a bare net/http handler and a bare quic-go
+// http3.Server answering the same bytes from memory, each in its own
+// process).
 func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	if opt.Devices <= 0 {
 		opt.Devices = 1000
@@ -131,11 +197,30 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	if opt.DownloadShare < 0 || opt.DownloadShare > 1 {
 		return nil, fmt.Errorf("bench: download share %v: want 0 to 1", opt.DownloadShare)
 	}
+	if opt.Long && opt.DownloadShare == 0 {
+		opt.DownloadShare = 0.01
+	}
+	if opt.Interval <= 0 {
+		opt.Interval = time.Minute
+	}
 	if opt.MaxRequests <= 0 {
 		opt.MaxRequests = 2_000_000
 	}
+	if opt.App == "" {
+		opt.App = benchApp
+	}
+	if opt.Stderr == nil {
+		opt.Stderr = os.Stderr
+	}
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
+	}
+	if opt.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		opt.Exe = exe
 	}
 	work, err := os.MkdirTemp("", "patchwire-load-")
 	if err != nil {
@@ -143,50 +228,17 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	}
 	defer os.RemoveAll(work)
 
-	var tg loadTarget
-	rep := &LoadReport{Devices: opt.Devices, Concurrency: opt.Concurrency, Duration: opt.Duration.Seconds(), DownloadShare: opt.DownloadShare}
-	var files map[string][]byte
-	if opt.Server == "" {
-		srv, err := StartServer(ctx, filepath.Join(work, "server"), true)
-		if err != nil {
-			return nil, err
-		}
-		defer srv.Close()
-		v1, v2 := syntheticApp(1), syntheticApp(2)
-		if err := srv.Publish(ctx, v1, "1.0.0"); err != nil {
-			return nil, err
-		}
-		if err := srv.Publish(ctx, v2, "1.0.1"); err != nil {
-			return nil, err
-		}
-		if _, err := srv.WaitPatches(ctx, v1.Manifest, v2.Manifest, time.Minute); err != nil {
-			return nil, err
-		}
-		tg = loadTarget{base: srv.URL, app: benchApp, from: v1.Manifest, version: "1.0.0", tls: srv.TLS, inProc: true,
-			certFile: srv.CAFile, keyFile: filepath.Join(srv.Dir, server.SelfSignedKeyFile)}
-		for _, e := range v2.Manifest.Entries() {
-			tg.objects = append(tg.objects, "/o/"+e.Digest.String())
-		}
-		files = v2.Files
-		rep.BundleBytes, rep.Objects = v2.Size(), v2.Manifest.Len()
-		rep.Server = "in-process (" + srv.URL + ")"
-	} else {
-		u, err := url.Parse(opt.Server)
-		if err != nil || u.Scheme != "https" {
-			return nil, fmt.Errorf("bench: --server %q: want https://127.0.0.1:PORT", opt.Server)
-		}
-		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
-			return nil, fmt.Errorf("bench: --server %q: load is only sent to the loopback address", opt.Server)
-		}
-		if opt.App == "" {
-			return nil, errors.New("bench: --server needs --app")
-		}
-		tg = loadTarget{base: strings.TrimRight(opt.Server, "/"), app: opt.App, from: &manifest.Manifest{}, version: "builtin",
-			tls: &tls.Config{InsecureSkipVerify: true}, pid: localPID(u.Port())}
-		rep.Server = tg.base
-		rep.Notes = append(rep.Notes, "external server: devices run an unknown bundle; objects phase and nginx ceiling skipped")
-		opt.NoNginx = true
+	mode := "phases"
+	if opt.Long {
+		mode = "long"
 	}
+	rep := &LoadReport{Mode: mode, Devices: opt.Devices, Concurrency: opt.Concurrency, Duration: opt.Duration.Seconds(), DownloadShare: opt.DownloadShare}
+	tg, files, pr, stop, err := setupTarget(ctx, opt, work, rep)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	rep.ServerStats = pr.source()
 
 	h2 := httpsClient(tg.tls)
 	h2.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
@@ -194,103 +246,312 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	h3t := &http3.Transport{TLSClientConfig: tg.tls, DisableCompression: true}
 	defer h3t.Close()
 	h3 := &http.Client{Transport: h3t, Timeout: 60 * time.Second}
+	pr.hc = h2
+	rep.ServerStart = pr.read(ctx)
 
-	// The answer nginx will serve: a real Capgo answer for the same device.
-	capgoAnswer, err := capgoCheck(ctx, h2, tg, 0, false)
+	if opt.Long {
+		rep.Long, err = runLong(ctx, opt, tg, h2, h3, pr)
+		if err != nil {
+			return nil, err
+		}
+		rep.ServerEnd = rep.Long.End
+		rep.LoadPeakRSS = maxRSS()
+		return rep, nil
+	}
+
+	// What the ceilings answer: the server's real answers to a device
+	// that gets an update.
+	capgoAnswer, err := post(ctx, h2, tg.base+"/updates", capgoBody(tg, 0, tg.old.version))
 	if err != nil {
 		return nil, fmt.Errorf("bench: first Capgo check: %w", err)
 	}
+	nativeAnswer, err := post(ctx, h2, tg.base+api.PathCheck, nativeBody(tg, 0, tg.old))
+	if err != nil {
+		return nil, fmt.Errorf("bench: first native check: %w", err)
+	}
 
-	run := func(target, name, proto string, fn func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error)) {
-		opt.Logf("load: %s %s over %s for %s", target, name, proto, opt.Duration)
+	measure := func(scenario, target, proto string, pr probe, fn reqFunc) {
+		opt.Logf("load: %s %s over %s for %s", target, scenario, proto, opt.Duration)
+		s0, self0 := pr.read(ctx), selfCPU()
 		p := runPhase(ctx, opt, fn)
-		p.Target, p.Name, p.Proto = target, name, proto
-		rep.Phases = append(rep.Phases, p)
-		opt.Logf("  %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.1f MB/s", p.PerSecond, p.P50ms, p.P99ms, p.Errors, p.BytesPerSec/1e6)
-	}
-	measure := func(target string, pidOf func() []int, fn func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error), name, proto string) {
-		cpu0, self0 := cpuOf(pidOf()), selfCPU()
-		run(target, name, proto, fn)
-		p := &rep.Phases[len(rep.Phases)-1]
+		s1 := pr.read(ctx)
+		p.Scenario, p.Target, p.Proto = scenario, target, proto
 		p.LoadCPU = selfCPU() - self0
-		if pids := pidOf(); pids != nil {
-			p.ServerCPU, p.PeakRSS = cpuOf(pids)-cpu0, rssOf(pids)
-		} else if tg.inProc {
-			p.ServerCPU, p.PeakRSS = p.LoadCPU, maxRSS()
+		p.ServerCPU, p.ServerPeakRSS = -1, s1.PeakRSS
+		if s0.CPU >= 0 && s1.CPU >= 0 {
+			p.ServerCPU = s1.CPU - s0.CPU
+		}
+		if p.ServerPeakRSS < 0 {
+			p.ServerPeakRSS = s1.RSS
+		}
+		rep.Phases = append(rep.Phases, p)
+		opt.Logf("  %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.1f MB/s, server CPU %.1f s, load CPU %.1f s", p.PerSecond, p.P50ms, p.P99ms, p.Errors,
+			p.BytesPerSec/1e6, p.ServerCPU, p.LoadCPU)
+		if p.FirstError != "" {
+			opt.Logf("  first error: %s", p.FirstError)
 		}
 	}
-	pw := func() []int {
-		if tg.pid > 0 {
-			return []int{tg.pid}
-		}
-		return nil
-	}
+
 	for _, c := range []struct {
 		proto string
 		hc    *http.Client
-	}{{"HTTP/2", h2}, {"HTTP/3", h3}} {
+	}{{ProtoH2, h2}, {ProtoH3, h3}} {
 		hc := c.hc
-		measure("patchwire", pw, func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error) {
-			dl := rnd.Float64() < opt.DownloadShare
-			n, err := capgoRequest(ctx, hc, tg, int(i%int64(opt.Devices)), dl)
-			return n, dl, err
-		}, "capgo check", c.proto)
-		measure("patchwire", pw, func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error) {
-			dl := rnd.Float64() < opt.DownloadShare
-			n, err := nativeCheck(ctx, hc, tg, int(i%int64(opt.Devices)), dl)
-			return n, dl, err
-		}, "native check", c.proto)
+		measure(ScenarioCapgoUpToDate, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+			return capgoRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.cur, false)
+		})
+		measure(ScenarioCapgoUpdate, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, rnd *rand.Rand) shot {
+			return capgoRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.old, rnd.Float64() < opt.DownloadShare)
+		})
+		measure(ScenarioNativeUpToDate, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+			return nativeRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.cur, false)
+		})
+		measure(ScenarioNativeUpdate, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, rnd *rand.Rand) shot {
+			return nativeRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.old, rnd.Float64() < opt.DownloadShare)
+		})
 		if len(tg.objects) > 0 {
-			measure("patchwire", pw, func(ctx context.Context, i int64, _ *rand.Rand) (int64, bool, error) {
+			measure(ScenarioObject, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
 				n, err := get(ctx, hc, tg.base+tg.objects[i%int64(len(tg.objects))])
-				return n, true, err
-			}, "object", c.proto)
+				return shot{n: n, dl: true, err: err}
+			})
 		}
 	}
+	rep.ServerEnd = pr.read(ctx)
 
-	if !opt.NoNginx {
-		if err := runNginxPhases(ctx, opt, rep, tg, files, capgoAnswer, work, measure); err != nil {
-			rep.Notes = append(rep.Notes, "nginx ceiling skipped: "+err.Error())
-			opt.Logf("load: %v", err)
+	if !opt.NoCeilings {
+		if err := runCeilings(ctx, opt, rep, tg, files, capgoAnswer, nativeAnswer, work, measure); err != nil {
+			return nil, err
 		}
 	}
+	rep.LoadPeakRSS = maxRSS()
 	rep.ratios()
 	return rep, nil
 }
 
-// ratios fills Ratios from the HTTPS phases.
+// setupTarget starts and seeds the server (or reaches --server) and
+// returns the target, the current bundle's files by digest (for the
+// ceilings), the server's probe and what stops it.
+func setupTarget(ctx context.Context, opt LoadOptions, work string, rep *LoadReport) (loadTarget, map[string][]byte, probe, func(), error) {
+	tg := loadTarget{app: opt.App}
+	for _, c := range delta.All() {
+		tg.codecs = append(tg.codecs, c.Name())
+	}
+	stop := func() {}
+	var pr probe
+	var admin *client.Client
+	if opt.Server == "" {
+		cs, err := startChildServer(ctx, opt.Exe, filepath.Join(work, "server"), opt.Stderr)
+		if err != nil {
+			return tg, nil, pr, stop, err
+		}
+		stop = func() { cs.Close() }
+		tg.base = cs.url
+		if tg.tls, err = client.TLSConfig(cs.certFile, false); err != nil {
+			return tg, nil, pr, stop, err
+		}
+		pid := cs.pid()
+		pr = probe{pids: func() []int { return []int{pid} }, metrics: cs.url + "/metrics"}
+		if admin, err = client.New(client.Config{Server: cs.url, Key: cs.adminKey, CAFile: cs.certFile, Timeout: 10 * time.Minute}); err != nil {
+			return tg, nil, pr, stop, err
+		}
+		rep.Server = fmt.Sprintf("`patchwire serve` child process (pid %d, %s)", pid, cs.url)
+	} else {
+		u, err := url.Parse(opt.Server)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return tg, nil, pr, stop, fmt.Errorf("bench: --server %q: want https://HOST:PORT", opt.Server)
+		}
+		loopback := u.Hostname() == "localhost"
+		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
+			loopback = true
+		}
+		if !loopback && !opt.AllowRemote {
+			return tg, nil, pr, stop, fmt.Errorf("bench: --server %q is not a loopback address: load it only with --allow-remote", opt.Server)
+		}
+		tg.base = strings.TrimRight(opt.Server, "/")
+		if tg.tls, err = client.TLSConfig(opt.CAFile, opt.CAFile == ""); err != nil {
+			return tg, nil, pr, stop, err
+		}
+		pr = probe{metrics: tg.base + "/metrics"}
+		if loopback {
+			if pid := localPID(u.Port()); pid > 0 {
+				pr.pids = func() []int { return []int{pid} }
+			}
+		}
+		rep.Server = tg.base
+		if !opt.NoSeed {
+			if opt.AdminKey == "" {
+				return tg, nil, pr, stop, errors.New("bench: --server needs an admin key (--admin-key or $PATCHWIRE_API_KEY) to seed it, or --no-seed")
+			}
+			if admin, err = client.New(client.Config{Server: tg.base, Key: opt.AdminKey, CAFile: opt.CAFile, Insecure: opt.CAFile == "", Timeout: 10 * time.Minute}); err != nil {
+				return tg, nil, pr, stop, err
+			}
+		}
+	}
+	hc := httpsClient(tg.tls)
+	defer hc.CloseIdleConnections()
+	var files map[string][]byte
+	if admin != nil {
+		defer admin.Close()
+		v1, v2 := syntheticApp(1), syntheticApp(2)
+		opt.Logf("load: seeding %s with %s and %s on channel %s", opt.App, v1.Name, v2.Name, benchChannel)
+		if err := seed(ctx, admin, opt.App, v1, v2); err != nil {
+			return tg, nil, pr, stop, err
+		}
+		tg.old = bundleRef{v1.Name, v1.Manifest.Digest()}
+		tg.cur = bundleRef{v2.Name, v2.Manifest.Digest()}
+		files = map[string][]byte{}
+		for _, e := range v2.Manifest.Entries() {
+			tg.objects = append(tg.objects, "/o/"+e.Digest.String())
+			files[e.Digest.String()] = v2.Files[e.Path]
+		}
+		rep.BundleBytes, rep.Objects = v2.Size(), v2.Manifest.Len()
+		if err := waitServed(ctx, hc, tg, time.Minute); err != nil {
+			return tg, nil, pr, stop, err
+		}
+		return tg, files, pr, stop, nil
+	}
+	// --no-seed: what the public channel serves to a device on its
+	// built-in bundle.
+	tg.old = bundleRef{"builtin", (&manifest.Manifest{}).Digest()}
+	ans, _, err := nativeAnswerOf(ctx, hc, tg, 0, tg.old)
+	if err != nil {
+		return tg, nil, pr, stop, err
+	}
+	if ans.Update == nil {
+		return tg, nil, pr, stop, fmt.Errorf("bench: %s serves no update of %s to a new device: %+v", tg.base, tg.app, ans.NoUpdate)
+	}
+	tg.cur = bundleRef{ans.Update.Target.Version, ans.Update.Target.Manifest}
+	mb, err := getBytes(ctx, hc, tg.base+"/m/"+tg.cur.digest.String())
+	if err != nil {
+		return tg, nil, pr, stop, err
+	}
+	m, err := manifest.Decode(mb, manifest.DefaultLimits())
+	if err != nil {
+		return tg, nil, pr, stop, fmt.Errorf("bench: manifest of %s: %w", tg.cur.version, err)
+	}
+	files = map[string][]byte{}
+	for _, e := range m.Entries() {
+		p := "/o/" + e.Digest.String()
+		if _, ok := files[e.Digest.String()]; ok {
+			continue
+		}
+		b, err := getBytes(ctx, hc, tg.base+p)
+		if err != nil {
+			return tg, nil, pr, stop, err
+		}
+		tg.objects = append(tg.objects, p)
+		files[e.Digest.String()] = b
+		rep.BundleBytes += int64(len(b))
+	}
+	rep.Objects = m.Len()
+	rep.Notes = append(rep.Notes, fmt.Sprintf("--no-seed: devices run the built-in bundle (update) or %s (up to date), as served by %s's public channel", tg.cur.version, tg.app))
+	return tg, files, pr, stop, nil
+}
+
+// seed creates app (if new) with v1 and v2 and points the public channel
+// at v2; what exists already is kept.
+func seed(ctx context.Context, admin *client.Client, app string, v1, v2 *Version) error {
+	exists := func(err error) bool {
+		var ae *client.APIError
+		return errors.As(err, &ae) && ae.Status == http.StatusConflict
+	}
+	if _, err := admin.CreateApp(ctx, app); err != nil && !exists(err) {
+		return fmt.Errorf("bench: create app %s: %w", app, err)
+	}
+	for _, v := range []*Version{v1, v2} {
+		if _, err := admin.Upload(ctx, memSource{v}, client.UploadOptions{App: app, Version: v.Name}); err != nil && !exists(err) {
+			return fmt.Errorf("bench: upload %s: %w", v.Name, err)
+		}
+	}
+	return setChannel(ctx, admin, app, v2.Name)
+}
+
+// waitServed waits until devices on tg.old are offered tg.cur by both
+// protocols, the native one with a step.
+func waitServed(ctx context.Context, hc *http.Client, tg loadTarget, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ans, _, err := nativeAnswerOf(ctx, hc, tg, 0, tg.old)
+		ok := err == nil && ans.Update != nil && ans.Update.Step != nil && ans.Update.Target.Version == tg.cur.version
+		if ok {
+			s := capgoRequest(ctx, hc, tg, 0, tg.old, false)
+			ok, err = s.err == nil, s.err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: %s is not served after %s: %v", tg.cur.version, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ratios fills Ratios: every patchwire phase against the ceilings of its
+// protocol (HTTP/2: nginx and net/http; HTTP/3: quic-go).
 func (r *LoadReport) ratios() {
-	find := func(target, name string) *Phase {
+	find := func(scenario, target, proto string) *Phase {
 		for i := range r.Phases {
-			if p := &r.Phases[i]; p.Target == target && p.Name == name && p.Proto == "HTTP/2" {
+			if p := &r.Phases[i]; p.Scenario == scenario && p.Target == target && p.Proto == proto {
 				return p
 			}
 		}
 		return nil
 	}
-	add := func(what string, a, b *Phase, bytes bool, target float64) {
-		if a == nil || b == nil {
-			return
+	for _, p := range r.Phases {
+		if p.Target != TargetPatchwire {
+			continue
 		}
-		x, y := a.PerSecond, b.PerSecond
-		if bytes {
-			x, y = a.BytesPerSec, b.BytesPerSec
+		ceilings := []string{TargetQUICGo}
+		if p.Proto == ProtoH2 {
+			ceilings = []string{TargetNginx, TargetNetHTTP}
 		}
-		if y > 0 {
-			r.Ratios = append(r.Ratios, Ratio{What: what, Patchwire: x, Nginx: y, Ratio: x / y, Target: target})
+		for _, target := range ceilings {
+			scen := ScenarioObject
+			switch {
+			case strings.HasPrefix(p.Scenario, "capgo"), strings.HasPrefix(p.Scenario, "native") && target == TargetNginx:
+				scen = ScenarioCapgoJSON
+			case strings.HasPrefix(p.Scenario, "native"):
+				scen = ScenarioNativeAnswer
+			}
+			c := find(scen, target, p.Proto)
+			if c == nil {
+				continue
+			}
+			x := Ratio{Scenario: p.Scenario, Proto: p.Proto, Ceiling: target + " " + scen, Unit: "req/s", Patchwire: p.PerSecond, Value: c.PerSecond, Target: 0.5, P99ms: p.P99ms}
+			if scen == ScenarioObject {
+				x.Unit, x.Patchwire, x.Value, x.Target = "bytes/s", p.BytesPerSec, c.BytesPerSec, 0.8
+			}
+			if x.Value > 0 {
+				x.Ratio = x.Patchwire / x.Value
+				r.Ratios = append(r.Ratios, x)
+			}
 		}
 	}
-	js := find("nginx", "static json")
-	add("Capgo checks/s vs nginx static JSON (HTTPS)", find("patchwire", "capgo check"), js, false, 0.5)
-	add("native checks/s vs nginx static JSON (HTTPS)", find("patchwire", "native check"), js, false, 0.5)
-	add("object bytes/s vs nginx static files (HTTPS)", find("patchwire", "object"), find("nginx", "object"), true, 0.8)
 }
 
+// shot is the outcome of one request of a phase: response bytes, the
+// check's latency (0: the whole call's), whether it downloaded, error.
+type shot struct {
+	n   int64
+	lat time.Duration
+	dl  bool
+	err error
+}
+
+// reqFunc makes request i of a phase.
+type reqFunc func(ctx context.Context, i int64, rnd *rand.Rand) shot
+
 // runPhase runs fn on Concurrency workers until Duration or MaxRequests.
-func runPhase(ctx context.Context, opt LoadOptions, fn func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error)) Phase {
+func runPhase(ctx context.Context, opt LoadOptions, fn reqFunc) Phase {
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
 	defer cancel()
 	var next, errs, dls, total atomic.Int64
+	var firstErr atomic.Value
 	lats := make([][]time.Duration, opt.Concurrency)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -305,15 +566,19 @@ func runPhase(ctx context.Context, opt LoadOptions, fn func(ctx context.Context,
 					return
 				}
 				t := time.Now()
-				n, dl, err := fn(ctx, i, rnd)
+				s := fn(ctx, i, rnd)
 				if ctx.Err() != nil {
 					return // cut by the end of the phase: not counted
 				}
-				lats[w] = append(lats[w], time.Since(t))
-				total.Add(n)
-				if err != nil {
+				if s.lat == 0 {
+					s.lat = time.Since(t)
+				}
+				lats[w] = append(lats[w], s.lat)
+				total.Add(s.n)
+				if s.err != nil {
 					errs.Add(1)
-				} else if dl {
+					firstErr.CompareAndSwap(nil, s.err.Error())
+				} else if s.dl {
 					dls.Add(1)
 				}
 			}
@@ -325,86 +590,115 @@ func runPhase(ctx context.Context, opt LoadOptions, fn func(ctx context.Context,
 	for _, l := range lats {
 		all = append(all, l...)
 	}
-	slices.Sort(all)
+	n := int64(len(all))
+	p := Phase{Requests: n, Errors: errs.Load(), Downloads: dls.Load(), Seconds: secs, PerSecond: float64(n) / secs,
+		Bytes: total.Load(), BytesPerSec: float64(total.Load()) / secs}
+	p.P50ms, p.P95ms, p.P99ms = percentiles(all)
+	if e, ok := firstErr.Load().(string); ok {
+		p.FirstError = e
+	}
+	return p
+}
+
+// percentiles are the p50, p95 and p99 of lats in milliseconds (lats is
+// sorted).
+func percentiles(lats []time.Duration) (p50, p95, p99 float64) {
+	slices.Sort(lats)
 	pct := func(q float64) float64 {
-		if len(all) == 0 {
+		if len(lats) == 0 {
 			return 0
 		}
-		return float64(all[min(len(all)-1, int(q*float64(len(all))))].Microseconds()) / 1000
+		return float64(lats[min(len(lats)-1, int(q*float64(len(lats))))].Microseconds()) / 1000
 	}
-	n := int64(len(all))
-	return Phase{Requests: n, Errors: errs.Load(), Downloads: dls.Load(), Seconds: secs, PerSecond: float64(n) / secs,
-		P50ms: pct(0.50), P95ms: pct(0.95), P99ms: pct(0.99), Bytes: total.Load(), BytesPerSec: float64(total.Load()) / secs}
+	return pct(0.50), pct(0.95), pct(0.99)
 }
 
 // deviceID is simulated device i's id.
 func deviceID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
 
-func capgoBody(tg loadTarget, i int) []byte {
+// capgoBody is device i's Capgo check running version.
+func capgoBody(tg loadTarget, i int, version string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"platform": "android", "device_id": deviceID(i), "app_id": tg.app, "version_build": "1.0.0", "version_code": "1",
-		"version_os": "14", "version_name": tg.version, "plugin_version": "7.0.0", "is_emulator": false, "is_prod": true, "defaultChannel": "",
+		"version_os": "14", "version_name": version, "plugin_version": "7.0.0", "is_emulator": false, "is_prod": true, "defaultChannel": "",
 	})
 	return b
 }
 
-// capgoCheck makes a Capgo check and returns the answer body.
-func capgoCheck(ctx context.Context, hc *http.Client, tg loadTarget, i int, _ bool) ([]byte, error) {
-	body, err := post(ctx, hc, tg.base+"/updates", capgoBody(tg, i))
+// capgoRequest is device i's Capgo check running b, and the zip it names
+// when dl. A device on tg.cur must get no update, one on tg.old one.
+func capgoRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, b bundleRef, dl bool) shot {
+	t := time.Now()
+	body, err := post(ctx, hc, tg.base+"/updates", capgoBody(tg, i, b.version))
+	s := shot{n: int64(len(body)), lat: time.Since(t), err: err}
 	if err != nil {
-		return nil, err
+		return s
 	}
-	var ans struct {
-		URL   string `json:"url"`
-		Error string `json:"error"`
+	update := bytes.Contains(body, []byte(`"url"`))
+	if want := b != tg.cur; update != want {
+		s.err = fmt.Errorf("bench: Capgo check from %s: want update %v: %.200s", b.version, want, body)
+		return s
 	}
-	if err := json.Unmarshal(body, &ans); err != nil || ans.URL == "" {
-		return nil, fmt.Errorf("bench: Capgo answer without an update: %.200s", body)
-	}
-	return body, nil
-}
-
-// capgoRequest is one device's Capgo check, and the zip it names when dl.
-func capgoRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl bool) (int64, error) {
-	body, err := post(ctx, hc, tg.base+"/updates", capgoBody(tg, i))
-	n := int64(len(body))
-	if err != nil || !dl {
-		return n, err
+	if !dl || !update {
+		return s
 	}
 	var ans struct {
 		URL string `json:"url"`
 	}
 	if err := json.Unmarshal(body, &ans); err != nil || ans.URL == "" {
-		return n, fmt.Errorf("bench: Capgo answer without url")
+		s.err = fmt.Errorf("bench: Capgo answer without url")
+		return s
 	}
 	m, err := get(ctx, hc, ans.URL)
-	return n + m, err
+	s.n, s.dl, s.err = s.n+m, true, err
+	return s
 }
 
-// nativeCheck is one device's POST /v1/check, and the step's download
-// when dl.
-func nativeCheck(ctx context.Context, hc *http.Client, tg loadTarget, i int, dl bool) (int64, error) {
-	var codecs []string
-	for _, c := range delta.All() {
-		codecs = append(codecs, c.Name())
-	}
+// nativeBody is device i's POST /v1/check running b.
+func nativeBody(tg loadTarget, i int, b bundleRef) []byte {
 	req, _ := json.Marshal(api.CheckRequest{App: tg.app, DeviceID: deviceID(i), Platform: "android", NativeVersion: "1.0.0",
-		Current: api.CurrentBundle{Version: "builtin", Manifest: tg.from.Digest()}, Codecs: codecs})
-	body, err := post(ctx, hc, tg.base+api.PathCheck, req)
-	n := int64(len(body))
-	if err != nil || !dl {
-		return n, err
+		Current: api.CurrentBundle{Version: b.version, Manifest: b.digest}, Codecs: tg.codecs})
+	return req
+}
+
+// nativeAnswerOf makes device i's native check and decodes the answer
+// (its signature is not checked: the load generator only counts).
+func nativeAnswerOf(ctx context.Context, hc *http.Client, tg loadTarget, i int, b bundleRef) (*api.CheckAnswer, int64, error) {
+	body, err := post(ctx, hc, tg.base+api.PathCheck, nativeBody(tg, i, b))
+	if err != nil {
+		return nil, int64(len(body)), err
 	}
 	var sc api.SignedCheck
 	var ans api.CheckAnswer
 	if err := sc.UnmarshalBinary(body); err != nil {
-		return n, err
+		return nil, int64(len(body)), err
 	}
-	if err := ans.UnmarshalBinary(sc.Payload); err != nil || ans.Update == nil || ans.Update.Step == nil {
-		return n, fmt.Errorf("bench: native answer without a step")
+	if err := ans.UnmarshalBinary(sc.Payload); err != nil {
+		return nil, int64(len(body)), err
+	}
+	return &ans, int64(len(body)), nil
+}
+
+// nativeRequest is device i's native check running b, and the step's
+// download when dl. A device on tg.cur must get no update, one on tg.old
+// one.
+func nativeRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, b bundleRef, dl bool) shot {
+	t := time.Now()
+	ans, n, err := nativeAnswerOf(ctx, hc, tg, i, b)
+	s := shot{n: n, lat: time.Since(t), err: err}
+	if err != nil {
+		return s
+	}
+	if want := b != tg.cur; (ans.Update != nil) != want {
+		s.err = fmt.Errorf("bench: native check from %s: want update %v: %+v", b.version, want, ans.NoUpdate)
+		return s
+	}
+	if !dl || ans.Update == nil || ans.Update.Step == nil {
+		return s
 	}
 	m, err := get(ctx, hc, tg.base+"/o/"+ans.Update.Step.Digest.String())
-	return n + m, err
+	s.n, s.dl, s.err = s.n+m, true, err
+	return s
 }
 
 func post(ctx context.Context, hc *http.Client, u string, body []byte) ([]byte, error) {
@@ -442,126 +736,28 @@ func get(ctx context.Context, hc *http.Client, u string) (int64, error) {
 	return n, err
 }
 
-// selfCPU is this process's user+system CPU seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// clockTicks is USER_HZ, 100 on Linux.
-const clockTicks = 100
-
-// cpuOf sums utime+stime of pids from /proc.
-func cpuOf(pids []int) float64 {
-	var t float64
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 12 {
-			u, _ := strconv.ParseFloat(f[11], 64)
-			k, _ := strconv.ParseFloat(f[12], 64)
-			t += (u + k) / clockTicks
-		}
-	}
-	return t
-}
-
-// rssOf sums the peak RSS of pids.
-func rssOf(pids []int) int64 {
-	var n int64
-	for _, pid := range pids {
-		n += vmHWM(fmt.Sprintf("/proc/%d/status", pid))
-	}
-	return n
-}
-
-// withChildren is pid and its children, from /proc.
-func withChildren(pid int) []int {
-	out := []int{pid}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		c, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// localPID finds the process listening on TCP port (for an external local
-// server), 0 when unknown.
-func localPID(port string) int {
-	p, err := strconv.Atoi(port)
+// getBytes GETs u whole.
+func getBytes(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0
+		return nil, err
 	}
-	b, err := os.ReadFile("/proc/net/tcp")
+	resp, err := hc.Do(req)
 	if err != nil {
-		return 0
+		return nil, err
 	}
-	hexPort := fmt.Sprintf(":%04X", p)
-	var inode string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1], hexPort) && f[3] == "0A" {
-			inode = f[9]
-		}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	if inode == "" {
-		return 0
-	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, fd := range fds {
-			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l == "socket:["+inode+"]" {
-				return pid
-			}
-		}
-	}
-	return 0
+	return b, err
 }
 
-// Markdown writes the load tables.
-func (r *LoadReport) Markdown(w io.Writer) {
-	fmt.Fprintf(w, "## Load: checks and downloads per second\n\n")
-	fmt.Fprintf(w, "Server %s; %d simulated devices, %d requests in flight, %.1f s per phase, %.0f%% of checks followed by their download "+
-		"(Capgo: the zip; native: the plan's patches/objects); bundle %s MB in %d objects. All traffic on 127.0.0.1, load generator on the same machine. "+
-		"CPU s: the target's; for the in-process server that is this whole process (load generator included).\n\n",
-		r.Server, r.Devices, r.Concurrency, r.Duration, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects)
-	fmt.Fprintf(w, "| target | request | proto | req/s | p50 ms | p95 ms | p99 ms | errors | MB/s | CPU s | load-gen CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, p := range r.Phases {
-		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %d | %.1f | %.1f | %.1f | %s |\n", p.Target, p.Name, p.Proto, p.PerSecond,
-			p.P50ms, p.P95ms, p.P99ms, p.Errors, p.BytesPerSec/1e6, p.ServerCPU, p.LoadCPU, mib(p.PeakRSS))
+// fmtMiB is n bytes in MiB, "?" when unknown (negative).
+func fmtMiB(n int64) string {
+	if n < 0 {
+		return "?"
 	}
-	if len(r.Ratios) > 0 {
-		fmt.Fprintf(w, "\n| patchwire / nginx | patchwire | nginx | ratio | target |\n|---|---|---|---|---|\n")
-		for _, x := range r.Ratios {
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | **%.2f** | ≥ %.1f |\n", x.What, x.Patchwire, x.Nginx, x.Ratio, x.Target)
-		}
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "\n%s\n", n)
-	}
-	fmt.Fprintln(w)
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 0, 64)
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,37 +14,104 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
 )
 
-// runNginxPhases starts nginx on 127.0.0.1 with a temporary configuration
-// (TLS with the server's certificate, HTTP/2), serving the same objects
-// as static files under /o/ and the Capgo answer as a static JSON answer
-// at POST /updates, and runs the same HTTPS phases against it.
-func runNginxPhases(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadTarget, files map[string][]byte, answer []byte, work string,
-	measure func(target string, pids func() []int, fn func(ctx context.Context, i int64, rnd *rand.Rand) (int64, bool, error), name, proto string)) error {
+// measureFunc runs one phase of scenario against target over proto and
+// records it.
+type measureFunc func(scenario, target, proto string, pr probe, fn reqFunc)
+
+// runCeilings writes the answers and objects into work/ceiling, then runs
+// the ceiling phases, each against a process of its own: nginx (HTTPS,
+// HTTP/2; static files and the Capgo answer inlined) unless NoNginx or it
+// is not installed, a bare net/http handler (HTTPS, HTTP/2) and a bare
+// quic-go http3.Server (HTTP/3), both answering from memory
+// (`patchwire bench ceiling`).
+func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadTarget, files map[string][]byte, capgoAnswer, nativeAnswer []byte,
+	work string, measure measureFunc) error {
+	dir := filepath.Join(work, "ceiling")
+	if err := writeCeilingDir(dir, capgoAnswer, nativeAnswer, files); err != nil {
+		return err
+	}
+	certFile, keyFile := filepath.Join(work, "ceiling-cert.pem"), filepath.Join(work, "ceiling-key.pem")
+	pool, err := writeSelfSigned(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	conf := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	phases := func(target, proto, base string, hc *http.Client, pr probe, native bool) {
+		measure(ScenarioCapgoJSON, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+			b, err := post(ctx, hc, base+"/updates", capgoBody(tg, int(i%int64(opt.Devices)), tg.old.version))
+			return shot{n: int64(len(b)), err: err}
+		})
+		if native {
+			measure(ScenarioNativeAnswer, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+				b, err := post(ctx, hc, base+"/v1/check", nativeBody(tg, int(i%int64(opt.Devices)), tg.old))
+				return shot{n: int64(len(b)), err: err}
+			})
+		}
+		if len(tg.objects) > 0 {
+			measure(ScenarioObject, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+				n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
+				return shot{n: n, dl: true, err: err}
+			})
+		}
+	}
+
+	if !opt.NoNginx {
+		if err := runNginx(ctx, opt, rep, dir, certFile, keyFile, capgoAnswer, conf, phases); err != nil {
+			rep.Notes = append(rep.Notes, "nginx ceiling skipped: "+err.Error())
+			opt.Logf("load: nginx ceiling skipped: %v", err)
+		}
+	}
+	for _, c := range []struct{ proto, target, name string }{{"h2", TargetNetHTTP, ProtoH2}, {"h3", TargetQUICGo, ProtoH3}} {
+		ch, base, err := startCeiling(ctx, opt.Exe, c.proto, dir, certFile, keyFile, opt.Stderr)
+		if err != nil {
+			return err
+		}
+		pid := ch.pid()
+		pr := probe{pids: func() []int { return []int{pid} }}
+		var hc *http.Client
+		var closeClient func()
+		if c.proto == "h2" {
+			hc = httpsClient(conf)
+			hc.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
+			closeClient = hc.CloseIdleConnections
+		} else {
+			t := &http3.Transport{TLSClientConfig: conf, DisableCompression: true}
+			hc, closeClient = &http.Client{Transport: t, Timeout: 60 * time.Second}, func() { t.Close() }
+		}
+		phases(c.target, c.name, base, hc, pr, true)
+		closeClient()
+		ch.Close()
+	}
+	rep.Notes = append(rep.Notes, "ceilings: net/http and quic-go are `patchwire bench ceiling` processes of the same binary answering the server's own "+
+		"Capgo and /v1/check answers and the bundle's objects from memory; nginx serves the objects as static files and the Capgo answer inlined (`return 200`)")
+	return nil
+}
+
+// runNginx starts nginx on 127.0.0.1 with a temporary configuration (TLS,
+// HTTP/2) serving dir's objects as static files under /o/ and the Capgo
+// answer at POST /updates, and runs the ceiling phases against it.
+func runNginx(ctx context.Context, opt LoadOptions, rep *LoadReport, dir, certFile, keyFile string, answer []byte, conf *tls.Config,
+	phases func(target, proto, base string, hc *http.Client, pr probe, native bool)) error {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		return errors.New("nginx not installed (Debian: nginx-light)")
 	}
-	if tg.certFile == "" || tg.keyFile == "" {
-		return errors.New("no certificate to serve")
-	}
 	if strings.ContainsAny(string(answer), "'$\\") {
 		return errors.New("the Capgo answer cannot be inlined in nginx.conf")
 	}
-	root := filepath.Join(work, "nginx")
+	root := filepath.Join(filepath.Dir(dir), "nginx")
 	// nginx's workers run as an unprivileged user when started as root.
-	if err := os.Chmod(work, 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(root, "www", "o"), 0o755); err != nil {
-		return err
-	}
-	for _, b := range files {
-		d := fmt.Sprintf("%x", sha256Sum(b))
-		if err := os.WriteFile(filepath.Join(root, "www", "o", d), b, 0o644); err != nil {
+	for _, d := range []string{filepath.Dir(dir), dir, filepath.Join(dir, "o")} {
+		if err := os.Chmod(d, 0o755); err != nil {
 			return err
 		}
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +119,7 @@ func runNginxPhases(ctx context.Context, opt LoadOptions, rep *LoadReport, tg lo
 	}
 	addr := l.Addr().String()
 	l.Close()
-	conf := fmt.Sprintf(`worker_processes auto;
+	cfg := fmt.Sprintf(`worker_processes auto;
 daemon off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -69,17 +137,18 @@ http {
 		listen %[2]s ssl http2;
 		ssl_certificate %[3]s;
 		ssl_certificate_key %[4]s;
-		location /o/ { root %[1]s/www; default_type application/octet-stream; etag on; }
+		location /o/ { root %[6]s; default_type application/octet-stream; etag on; }
 		location = /updates { default_type application/json; return 200 '%[5]s'; }
 	}
 }
-`, root, addr, tg.certFile, tg.keyFile, answer)
-	cfg := filepath.Join(root, "nginx.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+`, root, addr, certFile, keyFile, answer, dir)
+	cfgFile := filepath.Join(root, "nginx.conf")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "-e", filepath.Join(root, "error.log"), "-p", root, "-c", cfg)
-	cmd.Stderr = os.Stderr
+	cmd := exec.Command(bin, "-e", filepath.Join(root, "error.log"), "-p", root, "-c", cfgFile)
+	cmd.Stderr = opt.Stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -95,7 +164,7 @@ http {
 		}
 	}()
 	base := "https://" + addr
-	hc := httpsClient(tg.tls)
+	hc := httpsClient(conf)
 	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
 	defer hc.CloseIdleConnections()
 	var up bool
@@ -112,16 +181,7 @@ http {
 	if v := toolVersion(bin, "-v"); v != "" {
 		rep.Notes = append(rep.Notes, "ceiling: "+v)
 	}
-	pids := func() []int { return withChildren(cmd.Process.Pid) }
-	ntg := tg
-	ntg.base = base
-	measure("nginx", pids, func(ctx context.Context, i int64, _ *rand.Rand) (int64, bool, error) {
-		b, err := post(ctx, hc, base+"/updates", capgoBody(ntg, int(i%int64(opt.Devices))))
-		return int64(len(b)), false, err
-	}, "static json", "HTTP/2")
-	measure("nginx", pids, func(ctx context.Context, i int64, _ *rand.Rand) (int64, bool, error) {
-		n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
-		return n, true, err
-	}, "object", "HTTP/2")
+	pid := cmd.Process.Pid
+	phases(TargetNginx, ProtoH2, base, hc, probe{pids: func() []int { return withChildren(pid) }}, false)
 	return nil
 }

@@ -128,20 +128,31 @@ func (m memSource) Close() error { return nil }
 // Publish uploads v as version with the client (only missing objects are
 // sent) and points the public channel at it, as CI and an operator do.
 func (s *Server) Publish(ctx context.Context, v *Version, version string) error {
-	if _, err := s.Admin.Upload(ctx, memSource{v}, client.UploadOptions{App: benchApp, Version: version}); err != nil {
-		return fmt.Errorf("bench: upload %s: %w", v.Name, err)
-	}
-	return s.SetChannel(ctx, version)
+	return publish(ctx, s.Admin, benchApp, v, version)
 }
 
 // SetChannel points the public channel at version, creating it once.
 func (s *Server) SetChannel(ctx context.Context, version string) error {
-	if _, err := s.Admin.GetChannel(ctx, benchApp, benchChannel); err == nil {
-		_, err := s.Admin.SetChannelBundle(ctx, benchApp, benchChannel, version)
+	return setChannel(ctx, s.Admin, benchApp, version)
+}
+
+// publish uploads v as app's version and points the public channel at it.
+func publish(ctx context.Context, admin *client.Client, app string, v *Version, version string) error {
+	if _, err := admin.Upload(ctx, memSource{v}, client.UploadOptions{App: app, Version: version}); err != nil {
+		return fmt.Errorf("bench: upload %s: %w", v.Name, err)
+	}
+	return setChannel(ctx, admin, app, version)
+}
+
+// setChannel points app's public channel at version, creating it once;
+// it returns when devices are served version (its patches made).
+func setChannel(ctx context.Context, admin *client.Client, app, version string) error {
+	if _, err := admin.GetChannel(ctx, app, benchChannel); err == nil {
+		_, err := admin.SetChannelBundle(ctx, app, benchChannel, version)
 		return err
 	}
 	t, none := true, "none"
-	_, err := s.Admin.CreateChannel(ctx, benchApp, api.CreateChannelRequest{Name: benchChannel, ChannelSettings: api.ChannelSettings{
+	_, err := admin.CreateChannel(ctx, app, api.CreateChannelRequest{Name: benchChannel, ChannelSettings: api.ChannelSettings{
 		Public: &t, IOS: &t, Android: &t, Electron: &t, AllowEmulator: &t, AllowDevice: &t, AllowDev: &t, AllowProd: &t,
 		Policy: &none, AllowUnderNative: &t, Bundle: &version,
 	}})

@@ -15,7 +15,8 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(env.stderr, "usage: patchwire bench bandwidth|load|suite [flags]\n\n"+
 			"  bandwidth  bytes a device downloads per update: full zip, Capgo-style partial, patchwire, zstd/bsdiff references\n"+
-			"  load       checks/s, latency and object throughput of a server, with nginx as the ceiling\n"+
+			"  load       checks/s, latency and object throughput of a server in its own process, beside nginx, bare net/http and quic-go;\n"+
+			"             --long: many devices checking with jitter for a long while (RSS, goroutines, FDs at start and end)\n"+
 			"  suite      the default suite (three npm series and a short load run) into OUT/latest.{md,json,svg}")
 		if len(args) == 0 {
 			return usageError("bench needs a subcommand")
@@ -29,6 +30,8 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 		return runBenchLoad(ctx, env, args[1:])
 	case "suite":
 		return runBenchSuite(ctx, env, args[1:])
+	case "ceiling": // hidden: the bare handlers `bench load` starts as its ceilings
+		return runBenchCeiling(ctx, env, args[1:])
 	}
 	return usageError(fmt.Sprintf("bench: unknown subcommand %q", args[0]))
 }
@@ -152,32 +155,78 @@ func runBenchLoad(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	r := &bench.Report{Generated: time.Now(), Command: "patchwire bench " + strings.Join(append([]string{"load"}, args...), " "), Host: bench.ThisHost(bench.FindTools())}
-	if r.Load, err = bench.RunLoad(ctx, lf.options(benchLogf(env))); err != nil {
+	if r.Load, err = bench.RunLoad(ctx, lf.options(env)); err != nil {
 		return err
 	}
 	return writeReport(env, r, *out, *name)
 }
 
 type loadFlags struct {
-	server   *string
-	devices  *int
-	duration *time.Duration
-	download *float64
-	noNginx  *bool
+	server      *string
+	allowRemote *bool
+	ca          *string
+	adminKey    *string
+	noSeed      *bool
+	app         *string
+	devices     *int
+	concurrency *int
+	duration    *time.Duration
+	download    *float64
+	noNginx     *bool
+	noCeilings  *bool
+	long        *bool
+	interval    *time.Duration
 }
 
 func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 	return &loadFlags{
-		server:   fs.String("server", "", "an external server's URL (default: start one in this process)"),
-		devices:  fs.Int("devices", 1000, "simulated devices"),
-		duration: fs.Duration("duration", 30*time.Second, "length of each phase"),
-		download: fs.Float64("download-share", 0.1, "share of checks followed by a download"),
-		noNginx:  fs.Bool("no-nginx", false, "skip the nginx ceiling"),
+		server:      fs.String("server", "", "an external server's URL (default: start `patchwire serve` of this binary in a child process)"),
+		allowRemote: fs.Bool("allow-remote", false, "let --server be other than a loopback address"),
+		ca:          fs.String("ca", "", "CA certificate of --server (default: accept any certificate)"),
+		adminKey:    fs.String("admin-key", "", "admin API key of --server, to seed it with an app, two bundles and a channel ($PATCHWIRE_API_KEY)"),
+		noSeed:      fs.Bool("no-seed", false, "do not seed --server: load what --app's public channel serves"),
+		app:         fs.String("app", "", "app id (default com.patchwire.bench)"),
+		devices:     fs.Int("devices", 1000, "simulated devices"),
+		concurrency: fs.Int("concurrency", 64, "requests in flight (workers, in a long run)"),
+		duration:    fs.Duration("duration", 30*time.Second, "length of each phase, or of the long run"),
+		download:    fs.Float64("download-share", 0, "share of update checks followed by their download (long run: share of devices that download the update; default 0.01)"),
+		noNginx:     fs.Bool("no-nginx", false, "skip the nginx ceiling"),
+		noCeilings:  fs.Bool("no-ceilings", false, "skip every ceiling (nginx, net/http, quic-go)"),
+		long:        fs.Bool("long", false, "long-run mode: --devices each checking once every --interval with jitter for --duration"),
+		interval:    fs.Duration("interval", time.Minute, "long run: how often each device checks"),
 	}
 }
 
-func (f *loadFlags) options(logf func(string, ...any)) bench.LoadOptions {
-	return bench.LoadOptions{Server: *f.server, Devices: *f.devices, Duration: *f.duration, DownloadShare: *f.download, NoNginx: *f.noNginx, Logf: logf}
+func (f *loadFlags) options(env *cliEnv) bench.LoadOptions {
+	key := *f.adminKey
+	if key == "" {
+		key = env.getenv("PATCHWIRE_API_KEY")
+	}
+	return bench.LoadOptions{Server: *f.server, AllowRemote: *f.allowRemote, CAFile: *f.ca, AdminKey: key, NoSeed: *f.noSeed, App: *f.app,
+		Devices: *f.devices, Concurrency: *f.concurrency, Duration: *f.duration, DownloadShare: *f.download,
+		NoNginx: *f.noNginx, NoCeilings: *f.noCeilings, Long: *f.long, Interval: *f.interval, Stderr: env.stderr, Logf: benchLogf(env)}
+}
+
+// runBenchCeiling is the hidden `patchwire bench ceiling`: a bare net/http
+// (h2) or quic-go (h3) handler answering a folder's files from memory, in
+// its own process, for `bench load` to measure beside the server.
+func runBenchCeiling(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags("bench ceiling", env.stderr)
+	proto := fs.String("proto", "h2", "h2 (net/http over TLS) or h3 (quic-go http3.Server)")
+	dir := fs.String("dir", "", "folder with updates.json, check.bin and o/SHA256 files")
+	cert := fs.String("cert", "", "PEM certificate")
+	key := fs.String("key", "", "PEM private key")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *dir == "" || *cert == "" || *key == "" {
+		return usageError("bench ceiling needs --dir, --cert and --key")
+	}
+	return bench.RunCeiling(ctx, *proto, *dir, *cert, *key, env.stdout)
 }
 
 // defaultSuite is `make bench`'s series (see /work/shared/docs/delta-anchors.md §1).
@@ -213,7 +262,7 @@ func runBenchSuite(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if !*noLoad {
-		if r.Load, err = bench.RunLoad(ctx, lf.options(benchLogf(env))); err != nil {
+		if r.Load, err = bench.RunLoad(ctx, lf.options(env)); err != nil {
 			return err
 		}
 	}
