@@ -260,7 +260,6 @@ func (s *Server) handleCommitUpload(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("delete committed upload session", "upload", up.ID, "err", err)
 	}
 	s.log.Info("bundle committed", "app", b.App, "version", b.Version, "files", b.Files, "manifest", b.Manifest.String())
-	s.native.precompute(b.App, b.Version) // patches to it and to what channels serve, in the background
 	writeJSON(w, http.StatusCreated, b)
 }
 
@@ -352,7 +351,6 @@ func (s *Server) handleZipUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, bundleError(err, app, version))
 		return
 	}
-	s.native.precompute(b.App, b.Version) // as handleCommitUpload does
 	writeJSON(w, http.StatusCreated, api.ZipUploadResponse{
 		Bundle: b, ObjectsNew: added, ObjectsReused: len(m.Digests()) - added, BytesReceived: n,
 	})

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
@@ -56,10 +54,11 @@ type patcher struct {
 	steps *steps
 
 	mu      sync.Mutex
-	pending map[patchJob]bool
-	running int        // jobs a worker is running (not held by pause)
-	busy    int        // background tasks running (they may schedule jobs)
-	idle    *sync.Cond // broadcast on every change of pending, running, busy and hold
+	pending map[patchJob]bool // queued or running
+	active  map[patchJob]bool // running (a worker holds it, not paused)
+	running int               // jobs a worker is running (not held by pause)
+	busy    int               // background tasks running (they may schedule jobs)
+	idle    *sync.Cond        // broadcast on every change of pending, running, busy and hold
 	hold    chan struct{}
 
 	ctx    context.Context
@@ -78,6 +77,7 @@ func newPatcher(st *store.Store, log *slog.Logger, enc *patchEncoder, workers in
 		steps:   newSteps(st),
 		jobs:    make(chan patchJob, patchQueue),
 		pending: map[patchJob]bool{},
+		active:  map[patchJob]bool{},
 		ctx:     ctx, cancel: cancel,
 	}
 	p.idle = sync.NewCond(&p.mu)
@@ -119,6 +119,7 @@ func (p *patcher) work() {
 			hold := p.hold
 			if hold == nil {
 				p.running++
+				p.active[j] = true
 			}
 			p.mu.Unlock()
 			if hold != nil {
@@ -129,6 +130,7 @@ func (p *patcher) work() {
 				}
 				p.mu.Lock()
 				p.running++
+				p.active[j] = true
 				p.mu.Unlock()
 			}
 			start := time.Now()
@@ -142,6 +144,7 @@ func (p *patcher) work() {
 			p.mu.Lock()
 			p.running--
 			delete(p.pending, j)
+			delete(p.active, j)
 			p.idle.Broadcast()
 			p.mu.Unlock()
 		}
@@ -498,6 +501,18 @@ func (m *patchMaker) put(k resolver.PatchKey, patch []byte, replaces int64) erro
 
 // Publishing.
 
+// onPublish is the patcher's store subscription: a committed bundle gets
+// patches to it, and a channel that serves something new gets patches to
+// what it serves, in the background (it does not block the writer).
+func (n *native) onPublish(ev store.PublishEvent) {
+	switch ev.Kind {
+	case store.BundleCommitted:
+		n.precompute(ev.App, ev.Version)
+	case store.ChannelServes:
+		n.precompute(ev.App)
+	}
+}
+
 // precompute schedules, in the background, patches from the bundles
 // devices of app most likely run to every bundle its channels serve (and
 // to extra, a version just committed): per channel, its most installed
@@ -581,54 +596,3 @@ func (n *native) mostInstalled(ctx context.Context, app, channel string, k int) 
 	}
 	return out
 }
-
-// publishRoutes are the admin routes after which what channels serve may
-// have changed.
-var publishRoutes = map[string]bool{
-	"POST " + api.PathChannels:        true,
-	"PATCH " + api.PathChannel:        true,
-	"PUT " + api.PathChannelBundle:    true,
-	"POST " + api.PathChannelRollback: true,
-	"POST " + api.PathChannelRollout:  true,
-}
-
-// afterPublish wraps the routes: after a successful channel change it
-// schedules patches to what the app's channels now serve.
-func (n *native) afterPublish(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			next.ServeHTTP(w, r)
-			return
-		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if publishRoutes[r.Pattern] && sw.status >= 200 && sw.status < 300 {
-			n.precompute(r.PathValue("app"))
-		}
-	})
-}
-
-// statusWriter remembers the status a handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the first status.
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write records an implicit 200 before the first body bytes.
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

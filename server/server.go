@@ -35,6 +35,7 @@ type Server struct {
 	fingerprint string
 	authLimiter *authLimiter     // failed authentications per address and key id (authlimit.go)
 	native      *native          // native protocol: signing key, patcher (native.go)
+	unsubscribe func()           // ends the patcher's store subscription (publish events)
 	metrics     *metrics         // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler   // Capgo plugin protocol (server/capgo)
 	catalog     *catalog.Catalog // decoded catalog both protocols decide over (server/catalog)
@@ -98,6 +99,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if s.native, err = newNative(cfg, st, s.catalog, log); err != nil {
 		return nil, err
 	}
+	s.unsubscribe = st.Subscribe(s.native.onPublish)
 	s.handler = s.routes()
 	s.switches = newSwitches()
 	s.resumeSwitches()
@@ -330,6 +332,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		s.unsubscribe()
 		s.native.patcher.close()
 		add(s.capgo.Close())
 	})
@@ -387,7 +390,7 @@ func (s *Server) routes() http.Handler {
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
-	return s.guardBodies(s.recoverer(s.devLimits.wrap(s.clientIP, s.native.afterPublish(s.metrics.wrap(mux)))))
+	return s.guardBodies(s.recoverer(s.devLimits.wrap(s.clientIP, s.metrics.wrap(mux))))
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line.

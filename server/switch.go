@@ -184,7 +184,6 @@ func (s *Server) runSwitch(ctx context.Context, c api.Channel) {
 		log.Error("pending switch not made", "err", err)
 	case switched:
 		log.Info("channel switched", "sequence", ch.Sequence, "took", time.Since(start).Round(time.Millisecond))
-		s.native.precompute(c.App)
 	}
 }
 
@@ -265,7 +264,7 @@ func (s *Server) ensurePair(ctx context.Context, app string, from, to manifest.D
 	j := patchJob{from, to}
 	for {
 		p.mu.Lock()
-		busy := p.pending[j]
+		busy := p.active[j] // a queued job it makes itself, now
 		p.mu.Unlock()
 		if !busy {
 			break

@@ -336,6 +336,7 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 	if err != nil {
 		return api.Bundle{}, fmt.Errorf("commit bundle %s %s: %w", app, version, err)
 	}
+	s.emit(PublishEvent{Kind: BundleCommitted, App: app, Version: version})
 	return b, nil
 }
 

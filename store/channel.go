@@ -195,6 +195,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch api.Channel) (api.Channel,
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("create channel: %w", err)
 	}
+	s.emitServes(api.Channel{}, out, true)
 	return out, nil
 }
 
@@ -263,12 +264,13 @@ func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPen
 	if err := ValidateAppID(app); err != nil {
 		return api.Channel{}, err
 	}
-	var out api.Channel
+	var before, out api.Channel
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
 			return err
 		}
+		before = old
 		c := old
 		c.Rollout = cloneRollout(old.Rollout)
 		if dropPending {
@@ -283,6 +285,7 @@ func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPen
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("%s channel %q of app %q: %w", verb, name, app, err)
 	}
+	s.emitServes(before, out, false)
 	return out, nil
 }
 
@@ -293,7 +296,7 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	if err := s.checkChannel(txn, &c); err != nil {
 		return api.Channel{}, err
 	}
-	serving := old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout)
+	serving := servingChanged(old, c)
 	if serving {
 		c.Pending = nil // a later change of what the channel serves replaces a pending switch
 	}
@@ -318,6 +321,12 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	return c, nil
 }
 
+// servingChanged reports whether c serves other bundles than old: its
+// bundle or its rollout differ.
+func servingChanged(old, c api.Channel) bool {
+	return old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout)
+}
+
 // SetChannelBundle makes channel name serve bundle (a version of the app or
 // "builtin"), recorded as action "set".
 func (s *Store) SetChannelBundle(ctx context.Context, app, name, bundle string) (api.Channel, error) {
@@ -339,12 +348,13 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 	if err := ValidateAppID(app); err != nil {
 		return api.Channel{}, err
 	}
-	var out api.Channel
+	var before, out api.Channel
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
 			return err
 		}
+		before = old
 		hist, err := getHistory(txn, app, name)
 		if err != nil {
 			return err
@@ -392,6 +402,7 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("roll back channel %q of app %q: %w", name, app, err)
 	}
+	s.emitServes(before, out, false)
 	return out, nil
 }
 

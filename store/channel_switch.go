@@ -103,6 +103,9 @@ func (s *Store) CompleteSwitch(ctx context.Context, app, name string, since time
 	if err != nil {
 		return ch, false, fmt.Errorf("switch channel %q of app %q: %w", name, app, err)
 	}
+	if done {
+		s.emit(PublishEvent{Kind: ChannelServes, App: ch.App, Channel: ch.Name, Version: ch.Bundle})
+	}
 	return ch, done, nil
 }
 

@@ -160,6 +160,8 @@ type Store struct {
 	// gens tells readers that keep a decoded catalog in memory when it
 	// changed (generation.go).
 	gens generations
+	// events are the publish event subscribers (events.go).
+	events events
 	// reads counts read transactions (ReadTransactions).
 	reads atomic.Uint64
 

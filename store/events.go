@@ -1,0 +1,90 @@
+package store
+
+import (
+	"sync"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// Publish events. The store says when what devices are served may have
+// changed, after the write that changed it committed, so that whatever
+// prepares for it (the patcher making the patches devices are about to
+// ask for, and later webhooks) reacts to the store's own word rather than
+// guessing from HTTP routes. Subscribers are called synchronously on the
+// writer's goroutine, in commit order per writer, and must not block (hand
+// the work to a goroutine or queue of their own).
+
+// EventKind is what a PublishEvent reports.
+type EventKind int
+
+const (
+	// BundleCommitted: a bundle version was committed (PublishEvent.Version).
+	BundleCommitted EventKind = iota + 1
+	// ChannelServes: a channel was created, or what it serves (its bundle
+	// or its rollout) changed: a set, rollback, rollout change or
+	// completed switch (PublishEvent.Channel, and PublishEvent.Version its bundle).
+	ChannelServes
+)
+
+// String names the kind as logs and metrics do.
+func (k EventKind) String() string {
+	switch k {
+	case BundleCommitted:
+		return "bundle.committed"
+	case ChannelServes:
+		return "channel.serves"
+	}
+	return "unknown"
+}
+
+// PublishEvent is one publish event.
+type PublishEvent struct {
+	Kind    EventKind
+	App     string
+	Channel string // ChannelServes
+	Version string // the committed bundle, or the bundle the channel serves
+}
+
+// events holds the subscribers.
+type events struct {
+	mu   sync.RWMutex
+	next int
+	subs map[int]func(PublishEvent)
+}
+
+// Subscribe calls fn with every publish event from now on, until cancel is
+// called. fn must not block.
+func (s *Store) Subscribe(fn func(PublishEvent)) (cancel func()) {
+	e := &s.events
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.subs == nil {
+		e.subs = map[int]func(PublishEvent){}
+	}
+	id := e.next
+	e.next++
+	e.subs[id] = fn
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.subs, id)
+	}
+}
+
+// emit calls every subscriber with ev; only after ev's write committed.
+func (s *Store) emit(ev PublishEvent) {
+	e := &s.events
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, fn := range e.subs {
+		fn(ev)
+	}
+}
+
+// emitServes emits ChannelServes for c when it serves something other than
+// old does (old zero: c was created).
+func (s *Store) emitServes(old, c api.Channel, created bool) {
+	if created || servingChanged(old, c) {
+		s.emit(PublishEvent{Kind: ChannelServes, App: c.App, Channel: c.Name, Version: c.Bundle})
+	}
+}
