@@ -22,6 +22,7 @@ import (
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/server/patcher"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -181,7 +182,7 @@ func (s *Server) Check(ctx context.Context, hc *http.Client, deviceID string, fr
 // record that it is useless) for every patch the pair wants, or timeout.
 // It reports whether they all arrived.
 func (s *Server) WaitPatches(ctx context.Context, from, to *manifest.Manifest, timeout time.Duration) (bool, error) {
-	keys := server.WantedPatches(from, to)
+	keys := patcher.WantedPatches(from, to)
 	deadline := time.Now().Add(timeout)
 	for {
 		got, err := s.Store.LookupPatches(ctx, keys)

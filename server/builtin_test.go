@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"crypto/ed25519"
+	"github.com/patchwire/patchwire/bench/viteapp"
 	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server"
 )
@@ -22,7 +23,7 @@ func TestBuiltinBundle(t *testing.T) {
 	ctx := context.Background()
 	c := e.Client(e.AdminKey, false)
 	defer c.Close()
-	va := server.NewViteApp(21, 600)
+	va := viteapp.New(21, 600)
 	shipped := e.publish("1.4.0-builtin", va.Files())
 	b, err := c.MarkBuiltin(ctx, app, "1.4.0-builtin", "1.4")
 	if err != nil || !b.Builtin || b.NativeVersion != "1.4" || b.Manifest != shipped.Digest() {

@@ -19,6 +19,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/server/catalog"
+	"github.com/patchwire/patchwire/server/patcher"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -40,18 +41,26 @@ type NativeConfig struct {
 	SigningKey ed25519.PrivateKey
 	// ZstdCLI is the zstd command line tool that encodes zstd-dict patches
 	// of 16 KiB and more (smaller patches than the Go encoder's, see
-	// patcher_zstd.go): ZstdCLIAuto ("", the default) finds `zstd` on
+	// server/patcher/zstd.go): ZstdCLIAuto ("", the default) finds `zstd` on
 	// PATH, ZstdCLIOff ("off") always uses the Go encoder, anything else
 	// is the tool's path.
 	ZstdCLI string
 }
+
+// The special values of NativeConfig.ZstdCLI (patcher.Options.ZstdCLI).
+const (
+	// ZstdCLIAuto uses `zstd` from PATH when there is one.
+	ZstdCLIAuto = patcher.ZstdCLIAuto
+	// ZstdCLIOff always uses the Go encoder.
+	ZstdCLIOff = patcher.ZstdCLIOff
+)
 
 // NativeConfig's defaults.
 const (
 	// DefaultAnswerTTL is how long a signed check answer is valid.
 	DefaultAnswerTTL = 24 * time.Hour
 	// DefaultPatchBases is how many bases patches are made from at publish.
-	DefaultPatchBases = 5
+	DefaultPatchBases = patcher.DefaultBases
 )
 
 // NativePluginVersion is the plugin version native checks are decided as:
@@ -69,7 +78,7 @@ type native struct {
 	catalog *catalog.Catalog
 	log     *slog.Logger
 	signer  *checksig.Signer
-	patcher *patcher
+	patcher *patcher.Patcher
 	now     func() time.Time
 }
 
@@ -108,8 +117,11 @@ func newNative(cfg Config, st *store.Store, cat *catalog.Catalog, log *slog.Logg
 	}
 	return &native{
 		cfg: nc, st: st, catalog: cat, log: log, signer: signer,
-		patcher: newPatcher(st, log, newPatchEncoder(nc.ZstdCLI, patchTmpDir(cfg.DataDir), log), nc.PatchWorkers),
-		now:     time.Now,
+		patcher: patcher.New(patcher.Options{
+			Store: st, Log: log, Workers: nc.PatchWorkers, Bases: nc.PatchBases,
+			ZstdCLI: nc.ZstdCLI, TmpDir: patchTmpDir(cfg.DataDir),
+		}),
+		now: time.Now,
 	}, nil
 }
 
@@ -234,12 +246,12 @@ func (n *native) answer(ctx context.Context, req api.CheckRequest) (api.CheckAns
 	// The device's bundle is known when the app has it (a registered
 	// builtin included, for a device on "builtin" that reports none).
 	from, known := snap.RunningManifest(req.Current.Version, req.NativeVersion, req.Current.Manifest)
-	ref, ready, err := n.patcher.steps.forDevice(ctx, from, known, b.Manifest)
+	ref, ready, err := n.patcher.Step(ctx, from, known, b.Manifest)
 	if err != nil {
 		return ans, err
 	}
 	if !ready && known {
-		n.patcher.schedule(from, b.Manifest)
+		n.patcher.Schedule(from, b.Manifest)
 	}
 	ans.Update = &api.Update{
 		Target: api.TargetBundle{Version: b.Version, Manifest: b.Manifest, Files: b.Files, Size: b.Size},

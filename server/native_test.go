@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/bench/viteapp"
 	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
@@ -258,7 +259,7 @@ func countKinds(s *step.Step) (copies, patched, objects int) {
 
 func TestNativeCheck(t *testing.T) {
 	e := newNativeEnv(t)
-	va := server.NewViteApp(1, 4000)
+	va := viteapp.New(1, 4000)
 	v1 := e.publish("1.0.0", va.Files())
 	va.Release(3)
 	v2 := e.publish("1.0.1", va.Files())
@@ -324,7 +325,7 @@ func TestNativeCheck(t *testing.T) {
 
 func TestNativeCheckSignature(t *testing.T) {
 	e := newNativeEnv(t)
-	va := server.NewViteApp(2, 500)
+	va := viteapp.New(2, 500)
 	v1 := e.publish("1.2.0", va.Files())
 	e.serve("1.2.0")
 	req := checkRequest("builtin", manifest.Digest{})
@@ -392,7 +393,7 @@ func TestNativeCheckSignature(t *testing.T) {
 
 func TestNativeCheckRefusals(t *testing.T) {
 	e := newNativeEnv(t)
-	va := server.NewViteApp(3, 500)
+	va := viteapp.New(3, 500)
 	v1 := e.publish("1.0.0", va.Files())
 	ch := e.serve("1.0.0")
 	c := e.HTTPSClient()
@@ -474,7 +475,7 @@ func TestNativeSkipAndPublish(t *testing.T) {
 	}
 	e.pub = priv.Public().(ed25519.PublicKey)
 	ctx := context.Background()
-	va := server.NewViteApp(4, 2000)
+	va := viteapp.New(4, 2000)
 	ms := map[string]*manifest.Manifest{}
 	for i := 1; i <= 5; i++ {
 		v := fmt.Sprintf("1.0.%d", i)

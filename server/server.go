@@ -99,7 +99,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if s.native, err = newNative(cfg, st, s.catalog, log); err != nil {
 		return nil, err
 	}
-	s.unsubscribe = st.Subscribe(s.native.onPublish)
+	s.unsubscribe = st.Subscribe(s.native.patcher.OnPublish)
 	s.handler = s.routes()
 	s.switches = newSwitches()
 	s.resumeSwitches()
@@ -333,7 +333,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.unsubscribe()
-		s.native.patcher.close()
+		s.native.patcher.Close()
 		add(s.capgo.Close())
 	})
 	return errors.Join(errs...)

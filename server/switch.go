@@ -94,13 +94,13 @@ func (s *Server) startSwitch(c api.Channel) {
 	}
 	s.switches.runs[key] = run
 	s.switches.mu.Unlock()
-	if s.native.patcher.ctx.Err() != nil {
+	if s.native.patcher.Closed() {
 		// The server stops: nothing runs; the pending switch stays in the
 		// store for the next start.
 		s.endRun(key, run)
 		return
 	}
-	s.native.patcher.background(func(pctx context.Context) {
+	s.native.patcher.Background(func(pctx context.Context) {
 		stop := context.AfterFunc(pctx, cancel)
 		defer stop()
 		s.runSwitch(ctx, c)
@@ -243,7 +243,7 @@ func (s *Server) prepareSwitch(ctx context.Context, app, channel string, target 
 	}
 	progress(0, len(bases))
 	for i, from := range bases {
-		if err := s.ensurePair(ctx, app, from, target); err != nil {
+		if err := s.native.patcher.Ensure(ctx, from, target); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -252,31 +252,6 @@ func (s *Server) prepareSwitch(ctx context.Context, app, channel string, target 
 		progress(i+1, len(bases))
 	}
 	return nil
-}
-
-// ensurePair makes every patch a device going from one manifest to the
-// other can use and then the pair's final step (patcher.run), and returns
-// when they exist. It is the one place the switch calls into the patcher.
-// A pair the patcher's workers are making already is waited for, not made
-// twice.
-func (s *Server) ensurePair(ctx context.Context, app string, from, to manifest.Digest) error {
-	p := s.native.patcher
-	j := patchJob{from, to}
-	for {
-		p.mu.Lock()
-		busy := p.active[j] // a queued job it makes itself, now
-		p.mu.Unlock()
-		if !busy {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(switchPoll):
-		}
-	}
-	_, err := p.run(ctx, j)
-	return err
 }
 
 // switchBases returns the manifests devices of channel most likely run,
@@ -303,7 +278,7 @@ func (s *Server) switchBases(ctx context.Context, app, channel string, target ma
 			}
 		}
 	}
-	versions = append(versions, s.native.mostInstalled(ctx, app, channel, n)...)
+	versions = append(versions, s.native.patcher.MostInstalled(ctx, app, channel, n)...)
 	for i, k := len(bundles)-1, 0; i >= 0 && k < n; i-- {
 		if !bundles[i].Builtin {
 			versions = append(versions, bundles[i].Version)
@@ -350,7 +325,7 @@ func builtinVersions(bundles []api.Bundle) []string {
 // registered as builtin to every bundle the app's channels serve, roll out
 // or are about to switch to, on the patcher's workers.
 func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
-	s.native.patcher.background(func(ctx context.Context) {
+	s.native.patcher.Background(func(ctx context.Context) {
 		as, err := s.store.Snapshot(ctx, app, "")
 		if err != nil {
 			s.log.Warn("patches from a builtin bundle", "app", app, "err", err)
@@ -375,7 +350,7 @@ func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
 			}
 		}
 		for _, to := range targets {
-			s.native.patcher.schedule(from, to)
+			s.native.patcher.Schedule(from, to)
 		}
 	})
 }

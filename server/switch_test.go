@@ -13,6 +13,7 @@ import (
 
 	"crypto/ed25519"
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/bench/viteapp"
 	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/manifest"
@@ -53,7 +54,7 @@ func (e *nativeEnv) deviceUpdate(t *testing.T, from string, want string) int64 {
 func TestSwitchWaitsForPatches(t *testing.T) {
 	e := newNativeEnv(t)
 	ctx := context.Background()
-	va := server.NewViteApp(11, 4000)
+	va := viteapp.New(11, 4000)
 	e.publish("1.0.0", va.Files())
 	va.Release(3)
 	e.publish("1.0.1", va.Files())
@@ -109,7 +110,7 @@ func TestSwitchWaitsForPatches(t *testing.T) {
 func TestSwitchPending(t *testing.T) {
 	e := newNativeEnv(t)
 	ctx := context.Background()
-	va := server.NewViteApp(12, 500)
+	va := viteapp.New(12, 500)
 	e.publish("1.0.1", va.Files())
 	va.Release(2)
 	e.publish("1.0.2", va.Files())
@@ -199,7 +200,7 @@ func capgoUpdateVersion(t *testing.T, e *nativeEnv, versionName, build string) s
 func TestSwitchLifecycle(t *testing.T) {
 	e := newNativeEnv(t)
 	ctx := context.Background()
-	va := server.NewViteApp(13, 200)
+	va := viteapp.New(13, 200)
 	for _, v := range []string{"1.0.0", "1.0.1", "1.0.2"} {
 		e.publish(v, va.Files())
 		va.Release(1)

@@ -1,9 +1,9 @@
-package server
+package patcher
 
 // Benchmarks of the native protocol's patches, against the command line
 // tools run on the same inputs in the same run:
 //
-//	go test -run '^$' -bench 'UpdateBytes|BundlePatch40MB' -benchtime 1x ./server/
+//	go test -run '^$' -bench 'UpdateBytes|BundlePatch40MB' -benchtime 1x ./server/patcher/
 //
 // BenchmarkUpdateBytes: bytes a device downloads per update with our plan
 // (after the patcher ran) against the best of `zstd -19 --long=27
@@ -36,10 +36,10 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/bench/viteapp"
 	"github.com/patchwire/patchwire/delta"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
-	"github.com/patchwire/patchwire/server/catalog"
 	"github.com/patchwire/patchwire/step"
 	"github.com/patchwire/patchwire/store"
 )
@@ -47,7 +47,7 @@ import (
 // benchStore is a store in a temp dir holding app's releases.
 type benchStore struct {
 	st *store.Store
-	n  *native
+	p  *Patcher
 	ms map[string]*manifest.Manifest
 }
 
@@ -59,16 +59,13 @@ func newBenchStore(tb testing.TB, releases map[string]map[string][]byte, zstdCLI
 	if err != nil {
 		tb.Fatal(err)
 	}
-	n, err := newNative(Config{DataDir: dir, Native: NativeConfig{ZstdCLI: zstdCLI}}, st, catalog.New(st), log)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { n.patcher.close(); st.Close() })
+	p := New(Options{Store: st, Log: log, ZstdCLI: zstdCLI, TmpDir: filepath.Join(dir, "tmp")})
+	tb.Cleanup(func() { p.Close(); st.Close() })
 	ctx := context.Background()
 	if _, err := st.CreateApp(ctx, "app"); err != nil {
 		tb.Fatal(err)
 	}
-	b := &benchStore{st: st, n: n, ms: map[string]*manifest.Manifest{}}
+	b := &benchStore{st: st, p: p, ms: map[string]*manifest.Manifest{}}
 	versions := make([]string, 0, len(releases))
 	for v := range releases {
 		versions = append(versions, v)
@@ -101,15 +98,15 @@ func (b *benchStore) update(tb testing.TB, from, to string) (stepMade, time.Dura
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Now()
-	if _, err := b.n.patcher.run(ctx, patchJob{b.ms[from].Digest(), b.ms[to].Digest()}); err != nil {
+	if _, err := b.p.run(ctx, job{b.ms[from].Digest(), b.ms[to].Digest()}); err != nil {
 		tb.Fatal(err)
 	}
 	took := time.Since(start)
-	ref, _, err := b.n.patcher.steps.forDevice(ctx, b.ms[from].Digest(), true, b.ms[to].Digest())
+	ref, _, err := b.p.Step(ctx, b.ms[from].Digest(), true, b.ms[to].Digest())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	obj, err := b.n.st.GetObject(ctx, ref.Digest)
+	obj, err := b.st.GetObject(ctx, ref.Digest)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -243,7 +240,7 @@ func references(tb testing.TB, old, new map[string][]byte) (map[string]int64, in
 // each edit three route chunks (renamed by their new hashes), the entry
 // chunk and the stylesheet.
 func viteReleases(scale, n int) []map[string][]byte {
-	a := NewViteApp(11, scale)
+	a := viteapp.New(11, scale)
 	out := []map[string][]byte{a.Files()}
 	for i := 1; i < n; i++ {
 		a.Release(3)
@@ -262,7 +259,7 @@ func BenchmarkUpdateBytes(b *testing.B) {
 		"zstd-tool": newBenchStore(b, releases, ZstdCLIAuto),
 		"go-only":   newBenchStore(b, releases, ZstdCLIOff),
 	}
-	if stores["zstd-tool"].n.patcher.enc.zstd == "" {
+	if stores["zstd-tool"].p.enc.zstd == "" {
 		b.Log("zstd not installed: the zstd-tool runs use the Go encoder")
 	}
 	type result struct {
@@ -359,9 +356,9 @@ func BenchmarkBundlePatch40MB(b *testing.B) {
 	var ref cliRun
 	haveRef := false
 	for _, mode := range []string{"zstd-tool", "go-only"} {
-		enc := bs.n.patcher.enc
+		enc := bs.p.enc
 		if mode == "go-only" {
-			enc = newPatchEncoder(ZstdCLIOff, "", bs.n.log)
+			enc = newEncoder(ZstdCLIOff, "", bs.p.log)
 		} else if enc.zstd == "" {
 			b.Log("zstd not installed: zstd-tool uses the Go encoder")
 		}

@@ -1,4 +1,4 @@
-package server
+package patcher
 
 import (
 	"context"

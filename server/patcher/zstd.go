@@ -1,4 +1,4 @@
-package server
+package patcher
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ import (
 // costs little at that size).
 const zstdCLIMin = 16 << 10
 
-// The special values of NativeConfig.ZstdCLI.
+// The special values of Options.ZstdCLI.
 const (
 	// ZstdCLIAuto uses `zstd` from PATH when there is one.
 	ZstdCLIAuto = ""
@@ -38,16 +38,19 @@ const (
 	ZstdCLIOff = "off"
 )
 
-// patchEncoder encodes patches, with the zstd tool when configured.
-type patchEncoder struct {
+// encoder encodes patches, with the zstd tool when configured.
+type encoder struct {
 	zstd   string // path of the zstd tool, "" for none
 	tmpDir string // where its inputs are written
 	log    *slog.Logger
 }
 
-// newPatchEncoder resolves cfg (ZstdCLIAuto, ZstdCLIOff or a path).
-func newPatchEncoder(cfg, tmpDir string, log *slog.Logger) *patchEncoder {
-	e := &patchEncoder{tmpDir: tmpDir, log: log}
+// newEncoder resolves cfg (ZstdCLIAuto, ZstdCLIOff or a path).
+func newEncoder(cfg, tmpDir string, log *slog.Logger) *encoder {
+	if tmpDir == "" {
+		tmpDir = os.TempDir()
+	}
+	e := &encoder{tmpDir: tmpDir, log: log}
 	switch cfg {
 	case ZstdCLIOff:
 	case ZstdCLIAuto:
@@ -62,7 +65,7 @@ func newPatchEncoder(cfg, tmpDir string, log *slog.Logger) *patchEncoder {
 
 // encode encodes the concatenation of new against the concatenation of
 // dict with codec.
-func (e *patchEncoder) encode(ctx context.Context, codec delta.Codec, dict, new [][]byte) ([]byte, error) {
+func (e *encoder) encode(ctx context.Context, codec delta.Codec, dict, new [][]byte) ([]byte, error) {
 	if codec.Name() == delta.NameZstdDict && e.zstd != "" {
 		p, err := e.zstdCLI(ctx, dict, new)
 		if err == nil && delta.BundleSize(new) >= zstdCLIMin {
@@ -85,7 +88,7 @@ func (e *patchEncoder) encode(ctx context.Context, codec delta.Codec, dict, new 
 
 // zstdCLI runs `zstd -19 --long=N --patch-from=OLD NEW` with a window
 // covering old and new.
-func (e *patchEncoder) zstdCLI(ctx context.Context, dict, new [][]byte) ([]byte, error) {
+func (e *encoder) zstdCLI(ctx context.Context, dict, new [][]byte) ([]byte, error) {
 	total := delta.BundleSize(dict) + delta.BundleSize(new)
 	if total > delta.ZstdMaxPair {
 		return nil, fmt.Errorf("%d bytes: %w", total, delta.ErrTooLarge)
