@@ -18,7 +18,7 @@ func (s *Server) handleSigningKey(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authorize(w, r, permRead, ""); !ok {
 		return
 	}
-	pub := s.native.signer.Public()
+	pub := s.signer.Public()
 	writeJSON(w, http.StatusOK, api.SigningKeyInfo{PublicKey: checksig.PublicKeyBase64(pub), KeyID: checksig.KeyID(pub)})
 }
 

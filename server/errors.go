@@ -8,6 +8,7 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/server/native"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -32,6 +33,7 @@ func badRequest(msg string) error { return errorf(http.StatusBadRequest, api.Cod
 // place that knows how errors of the lower packages look on the wire.
 func statusOf(err error) (int, string) {
 	var he *httpError
+	var ne *native.Error
 	var me *manifest.Error
 	var mo *store.MissingObjectsError
 	var mbe *http.MaxBytesError
@@ -39,6 +41,8 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.code
+	case errors.As(err, &ne):
+		return ne.Status, ne.Code
 	case errors.As(err, &bre):
 		return http.StatusRequestTimeout, api.CodeRequestTimeout
 	case errors.As(err, &mbe):

@@ -6,11 +6,11 @@ import "context"
 
 // PausePatches stops s's patch workers before their next job until resume
 // is called: what a check answers while a patch is "not made yet".
-func PausePatches(s *Server) (resume func()) { return s.native.patcher.Pause() }
+func PausePatches(s *Server) (resume func()) { return s.patcher.Pause() }
 
 // SettlePatches waits until s's patcher can write nothing more: no job
 // running, none queued unless the workers are paused (PausePatches).
-func SettlePatches(ctx context.Context, s *Server) error { return s.native.patcher.Settle(ctx) }
+func SettlePatches(ctx context.Context, s *Server) error { return s.patcher.Settle(ctx) }
 
 // WaitPatches waits until s has no patch job queued or running.
-func WaitPatches(ctx context.Context, s *Server) error { return s.native.patcher.Wait(ctx) }
+func WaitPatches(ctx context.Context, s *Server) error { return s.patcher.Wait(ctx) }

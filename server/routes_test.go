@@ -38,7 +38,7 @@ func registeredRoutes(t *testing.T) []string {
 		}
 		return files
 	}
-	byDir := map[string][]*ast.File{"api": parse("../api"), "server": parse("."), "capgo": parse("capgo")}
+	byDir := map[string][]*ast.File{"api": parse("../api"), "server": parse("."), "capgo": parse("capgo"), "native": parse("native")}
 	consts := map[string]string{} // "pkg.Name" -> value
 	for _, files := range byDir {
 		for _, f := range files {
@@ -89,7 +89,7 @@ func registeredRoutes(t *testing.T) []string {
 		return "", false
 	}
 	var routes []string
-	for _, dir := range []string{"server", "capgo"} {
+	for _, dir := range []string{"server", "capgo", "native"} {
 		for _, f := range byDir[dir] {
 			ast.Inspect(f, func(n ast.Node) bool {
 				call, ok := n.(*ast.CallExpr)

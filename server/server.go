@@ -19,8 +19,11 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server/capgo"
 	"github.com/patchwire/patchwire/server/catalog"
+	"github.com/patchwire/patchwire/server/native"
+	"github.com/patchwire/patchwire/server/patcher"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -34,7 +37,10 @@ type Server struct {
 	tlsConfig   *tls.Config
 	fingerprint string
 	authLimiter *authLimiter     // failed authentications per address and key id (authlimit.go)
-	native      *native          // native protocol: signing key, patcher (native.go)
+	native      *native.Handler  // native protocol: POST /v1/check (server/native)
+	nativeCfg   NativeConfig     // its settings, defaults applied
+	signer      *checksig.Signer // signs check answers
+	patcher     *patcher.Patcher // makes patches and steps (server/patcher)
 	unsubscribe func()           // ends the patcher's store subscription (publish events)
 	metrics     *metrics         // Prometheus metrics (metrics.go)
 	capgo       *capgo.Handler   // Capgo plugin protocol (server/capgo)
@@ -96,10 +102,10 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		log.Warn(proxyWarning)
 	}
 	s.catalog = catalog.New(st)
-	if s.native, err = newNative(cfg, st, s.catalog, log); err != nil {
+	if err := s.newNative(cfg); err != nil {
 		return nil, err
 	}
-	s.unsubscribe = st.Subscribe(s.native.patcher.OnPublish)
+	s.unsubscribe = st.Subscribe(s.patcher.OnPublish)
 	s.handler = s.routes()
 	s.switches = newSwitches()
 	s.resumeSwitches()
@@ -333,7 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.unsubscribe()
-		s.native.patcher.Close()
+		s.patcher.Close()
 		add(s.capgo.Close())
 	})
 	return errors.Join(errs...)

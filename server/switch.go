@@ -94,13 +94,13 @@ func (s *Server) startSwitch(c api.Channel) {
 	}
 	s.switches.runs[key] = run
 	s.switches.mu.Unlock()
-	if s.native.patcher.Closed() {
+	if s.patcher.Closed() {
 		// The server stops: nothing runs; the pending switch stays in the
 		// store for the next start.
 		s.endRun(key, run)
 		return
 	}
-	s.native.patcher.Background(func(pctx context.Context) {
+	s.patcher.Background(func(pctx context.Context) {
 		stop := context.AfterFunc(pctx, cancel)
 		defer stop()
 		s.runSwitch(ctx, c)
@@ -243,7 +243,7 @@ func (s *Server) prepareSwitch(ctx context.Context, app, channel string, target 
 	}
 	progress(0, len(bases))
 	for i, from := range bases {
-		if err := s.native.patcher.Ensure(ctx, from, target); err != nil {
+		if err := s.patcher.Ensure(ctx, from, target); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -268,7 +268,7 @@ func (s *Server) switchBases(ctx context.Context, app, channel string, target ma
 	if err != nil {
 		return nil, err
 	}
-	n := s.native.cfg.PatchBases
+	n := s.nativeCfg.PatchBases
 	var versions []string
 	for _, c := range as.Channels {
 		if c.Name == channel {
@@ -278,7 +278,7 @@ func (s *Server) switchBases(ctx context.Context, app, channel string, target ma
 			}
 		}
 	}
-	versions = append(versions, s.native.patcher.MostInstalled(ctx, app, channel, n)...)
+	versions = append(versions, s.patcher.MostInstalled(ctx, app, channel, n)...)
 	for i, k := len(bundles)-1, 0; i >= 0 && k < n; i-- {
 		if !bundles[i].Builtin {
 			versions = append(versions, bundles[i].Version)
@@ -325,7 +325,7 @@ func builtinVersions(bundles []api.Bundle) []string {
 // registered as builtin to every bundle the app's channels serve, roll out
 // or are about to switch to, on the patcher's workers.
 func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
-	s.native.patcher.Background(func(ctx context.Context) {
+	s.patcher.Background(func(ctx context.Context) {
 		as, err := s.store.Snapshot(ctx, app, "")
 		if err != nil {
 			s.log.Warn("patches from a builtin bundle", "app", app, "err", err)
@@ -350,7 +350,7 @@ func (s *Server) prepareFromBuiltin(app string, from manifest.Digest) {
 			}
 		}
 		for _, to := range targets {
-			s.native.patcher.Schedule(from, to)
+			s.patcher.Schedule(from, to)
 		}
 	})
 }
