@@ -30,6 +30,10 @@ type NativeConfig struct {
 	// PatchWorkers bounds the background patch encoders; default half the
 	// CPUs, 1 to 4.
 	PatchWorkers int
+	// PatchMemory bounds the memory, in bytes, of the patch jobs running at
+	// once by their estimate (server/patcher/memory.go); a job larger than
+	// it runs alone. Default patcher.DefaultMemory, 256 MiB.
+	PatchMemory int64
 	// SigningKey signs check answers; nil loads DataDir/signing.key,
 	// creating it on first use (an ephemeral key when DataDir is empty).
 	SigningKey ed25519.PrivateKey
@@ -51,6 +55,8 @@ const (
 
 // NativeConfig's defaults.
 const (
+	// DefaultPatchMemory is the patch jobs' memory budget.
+	DefaultPatchMemory = patcher.DefaultMemory
 	// DefaultAnswerTTL is how long a signed check answer is valid.
 	DefaultAnswerTTL = native.DefaultAnswerTTL
 	// DefaultPatchBases is how many bases patches are made from at publish.
@@ -97,7 +103,7 @@ func (s *Server) newNative(cfg Config) error {
 	}
 	s.nativeCfg, s.signer = nc, signer
 	s.patcher = patcher.New(patcher.Options{
-		Store: s.store, Log: s.log, Workers: nc.PatchWorkers, Bases: nc.PatchBases,
+		Store: s.store, Log: s.log, Workers: nc.PatchWorkers, Bases: nc.PatchBases, Memory: nc.PatchMemory,
 		ZstdCLI: nc.ZstdCLI, TmpDir: patchTmpDir(cfg.DataDir),
 	})
 	s.native = native.New(native.Deps{

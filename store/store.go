@@ -63,6 +63,14 @@ type Options struct {
 	// least 512 KiB (a transaction may hold 15 % of it, and a value up to
 	// the 64 KiB value threshold must fit).
 	MemTableSize int64
+	// IndexCacheSize is Badger's cache of table indexes and Bloom filters,
+	// bytes. Default (0) 16 MiB; negative: none (indexes are read from the
+	// memory-mapped tables on every lookup).
+	IndexCacheSize int64
+	// BlockCacheSize is Badger's cache of table data blocks, bytes. Default
+	// (0) none: blocks are uncompressed and read straight from the
+	// memory-mapped tables, so the page cache serves them.
+	BlockCacheSize int64
 	// ReadOnly opens the database read-only (another read-only opener may
 	// share it): every write fails with ErrReadOnly and no GC runs.
 	ReadOnly bool
@@ -94,6 +102,9 @@ func (o *Options) setDefaults() {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = memTableSize
 	}
+	if o.IndexCacheSize == 0 {
+		o.IndexCacheSize = indexCacheSize
+	}
 	if o.Reserve == 0 {
 		o.Reserve = DefaultReserve(o.ValueLogFileSize, o.MemTableSize)
 	}
@@ -110,6 +121,9 @@ func (o *Options) validate() error {
 	}
 	if o.MemTableSize < minMemTableSize {
 		return invalid("memtable size", fmt.Sprint(o.MemTableSize), "must be at least 512 KiB")
+	}
+	if o.BlockCacheSize < 0 {
+		return invalid("block cache size", fmt.Sprint(o.BlockCacheSize), "must not be negative")
 	}
 	return nil
 }
@@ -131,6 +145,7 @@ const (
 	valueLogFileSize = 256 << 20
 	memTableSize     = 32 << 20
 	numMemtables     = 3
+	indexCacheSize   = 16 << 20
 	// minMemTableSize keeps Badger's batch limit (15 % of a memtable) above
 	// valueThreshold, as Badger requires.
 	minMemTableSize = 512 << 10
@@ -267,8 +282,8 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		// nothing. Without compression Badger reads blocks straight from
 		// the memory-mapped tables, so no block cache is needed.
 		WithCompression(options.None).
-		WithBlockCacheSize(0).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(max(opts.IndexCacheSize, 0)).
 		// Not WithLoggingLevel: it replaces the logger with Badger's own.
 		WithLogger(badgerLogger{log}).
 		WithMetricsEnabled(false)

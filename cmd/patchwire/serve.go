@@ -26,6 +26,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		shutdownT time.Duration
 		reserve   int64
 		scrubT    time.Duration
+		mem       memoryFlags
 	)
 	fs.StringVar(&cfg.DataDir, "data", "./patchwire-data", "data directory (store, TLS certificate, admin key)")
 	fs.StringVar(&cfg.Addr, "addr", ":8443", "HOST:PORT for HTTPS (TCP) and HTTP/3 (UDP)")
@@ -55,6 +56,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Int64Var(&reserve, "reserve-bytes", 0, "free disk space the store keeps for Badger; writes that would use it answer 507 (0: the default, 960 MiB; -1: no guard)")
 	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	mem.register(fs)
 	finishConnLimits := connLimitFlags(fs, &cfg.Limits)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -84,10 +86,17 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if gcEvery == 0 {
 		gcEvery = -1
 	}
-	st, err := store.Open(store.Options{
+	if err := mem.validate(); err != nil {
+		return err
+	}
+	mem.apply(env.getenv, log)
+	cfg.Native.PatchMemory = mem.patchMB << 20
+	sopts := store.Options{
 		Dir: filepath.Join(cfg.DataDir, "db"), Logger: log, Limits: cfg.Limits.Bundle,
 		GCGrace: gcGrace, GCInterval: gcEvery, Reserve: reserve,
-	})
+	}
+	mem.storeOptions(&sopts)
+	st, err := store.Open(sopts)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
