@@ -77,7 +77,13 @@ func statusOf(err error) (int, string) {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
-	if status >= 500 && !storageError(err) {
+	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		// The client went away (or the server is shutting down): nobody
+		// reads the answer, and it says nothing about the server's health.
+		log.Debug("request ended before its answer", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "request canceled"
+	case status >= 500 && !storageError(err):
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error; see the server log"
 	}

@@ -80,7 +80,7 @@ func (p *prepared) appendManifest(dst, base []byte) []byte {
 // preparedCache holds prepared answers by manifest digest, bounded in
 // bytes (least recently used out), and builds each at most once at a time.
 type preparedCache struct {
-	st  *store.Store
+	st  Store
 	max int64
 	log *slog.Logger
 	now func() time.Time
@@ -106,7 +106,7 @@ type buildCall struct {
 	err  error
 }
 
-func newPreparedCache(st *store.Store, max int64, log *slog.Logger, now func() time.Time) *preparedCache {
+func newPreparedCache(st Store, max int64, log *slog.Logger, now func() time.Time) *preparedCache {
 	stop, cancel := context.WithCancel(context.Background())
 	return &preparedCache{st: st, max: max, log: log, now: now,
 		m: map[manifest.Digest]*prepared{}, lru: list.New(), inflight: map[manifest.Digest]*buildCall{},
@@ -255,7 +255,7 @@ type fileJob struct {
 
 // prepare derives what is missing for manifest d (its zip, the Brotli forms
 // of its large files) and builds the prepared answer.
-func prepare(ctx context.Context, st *store.Store, d manifest.Digest) (*prepared, error) {
+func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error) {
 	m, err := st.LoadManifest(ctx, d)
 	if err != nil {
 		return nil, err
@@ -393,7 +393,7 @@ func prepare(ctx context.Context, st *store.Store, d manifest.Digest) (*prepared
 }
 
 // runJobs compresses the jobs on GOMAXPROCS goroutines.
-func runJobs(ctx context.Context, st *store.Store, jobs []*fileJob) {
+func runJobs(ctx context.Context, st Store, jobs []*fileJob) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {

@@ -114,9 +114,19 @@ func (nopObserver) UpdateCheck(string, string) {}
 func (nopObserver) StatsEvents(int, int)       {}
 func (nopObserver) DevicesDropped(int)         {}
 
+// Store is the store roles the adapter uses: objects and the zips and
+// per-file forms derived from them, manifests (and, without a Snapshot,
+// the catalog), and device activity.
+type Store interface {
+	store.Objects
+	store.DerivedObjects
+	store.Catalog
+	store.DeviceActivity
+}
+
 // Deps is what the adapter needs.
 type Deps struct {
-	Store *store.Store
+	Store Store
 	// Snapshot reads the resolver's view of an app for one device: the
 	// server's catalog.Catalog; nil means a catalog.Catalog of the
 	// handler's own over Store.
@@ -144,7 +154,7 @@ type Deps struct {
 // Handler serves the Capgo device protocol. Create it with New, mount it with
 // Register, and Close it after the HTTP servers stopped.
 type Handler struct {
-	st        *store.Store
+	st        Store
 	snapshot  func(ctx context.Context, app, deviceID string) (resolver.Snapshot, error)
 	publicURL string
 	baseURL   func(r *http.Request) string

@@ -21,7 +21,7 @@ var errBusy = errors.New("stats writer busy")
 // commits goes into the next: a group commit, so many requests cost one
 // fsync.
 type recorder struct {
-	st  *store.Store
+	st  Store
 	lim Limits
 	log *slog.Logger
 	obs Observer
@@ -39,7 +39,7 @@ type recorder struct {
 
 type devKey struct{ app, device string }
 
-func newRecorder(st *store.Store, lim Limits, log *slog.Logger, obs Observer) *recorder {
+func newRecorder(st Store, lim Limits, log *slog.Logger, obs Observer) *recorder {
 	r := &recorder{
 		st: st, lim: lim, log: log, obs: obs,
 		devices: map[devKey]store.DeviceReport{},

@@ -18,13 +18,13 @@ const MaxApps = 4096
 // Catalog keeps the decoded catalog of every app devices ask about. It is
 // safe for concurrent use.
 type Catalog struct {
-	st   *store.Store
+	st   store.Catalog
 	apps sync.Map // app id -> *entry
 	n    atomic.Int64
 }
 
 // New returns an empty Catalog over st; apps are read on first use.
-func New(st *store.Store) *Catalog { return &Catalog{st: st} }
+func New(st store.Catalog) *Catalog { return &Catalog{st: st} }
 
 // App is one app's decoded catalog at one store generation. It is
 // immutable: share it, never change it.

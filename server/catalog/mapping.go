@@ -12,7 +12,7 @@ import (
 // snapshot (one Badger read transaction, no cache): every change committed
 // before the call is visible. An unknown app gives a snapshot whose
 // App.Exists is false and a nil error.
-func Snapshot(ctx context.Context, st *store.Store, app, deviceID string) (resolver.Snapshot, error) {
+func Snapshot(ctx context.Context, st store.Catalog, app, deviceID string) (resolver.Snapshot, error) {
 	as, err := st.Snapshot(ctx, app, deviceID)
 	if err != nil {
 		return resolver.Snapshot{}, err

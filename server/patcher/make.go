@@ -68,7 +68,7 @@ func storeKey(k resolver.PatchKey) store.PatchKey {
 
 // lookupPatches reads the mappings of keys: made patches as refs, and
 // which keys have any mapping at all (useless ones included).
-func lookupPatches(ctx context.Context, st *store.Store, keys []resolver.PatchKey) (map[resolver.PatchKey]resolver.PatchRef, map[resolver.PatchKey]bool, error) {
+func lookupPatches(ctx context.Context, st Store, keys []resolver.PatchKey) (map[resolver.PatchKey]resolver.PatchRef, map[resolver.PatchKey]bool, error) {
 	sk := make([]store.PatchKey, len(keys))
 	for i, k := range keys {
 		sk[i] = storeKey(k)
@@ -140,7 +140,7 @@ func ignoreNotFound(err error) error {
 
 // patchMaker makes the patches of one job, reading each file once.
 type patchMaker struct {
-	st    *store.Store
+	st    Store
 	enc   *encoder
 	ctx   context.Context
 	c     *resolver.Changes

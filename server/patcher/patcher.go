@@ -43,11 +43,20 @@ const patchMinFile = 128
 // (the next check or publish schedules it again).
 const patchQueue = 1024
 
+// Store is the store roles the patcher uses: it reads bundles and their
+// publish events from the catalog, objects to patch, and writes patch
+// objects and their mappings.
+type Store interface {
+	store.Objects
+	store.Patches
+	store.Catalog
+}
+
 // Options configure a Patcher. Store is required; zero fields take the
 // defaults.
 type Options struct {
 	// Store holds the bundles, and receives the patches and steps.
-	Store *store.Store
+	Store Store
 	// Log receives job failures and progress. Default slog.Default().
 	Log *slog.Logger
 	// Workers bounds the jobs encoding at once; default half the CPUs, 1
@@ -85,7 +94,7 @@ type job struct {
 // Patcher makes patches and steps in the background; see the package
 // documentation. It is safe for concurrent use.
 type Patcher struct {
-	st    *store.Store
+	st    Store
 	log   *slog.Logger
 	enc   *encoder
 	bases int

@@ -40,14 +40,14 @@ func stepKey(codec string, from, to manifest.Digest) store.PatchKey {
 // every pair checked (plans) so that a check of a pair seen before reads
 // nothing from the store.
 type steps struct {
-	st    *store.Store
+	st    Store
 	plans planCache
 	mu    sync.Mutex
 	// making holds a channel per pair being made, closed when done.
 	making map[[2]manifest.Digest]chan struct{}
 }
 
-func newSteps(st *store.Store) *steps {
+func newSteps(st Store) *steps {
 	return &steps{st: st, making: map[[2]manifest.Digest]chan struct{}{}}
 }
 
