@@ -38,6 +38,7 @@ type ObjectReader struct {
 
 	mu     sync.Mutex
 	buf    []byte // bytes of chunk cur (in the stream read), from a pool
+	shared bool   // buf is the chunk cache's (read only), not the pool's
 	cur    int    // chunk in buf; -1: none
 	start  int64  // offset of buf[0] in the stream
 	legacy *Object
@@ -157,12 +158,18 @@ func (r *ObjectReader) Close() error {
 }
 
 func (r *ObjectReader) release() {
-	if r.buf != nil {
+	r.dropBuf()
+	r.legacy = nil
+}
+
+// dropBuf lets go of the chunk buffer: back to the pool when it is the
+// pool's.
+func (r *ObjectReader) dropBuf() {
+	if r.buf != nil && !r.shared {
 		b := r.buf[:0]
 		chunkPool.Put(&b)
-		r.buf, r.cur = nil, -1
 	}
-	r.legacy = nil
+	r.buf, r.cur, r.shared = nil, -1, false
 }
 
 // chunkAt returns the bytes of the chunk holding stream offset off and
@@ -182,14 +189,23 @@ func (r *ObjectReader) chunkAt(off int64) ([]byte, int64, error) {
 	if i == r.cur {
 		return r.buf, r.start, nil
 	}
-	if r.buf == nil {
-		r.buf = *chunkPool.Get().(*[]byte)
-	}
-	b, err := r.s.readChunk(r.ctx, r.m, i, !r.encoded, r.buf)
-	if err != nil {
-		r.release()
-		r.err = err
-		return nil, 0, err
+	key := chunkKeyOf(r.m, i, !r.encoded)
+	b := r.s.chunks.get(key)
+	if b != nil {
+		r.dropBuf()
+		r.shared = true
+	} else {
+		if r.buf == nil || r.shared {
+			r.buf, r.shared = *chunkPool.Get().(*[]byte), false
+		}
+		var err error
+		b, err = r.s.readChunk(r.ctx, r.m, i, !r.encoded, r.buf)
+		if err != nil {
+			r.release()
+			r.err = err
+			return nil, 0, err
+		}
+		r.s.chunks.put(key, b)
 	}
 	r.buf, r.cur, r.start = b, i, int64(i)*r.m.chunkRaw
 	if r.encoded {

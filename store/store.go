@@ -71,6 +71,11 @@ type Options struct {
 	// (0) none: blocks are uncompressed and read straight from the
 	// memory-mapped tables, so the page cache serves them.
 	BlockCacheSize int64
+	// ObjectCacheSize bounds, in bytes, the recently read small object
+	// chunks (up to 256 KiB each) kept in memory, checked, so the objects
+	// most downloaded are served without a database read. Default (0)
+	// 32 MiB; negative: none.
+	ObjectCacheSize int64
 	// ReadOnly opens the database read-only (another read-only opener may
 	// share it): every write fails with ErrReadOnly and no GC runs.
 	ReadOnly bool
@@ -101,6 +106,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = memTableSize
+	}
+	if o.ObjectCacheSize == 0 {
+		o.ObjectCacheSize = objectCacheSize
 	}
 	if o.IndexCacheSize == 0 {
 		o.IndexCacheSize = indexCacheSize
@@ -146,6 +154,7 @@ const (
 	memTableSize     = 32 << 20
 	numMemtables     = 3
 	indexCacheSize   = 16 << 20
+	objectCacheSize  = 32 << 20
 	// minMemTableSize keeps Badger's batch limit (15 % of a memtable) above
 	// valueThreshold, as Badger requires.
 	minMemTableSize = 512 << 10
@@ -168,7 +177,9 @@ type Store struct {
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 	cache *manifestCache
-	space *spaceGuard
+	// chunks keeps recently read small object chunks (chunkcache.go).
+	chunks *chunkCache
+	space  *spaceGuard
 	// readOnly is what every write returns when the store is read-only
 	// (wrapping ErrReadOnly), nil when it is writable.
 	readOnly error
@@ -249,7 +260,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16),
+	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize),
 		space: space, readOnly: readOnly}
 	if opts.GCInterval > 0 && readOnly == nil {
 		ctx, cancel := context.WithCancel(context.Background())

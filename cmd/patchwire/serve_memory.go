@@ -19,6 +19,7 @@ type memoryFlags struct {
 	memtableMB   int64
 	indexCacheMB int64
 	blockCacheMB int64
+	objectMB     int64
 	patchMB      int64
 	limitMB      int64
 }
@@ -28,6 +29,9 @@ const (
 	defaultMemtableMB   = 32
 	defaultIndexCacheMB = 16
 	defaultBlockCacheMB = 0
+	// defaultObjectCacheMB is the store's cache of small object chunks
+	// (store.Options.ObjectCacheSize).
+	defaultObjectCacheMB = 32
 	// defaultMemoryLimitMB is the Go runtime's soft memory limit: below the
 	// 256 MiB target, leaving room for memory-mapped tables and stacks.
 	defaultMemoryLimitMB = 224
@@ -37,6 +41,7 @@ func (m *memoryFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&m.memtableMB, "badger-memtable-mb", defaultMemtableMB, "size of one Badger memtable, MiB (3 are kept; at least 1)")
 	fs.Int64Var(&m.indexCacheMB, "badger-index-cache-mb", defaultIndexCacheMB, "Badger's cache of table indexes and Bloom filters, MiB (0: none)")
 	fs.Int64Var(&m.blockCacheMB, "badger-block-cache-mb", defaultBlockCacheMB, "Badger's cache of table blocks, MiB (0: none, the page cache serves them)")
+	fs.Int64Var(&m.objectMB, "object-cache-mb", defaultObjectCacheMB, "recently downloaded small object chunks kept in memory, checked, MiB (0: none)")
 	fs.Int64Var(&m.patchMB, "patch-memory-mb", server.DefaultPatchMemory>>20, "memory the patch jobs running at once may use, by their estimate, MiB; a larger job runs alone")
 	fs.Int64Var(&m.limitMB, "memory-limit-mb", defaultMemoryLimitMB, "soft limit of the Go heap, MiB: the garbage collector works harder near it (0: none; GOMEMLIMIT, when set, wins)")
 }
@@ -51,6 +56,7 @@ func (m *memoryFlags) validate() error {
 		{"--badger-memtable-mb", m.memtableMB, 1},
 		{"--badger-index-cache-mb", m.indexCacheMB, 0},
 		{"--badger-block-cache-mb", m.blockCacheMB, 0},
+		{"--object-cache-mb", m.objectMB, 0},
 		{"--patch-memory-mb", m.patchMB, 1},
 		{"--memory-limit-mb", m.limitMB, 0},
 	} {
@@ -78,4 +84,8 @@ func (m *memoryFlags) storeOptions(opts *store.Options) {
 		opts.IndexCacheSize = -1
 	}
 	opts.BlockCacheSize = m.blockCacheMB << 20
+	opts.ObjectCacheSize = m.objectMB << 20
+	if m.objectMB == 0 {
+		opts.ObjectCacheSize = -1
+	}
 }
