@@ -18,7 +18,7 @@ import (
 // size), and the order in which From's files form a bundle patch's
 // dictionary. This depends on the two manifests only, so every device
 // taking the step gets the same patches; the server turns it into a step
-// object (server/step.go) with one bundle patch, or whole objects,
+// object (server/patcher/step.go) with one bundle patch, or whole objects,
 // whichever the device downloads less with.
 //
 // The bundle layout (which files of From form the dictionary, in which

@@ -27,7 +27,7 @@ func BenchmarkObjectHandler(b *testing.B) {
 			for range b.N {
 				req, _ := http.NewRequest("GET", url, nil)
 				req.RemoteAddr = "127.0.0.1:1"
-				clear(w.h)
+				w.reset()
 				h.ServeHTTP(w, req)
 				if w.status != http.StatusOK {
 					b.Fatalf("status %d", w.status)
