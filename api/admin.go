@@ -70,6 +70,14 @@ type Bundle struct {
 	// runs it; no channel serves it unless set to it explicitly.
 	Builtin       bool   `json:"builtin,omitempty"`
 	NativeVersion string `json:"native_version,omitempty"`
+	// StoredBytes is what the bundle added to the store after dedup: the
+	// size of the files no object stored before its upload had (0 for
+	// bundles committed before the figure was kept).
+	StoredBytes int64 `json:"stored_bytes"`
+	// Channels are the channels that serve the bundle or roll it out
+	// (filled by the bundle list; a bundle some channel names cannot be
+	// deleted).
+	Channels []string `json:"channels,omitempty"`
 }
 
 // UploadRequest is the body of POST /api/v1/apps/{app}/uploads: the bundle's
