@@ -26,10 +26,12 @@ fuzz:
 		echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
-# Debian tools the tests and benchmarks compare against.
+# Debian tools the tests and benchmarks compare against, and the browser the console tests drive.
 tools:
 	@command -v zstd >/dev/null && command -v bsdiff >/dev/null && command -v xdelta3 >/dev/null || \
 		(apt-get update && apt-get install -y zstd bsdiff xdelta3)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y chromium chromium-driver)
 
 # The default benchmark suite (patchwire bench suite, see README "Benchmarks"): bytes per update on
 # three npm series against zip, Capgo-style partial, zstd and bsdiff, and a short load run against

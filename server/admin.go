@@ -103,10 +103,30 @@ func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, notFoundApp(err, app))
 		return
 	}
-	bundles, err := s.store.ListBundles(r.Context(), app)
+	ctx := r.Context()
+	bundles, err := s.store.ListBundles(ctx, app)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
+	}
+	stored, err := s.store.BundleStoredBytes(ctx, app)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	channels, err := s.store.ListChannels(ctx, app)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	for i := range bundles {
+		b := &bundles[i]
+		b.StoredBytes = stored[b.Version]
+		for _, c := range channels {
+			if c.Bundle == b.Version || c.Rollout != nil && c.Rollout.Bundle == b.Version {
+				b.Channels = append(b.Channels, c.Name)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, nonNil(bundles))
 }

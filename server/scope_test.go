@@ -128,6 +128,8 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 	}
 	channel("production", "1.0.0")
 	channel("beta", "1.0.0")
+	must(st.RecordActivity(ctx, store.Activity{Devices: []store.DeviceReport{{App: app, DeviceID: deviceN(500),
+		Platform: "android", Bundle: "1.0.0", Channel: "production", SetChannel: true}}}))
 	for i := range callers {
 		commit(fmt.Sprintf("2.0.%d", i), fmt.Sprintf("delete me %d", i))
 		channel(fmt.Sprintf("del-%d", i), "")
@@ -284,7 +286,11 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"DELETE " + api.PathDeviceOverride: {needWrite, true, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return appParams("device", f.devices[i]), nil
 		}},
-		"GET " + api.PathStats: {needRead, true, onApp()},
+		"GET " + api.PathStats:       {needRead, true, onApp()},
+		"GET " + api.PathStatsSeries: {needRead, true, onApp()},
+		"GET " + api.PathDevices:     {needRead, true, onApp()},
+		"GET " + api.PathDevice:      {needRead, true, onApp("device", deviceN(500))},
+		"GET " + api.PathWhoami:      {needRead, false, none},
 
 		// Device and object routes: no key.
 		"GET " + api.PathHealth:     {needPublic, false, none},

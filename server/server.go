@@ -395,6 +395,7 @@ func (s *Server) routes() http.Handler {
 	s.capgo = capgo.New(deps)
 	s.capgo.Register(mux)
 	s.statsRoutes(mux)
+	s.consoleRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
 	return s.guardBodies(s.recoverer(s.devLimits.wrap(s.clientIP, s.metrics.wrap(mux))))
 }

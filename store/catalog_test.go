@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -162,11 +163,11 @@ func TestCommitBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := api.Bundle{App: "app", Version: "1.0.0", Manifest: m.Digest(), Files: 6, Size: m.TotalSize(), CreatedAt: b.CreatedAt, BundleMeta: meta}
-	if b != want || b.CreatedAt.IsZero() {
+	if !reflect.DeepEqual(b, want) || b.CreatedAt.IsZero() {
 		t.Errorf("CommitBundle = %+v; want %+v", b, want)
 	}
 	got, err := s.GetBundle(ctx, "app", "1.0.0")
-	if err != nil || got != b {
+	if err != nil || !reflect.DeepEqual(got, b) {
 		t.Errorf("GetBundle = %+v, %v; want %+v", got, err, b)
 	}
 	lm, err := s.LoadManifest(ctx, b.Manifest)

@@ -280,6 +280,10 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 				rec.Channel = r.Channel
 			}
 		}
+		if len(b.reports) > 0 && rec.Bundle != "" {
+			// Reports are update checks, coalesced per device and flush.
+			delta(b.app, rec.Channel, rec.Bundle).Checks++
+		}
 		if oldChannel != rec.Channel || oldBundle != rec.Bundle {
 			if oldBundle != "" {
 				delta(b.app, oldChannel, oldBundle).Devices--
@@ -325,7 +329,7 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 			return err
 		}
 	}
-	return addCounters(txn, deltas)
+	return addCounters(txn, now, deltas)
 }
 
 // EventBundle is the bundle version an event's version_name is about: the
@@ -386,8 +390,9 @@ func (s *Store) DeviceEvents(ctx context.Context, app, id string) ([]api.DeviceE
 
 // ExpireDevices forgets the devices of every app not seen for idle: their
 // records, their events and their place in the per-bundle device counts.
-// It returns how many it removed. Run it now and then (the server does,
-// hourly); it reads every device record.
+// It returns how many it removed. It also prunes the hour buckets of the
+// stats series older than SeriesRetention. Run it now and then (the server
+// does, hourly); it reads every device record.
 func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, error) {
 	cutoff := s.now().Add(-idle)
 	var expired [][]byte
@@ -439,12 +444,15 @@ func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, err
 				}
 				n++
 			}
-			return addCounters(txn, deltas)
+			return addCounters(txn, s.now(), deltas)
 		})
 		if err != nil {
 			return removed, fmt.Errorf("expire devices: %w", err)
 		}
 		removed += n
+	}
+	if _, err := s.pruneSeries(ctx); err != nil {
+		return removed, fmt.Errorf("expire devices: %w", err)
 	}
 	return removed, nil
 }

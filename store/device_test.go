@@ -35,15 +35,20 @@ func statsOf(t *testing.T, s *Store, channel string) map[string]api.BundleStats 
 	return m
 }
 
-func TestRecordActivity(t *testing.T) {
-	s, c := newTestStore(t)
-	ctx := context.Background()
-	rec := func(a Activity) {
+// recorder returns a function that records a and fails t on an error.
+func recorder(t *testing.T, s *Store) func(a Activity) {
+	return func(a Activity) {
 		t.Helper()
-		if err := s.RecordActivity(ctx, a); err != nil {
+		if err := s.RecordActivity(context.Background(), a); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestRecordActivity(t *testing.T) {
+	s, c := newTestStore(t)
+	ctx := context.Background()
+	rec := recorder(t, s)
 	rec(Activity{Devices: []DeviceReport{report(devA, "builtin", "production"), report(devB, "builtin", "beta")}})
 	c.Advance(time.Minute)
 	rec(Activity{

@@ -102,8 +102,12 @@
 //	                        one stats event (seq uint64 BE, per device), JSON {at, device_at,
 //	                        action, version_name, old_version_name, channel, metadata}
 //	sb/<app>\x00<channel>\x00<bundle>
-//	                        per-bundle counters, JSON {devices, downloads, installs, failures,
-//	                        rollbacks}; devices is kept in step with the dv/ records
+//	                        per-bundle counters, JSON {devices, checks, downloads, installs,
+//	                        failures, rollbacks}; devices is kept in step with the dv/ records
+//	sh/<app>\x00<hour><channel>\x00<bundle>
+//	                        the same counters for one UTC hour (hour: Unix seconds, uint64 BE):
+//	                        the counts added that hour, devices the gauge after its last
+//	                        write (series.go)
 //
 // # Derived objects
 //
@@ -125,7 +129,11 @@
 // its newest [EventsPerDevice] events (older ones are deleted as new ones
 // arrive), and [Store.ExpireDevices] forgets devices not seen for a given
 // time with all their events. Stats writes are batched by the server (one
-// transaction for many requests), not one per request.
+// transaction for many requests), not one per request. Every counter write
+// also lands in its hour bucket (sh/), which [Store.StatsSeries] sums into
+// hours or days for charts, carrying each device gauge forward through
+// hours nothing changed in; buckets older than [SeriesRetention] are pruned
+// by ExpireDevices, but for the newest of each channel and bundle.
 //
 // # Channels
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	badger "github.com/dgraph-io/badger/v4"
@@ -19,6 +20,7 @@ import (
 // others count events.
 type bundleCounters struct {
 	Devices   int64 `json:"devices,omitempty"`
+	Checks    int64 `json:"checks,omitempty"`
 	Downloads int64 `json:"downloads,omitempty"`
 	Installs  int64 `json:"installs,omitempty"`
 	Failures  int64 `json:"failures,omitempty"`
@@ -27,6 +29,7 @@ type bundleCounters struct {
 
 func (c *bundleCounters) add(d bundleCounters) {
 	c.Devices += d.Devices
+	c.Checks += d.Checks
 	c.Downloads += d.Downloads
 	c.Installs += d.Installs
 	c.Failures += d.Failures
@@ -76,8 +79,9 @@ func countEvent(c *bundleCounters, action string) {
 	}
 }
 
-// addCounters applies deltas to the sb/ records, in key order.
-func addCounters(txn *badger.Txn, deltas map[counterKey]*bundleCounters) error {
+// addCounters applies deltas to the sb/ records, in key order, and to
+// their hour buckets at now (sh/, series.go).
+func addCounters(txn *badger.Txn, now time.Time, deltas map[counterKey]*bundleCounters) error {
 	keys := make([]counterKey, 0, len(deltas))
 	for k, d := range deltas {
 		if !d.zero() {
@@ -112,6 +116,9 @@ func addCounters(txn *badger.Txn, deltas map[counterKey]*bundleCounters) error {
 			return err
 		}
 		if err := txn.Set(key, enc); err != nil {
+			return err
+		}
+		if err := addSeries(txn, k, now, *deltas[k], c.Devices); err != nil {
 			return err
 		}
 	}
@@ -153,7 +160,9 @@ func (s *Store) BundleStats(ctx context.Context, app, channel string) ([]api.Bun
 	}
 	out := make([]api.BundleStats, 0, len(sums))
 	for v, c := range sums {
-		if c.zero() {
+		shown := *c
+		shown.Checks = 0 // counted for the series; BundleStats has no checks
+		if shown.zero() {
 			continue
 		}
 		out = append(out, api.BundleStats{Version: v, Devices: c.Devices, Downloads: c.Downloads,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestReopen(t *testing.T) {
 	if after := allKeys(t, s); !slices.Equal(before, after) {
 		t.Errorf("keys differ after reopen:\nbefore %v\nafter  %v", before, after)
 	}
-	if got, err := s.GetBundle(ctx, "app", "1.0.0"); err != nil || got != b {
+	if got, err := s.GetBundle(ctx, "app", "1.0.0"); err != nil || !reflect.DeepEqual(got, b) {
 		t.Errorf("GetBundle after reopen = %+v, %v", got, err)
 	}
 	if _, err := s.Authenticate(ctx, secret); err != nil {

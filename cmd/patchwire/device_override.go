@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
 )
 
 // deviceVerbs are the verbs of `patchwire device`. Other files add theirs
@@ -78,26 +79,16 @@ func clearedMessage(dc api.DeviceChannels) string {
 // administrator's override and, separately, an old plugin's self-assigned
 // channel.
 func runDeviceShow(ctx context.Context, env *cliEnv, args []string) error {
-	cmd := newAPICommand("device show", env)
-	app := cmd.requireApp()
-	device := cmd.String("device", "", "device id (required; compared case-insensitively)")
-	asJSON := cmd.Bool("json", false, "print JSON")
-	if _, err := cmd.parse(args); err != nil {
-		return err
-	}
-	if *device == "" {
-		return usageError("device show needs --device ID")
-	}
-	c, err := cmd.client(env)
+	da, err := parseDeviceArgs(env, "device show", args)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	dc, err := c.DeviceChannels(ctx, *app, *device)
+	defer da.c.Close()
+	dc, err := da.c.DeviceChannels(ctx, da.app, da.device)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if da.asJSON {
 		return printJSON(env, dc)
 	}
 	orNone := func(s, what string) string {
@@ -106,8 +97,34 @@ func runDeviceShow(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return s + " (" + what + ")"
 	}
-	fmt.Fprintf(env.stdout, "Device %s of %s\n", dc.Device, *app)
+	fmt.Fprintf(env.stdout, "Device %s of %s\n", dc.Device, da.app)
 	fmt.Fprintf(env.stdout, "  override:       %s\n", orNone(dc.Override, "pinned by an administrator"))
 	fmt.Fprintf(env.stdout, "  self-assigned:  %s\n", orNone(dc.SelfAssigned, "chosen by an old plugin with setChannel"))
 	return nil
+}
+
+// deviceArgs are the flags of the device verbs that look at one device.
+type deviceArgs struct {
+	app, device string
+	asJSON      bool
+	c           *client.Client
+}
+
+// parseDeviceArgs parses --app, --device and --json for verb and connects.
+func parseDeviceArgs(env *cliEnv, verb string, args []string) (deviceArgs, error) {
+	cmd := newAPICommand(verb, env)
+	app := cmd.requireApp()
+	device := cmd.String("device", "", "device id (required; compared case-insensitively)")
+	asJSON := cmd.Bool("json", false, "print JSON")
+	if _, err := cmd.parse(args); err != nil {
+		return deviceArgs{}, err
+	}
+	if *device == "" {
+		return deviceArgs{}, usageError(verb + " needs --device ID")
+	}
+	c, err := cmd.client(env)
+	if err != nil {
+		return deviceArgs{}, err
+	}
+	return deviceArgs{app: *app, device: *device, asJSON: *asJSON, c: c}, nil
 }

@@ -14,7 +14,30 @@ func runKey(ctx context.Context, env *cliEnv, args []string) error {
 		"list":    runKeyList,
 		"delete":  runKeyDelete,
 		"signing": runKeySigning,
+		"whoami":  runKeyWhoami,
 	})
+}
+
+// runKeyWhoami prints the key the CLI calls with: its id, scope, apps and
+// channels.
+func runKeyWhoami(ctx context.Context, env *cliEnv, args []string) error {
+	cmd := newAPICommand("key whoami", env)
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	me, err := c.Whoami(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, me)
+	}
+	fmt.Fprintf(env.stdout, "Key %s (%s): scope %s, apps %s, channels %s\n", me.KeyID, me.Name, me.Scope,
+		orAll(me.Apps, me.Scope != api.ScopeUpload), orAll(me.Channels, me.Scope != api.ScopeUpload))
+	return nil
 }
 
 // orAll joins names, or is "*" (all) when the list is empty and all is

@@ -61,6 +61,23 @@ func TestStats(t *testing.T) {
 	if out := c.must("stats", "--app", "com.example.app", "--channel", "beta"); !strings.Contains(out, "No devices") {
 		t.Errorf("stats of an unused channel:\n%s", out)
 	}
+	// The same over time, the device found by search, and the key.
+	series := c.must("stats", "--app", "com.example.app", "--series")
+	if !strings.Contains(series, "BUCKET (UTC)") || !strings.Contains(series, "1.0.1") {
+		t.Errorf("stats --series:\n%s", series)
+	}
+	if out := c.must("stats", "--app", "com.example.app", "--series", "--bucket", "day", "--since", "72h"); !strings.Contains(out, "1.0.1") {
+		t.Errorf("stats --series --bucket day:\n%s", out)
+	}
+	if out := c.must("device", "list", "--app", "com.example.app", "--search", "44F1"); !strings.Contains(out, "44f128a5-ac7a-4c9a-be4c-224b6bf81b20") {
+		t.Errorf("device list --search:\n%s", out)
+	}
+	if out := c.must("device", "info", "--app", "com.example.app", "--device", "44f128a5-ac7a-4c9a-be4c-224b6bf81b20"); !strings.Contains(out, "update_fail") || !strings.Contains(out, "android") {
+		t.Errorf("device info:\n%s", out)
+	}
+	if out := c.must("key", "whoami"); !strings.Contains(out, "scope admin") {
+		t.Errorf("key whoami:\n%s", out)
+	}
 	if _, _, err := c.run("stats"); err == nil {
 		t.Error("stats without --app succeeded")
 	}
