@@ -66,7 +66,8 @@ type StatsSeries struct {
 // Series is one bundle version's counters over time. Devices is a gauge
 // (devices running the version at the end of the bucket); the others count
 // what happened in the bucket: Checks update checks made from the version,
-// Downloads, Installs, Failures and Rollbacks as in BundleStats.
+// Downloads, Installs, Failures and Rollbacks as in BundleStats, and the
+// download bytes below.
 type Series struct {
 	Version   string  `json:"version"`
 	Devices   []int64 `json:"devices"`
@@ -75,4 +76,10 @@ type Series struct {
 	Installs  []int64 `json:"installs"`
 	Failures  []int64 `json:"failures"`
 	Rollbacks []int64 `json:"rollbacks"`
+	// BytesServed is what devices that completed a download of the
+	// version in the bucket were sent (Capgo: the zip, or the manifest
+	// files their previous bundle lacked, Brotli where served so);
+	// BytesFull what full-zip delivery would have sent them.
+	BytesServed []int64 `json:"bytes_served"`
+	BytesFull   []int64 `json:"bytes_full"`
 }

@@ -79,6 +79,10 @@ type Event struct {
 	// failures send "<version>:<file>"); OldVersion the previous bundle.
 	Version, OldVersion string
 	Metadata            map[string]string
+	// BytesServed and BytesFull, on an event that completes a download,
+	// are the bytes the device was sent for it and the size of the bundle's
+	// full zip: the series count them (bytes saved = full - served).
+	BytesServed, BytesFull int64
 }
 
 // Activity is a batch of device reports and events, written by
@@ -314,7 +318,10 @@ func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
 			}
 			rec.NextSeq++
 			rec.Events++
-			countEvent(delta(b.app, rec.Channel, EventBundle(e.Version)), e.Action)
+			d := delta(b.app, rec.Channel, EventBundle(e.Version))
+			countEvent(d, e.Action)
+			d.BytesServed += e.BytesServed
+			d.BytesFull += e.BytesFull
 		}
 		for ; rec.Events > EventsPerDevice; rec.Events-- {
 			if err := txn.Delete(eventKey(b.app, b.id, rec.NextSeq-uint64(rec.Events))); err != nil {

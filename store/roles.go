@@ -84,6 +84,8 @@ type DeviceActivity interface {
 	RecordActivity(ctx context.Context, a Activity) error
 	// SetSelfAssigned records (or, with channel "", clears) a device's own channel choice.
 	SetSelfAssigned(ctx context.Context, app, deviceID, channel string) error
+	// GetDevice reads one device record (what its last reports said).
+	GetDevice(ctx context.Context, app, id string) (api.Device, error)
 	// ExpireDevices deletes devices idle for longer than idle.
 	ExpireDevices(ctx context.Context, idle time.Duration) (int, error)
 }

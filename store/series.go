@@ -129,7 +129,8 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 		sr := series[version]
 		if sr == nil {
 			sr = &api.Series{Version: version, Devices: make([]int64, n), Checks: make([]int64, n),
-				Downloads: make([]int64, n), Installs: make([]int64, n), Failures: make([]int64, n), Rollbacks: make([]int64, n)}
+				Downloads: make([]int64, n), Installs: make([]int64, n), Failures: make([]int64, n), Rollbacks: make([]int64, n),
+				BytesServed: make([]int64, n), BytesFull: make([]int64, n)}
 			series[version] = sr
 		}
 		return sr
@@ -172,6 +173,8 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 				sr.Installs[idx] += c.Installs
 				sr.Failures[idx] += c.Failures
 				sr.Rollbacks[idx] += c.Rollbacks
+				sr.BytesServed[idx] += c.BytesServed
+				sr.BytesFull[idx] += c.BytesFull
 			}
 			return ctx.Err()
 		})
@@ -192,7 +195,7 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 }
 
 func allZero(sr *api.Series) bool {
-	for _, xs := range [][]int64{sr.Devices, sr.Checks, sr.Downloads, sr.Installs, sr.Failures, sr.Rollbacks} {
+	for _, xs := range [][]int64{sr.Devices, sr.Checks, sr.Downloads, sr.Installs, sr.Failures, sr.Rollbacks, sr.BytesServed, sr.BytesFull} {
 		for _, x := range xs {
 			if x != 0 {
 				return false

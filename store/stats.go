@@ -25,6 +25,10 @@ type bundleCounters struct {
 	Installs  int64 `json:"installs,omitempty"`
 	Failures  int64 `json:"failures,omitempty"`
 	Rollbacks int64 `json:"rollbacks,omitempty"`
+	// BytesServed and BytesFull sum the download sizes events carry
+	// (Event.BytesServed, BytesFull).
+	BytesServed int64 `json:"bytes_served,omitempty"`
+	BytesFull   int64 `json:"bytes_full,omitempty"`
 }
 
 func (c *bundleCounters) add(d bundleCounters) {
@@ -34,6 +38,8 @@ func (c *bundleCounters) add(d bundleCounters) {
 	c.Installs += d.Installs
 	c.Failures += d.Failures
 	c.Rollbacks += d.Rollbacks
+	c.BytesServed += d.BytesServed
+	c.BytesFull += d.BytesFull
 }
 
 func (c bundleCounters) zero() bool { return c == bundleCounters{} }
@@ -161,7 +167,7 @@ func (s *Store) BundleStats(ctx context.Context, app, channel string) ([]api.Bun
 	out := make([]api.BundleStats, 0, len(sums))
 	for v, c := range sums {
 		shown := *c
-		shown.Checks = 0 // counted for the series; BundleStats has no checks
+		shown.Checks, shown.BytesServed, shown.BytesFull = 0, 0, 0 // for the series only
 		if shown.zero() {
 			continue
 		}

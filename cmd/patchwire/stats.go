@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -61,17 +62,21 @@ func printSeries(env *cliEnv, ss api.StatsSeries) error {
 	if ss.Bucket == api.BucketDay {
 		layout = "2006-01-02"
 	}
-	tw := newTable(env, tabwriter.AlignRight, "BUCKET (UTC)\tBUNDLE\tDEVICES\tCHECKS\tDOWNLOADS\tINSTALLS\tFAILURES\tROLLBACKS\t")
+	tw := newTable(env, tabwriter.AlignRight, "BUCKET (UTC)\tBUNDLE\tDEVICES\tCHECKS\tDOWNLOADS\tINSTALLS\tFAILURES\tROLLBACKS\tBYTES SENT\tFULL ZIPS\t")
 	rows := 0
 	for i, at := range ss.Times {
 		for _, sr := range ss.Series {
-			vals := []int64{sr.Devices[i], sr.Checks[i], sr.Downloads[i], sr.Installs[i], sr.Failures[i], sr.Rollbacks[i]}
-			if vals[0]|vals[1]|vals[2]|vals[3]|vals[4]|vals[5] == 0 {
+			vals := []int64{sr.Devices[i], sr.Checks[i], sr.Downloads[i], sr.Installs[i], sr.Failures[i], sr.Rollbacks[i],
+				sr.BytesServed[i], sr.BytesFull[i]}
+			if !slices.ContainsFunc(vals, func(v int64) bool { return v != 0 }) {
 				continue
 			}
 			rows++
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", time.Unix(at, 0).UTC().Format(layout), sr.Version,
-				vals[0], vals[1], vals[2], vals[3], vals[4], vals[5])
+			fmt.Fprintf(tw, "%s\t%s\t", time.Unix(at, 0).UTC().Format(layout), sr.Version)
+			for _, v := range vals {
+				fmt.Fprintf(tw, "%d\t", v)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	if rows == 0 {

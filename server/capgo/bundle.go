@@ -57,6 +57,9 @@ type prepared struct {
 	// sizes maps what a download_url may point at (a file, a Brotli form)
 	// to its size in bytes, for manifest_size.
 	sizes map[manifest.Digest]int64
+	// served maps each file of the bundle to the bytes its manifest
+	// download_url serves (its Brotli form when that is what is listed).
+	served map[manifest.Digest]int64
 	// derived are the derived objects the answer hands out, kept alive with
 	// store.TouchDerived.
 	derived []manifest.Digest
@@ -336,7 +339,7 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 		}
 	}
 
-	p := &prepared{sizes: make(map[manifest.Digest]int64, len(order)+len(brForm))}
+	p := &prepared{sizes: make(map[manifest.Digest]int64, len(order)+len(brForm)), served: make(map[manifest.Digest]int64, len(order))}
 	if needZip {
 		z, err := buildZip(entries, jobs)
 		if err != nil {
@@ -371,9 +374,11 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 		}
 		name, obj := e.Path, e.Digest
 		p.sizes[e.Digest] = e.Size
+		p.served[e.Digest] = e.Size
 		if f, ok := brForm[e.Digest]; ok && !f.None && (f.Size < e.Size || strings.HasSuffix(e.Path, ".br")) {
 			name, obj = e.Path+".br", f.Object
 			p.sizes[f.Object] = f.Size
+			p.served[e.Digest] = f.Size
 			p.derived = append(p.derived, f.Object)
 		}
 		buf = append(buf, `{"file_name":`...)
@@ -388,7 +393,7 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 	}
 	buf = append(buf, ']')
 	p.manifest = bytes.Clone(buf)
-	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes))*64 + int64(len(p.derived))*32 + 512
+	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes)+len(p.served))*64 + int64(len(p.derived))*32 + 512
 	return p, nil
 }
 

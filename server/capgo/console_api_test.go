@@ -29,6 +29,12 @@ func TestConsoleReadAPI(t *testing.T) {
 		t.Fatalf("stats: %d %s", r.Status, r.Raw)
 	}
 
+	// A manifest download of 1.0.1 from 1.0.0 is sent app.js only; a zip
+	// download the zip.
+	if r := do(t, h, "POST", env.URL+"/stats", []any{event("download_manifest_complete", "1.0.1", nil), event("download_zip_complete", "1.0.1", nil)}); r.Status != 200 {
+		t.Fatalf("stats: %d %s", r.Status, r.Raw)
+	}
+
 	ctx := context.Background()
 	c := env.Client(env.AdminKey, false)
 	defer c.Close()
@@ -48,7 +54,7 @@ func TestConsoleReadAPI(t *testing.T) {
 	}
 
 	dd, err := c.Device(ctx, testApp, testDevice)
-	if err != nil || dd.Device.Bundle != "1.0.0" || dd.Device.Channel != "production" || len(dd.Events) != 1 || dd.Events[0].Action != "set" {
+	if err != nil || dd.Device.Bundle != "1.0.0" || dd.Device.Channel != "production" || len(dd.Events) != 3 || dd.Events[0].Action != "download_zip_complete" || dd.Events[2].Action != "set" {
 		t.Errorf("device = %+v, %v", dd, err)
 	}
 	var ae *client.APIError
@@ -72,6 +78,17 @@ func TestConsoleReadAPI(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("series %+v: no 1.0.0", ss.Series)
+	}
+	for _, sr := range ss.Series {
+		if sr.Version != "1.0.1" {
+			continue
+		}
+		served, full := sr.BytesServed[last], sr.BytesFull[last]
+		// The zip holds both files, so it is more than 4 bytes; the
+		// manifest download sent 4 ("two!"), the zip download all of it.
+		if full < 2*100 || served != 4+full/2 {
+			t.Errorf("1.0.1 bytes served %d, full %d; want 4 + zip and 2 zips", served, full)
+		}
 	}
 	for _, q := range []client.SeriesQuery{{Bucket: "week"}, {From: 100000, To: 10}, {From: 1, To: 1 << 32}} {
 		if _, err := c.StatsSeries(ctx, testApp, q); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {

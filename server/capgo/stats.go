@@ -174,6 +174,9 @@ func (h *Handler) handleStats(w http.ResponseWriter, r *http.Request) {
 		if rq.TimestampMS > 0 {
 			ev.DeviceAt = time.UnixMilli(rq.TimestampMS)
 		}
+		if served, full, ok := h.deliveryBytes(r.Context(), snap, rq.AppID, rq.DeviceID, rq.Action, ev.Version); ok {
+			ev.BytesServed, ev.BytesFull = served, full
+		}
 		evs = append(evs, ev)
 	}
 	h.obs.StatsEvents(stored, refused)
