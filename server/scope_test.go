@@ -301,6 +301,9 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"GET " + api.PathDelta:      {needPublic, false, delta},
 		"HEAD " + api.PathDelta:     {needPublic, false, delta},
 		"GET " + server.PathMetrics: {needPublic, false, none},
+		"GET /console/":             {needPublic, false, none},
+		"HEAD /console/":            {needPublic, false, none},
+		"GET /console":              {needPublic, false, none},
 		"POST " + api.PathCheck: {needPublic, false, func(f *scopeFixture, _ int) (map[string]string, []byte) {
 			return nil, jsonBody(api.CheckRequest{App: app, DeviceID: deviceN(998), Platform: "android", NativeVersion: "1.0",
 				Current: api.CurrentBundle{Version: "1.0.0", Manifest: manifestOf(f.t, []byte("<!doctype html>one")).Digest()}})

@@ -21,6 +21,7 @@ import (
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/server/capgo"
+	"github.com/patchwire/patchwire/server/console"
 	"github.com/patchwire/patchwire/server/catalog"
 	"github.com/patchwire/patchwire/server/native"
 	"github.com/patchwire/patchwire/server/patcher"
@@ -397,6 +398,9 @@ func (s *Server) routes() http.Handler {
 	s.statsRoutes(mux)
 	s.consoleRoutes(mux)
 	mux.Handle("GET "+PathMetrics, s.metrics.handler)
+	mux.Handle("GET /console/", console.Handler()) // console.Prefix
+	mux.Handle("HEAD /console/", console.Handler())
+	mux.HandleFunc("GET /console", console.Redirect)
 	return s.guardBodies(s.recoverer(s.devLimits.wrap(s.clientIP, s.metrics.wrap(mux))))
 }
 
