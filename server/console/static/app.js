@@ -239,7 +239,7 @@ async function pageChannels(app) {
   const out = [h("h1", {}, app), tabs(app, "channels"),
     table(["Channel", "Bundle", "Rollout", "Policy", "Platforms", "Updated"], rows, { testid: "channels", empty: "No channels yet." })];
   if (can("write")) {
-    const name = h("input", { id: "new-channel", placeholder: "production", required: true, pattern: "[A-Za-z0-9._-]{1,64}" });
+    const name = h("input", { id: "new-channel", placeholder: "production", required: true, pattern: "[A-Za-z0-9._\\-]{1,64}" });
     const pub = h("input", { type: "checkbox", id: "new-channel-public" });
     const policy = h("select", { id: "new-channel-policy" }, ["major", "minor", "patch", "metadata", "none"].map((p) => h("option", { value: p }, p)));
     out.push(h("form", { class: "panel row", id: "create-channel-form", onsubmit: (e) => {

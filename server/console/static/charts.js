@@ -18,7 +18,8 @@ function lineChart(el, title, times, series, opts) {
     el.append(h("div", { class: "empty" }, "No data yet."));
     return null;
   }
-  const width = Math.max(320, (el.clientWidth || 560) - 4);
+  const pad = parseFloat(getComputedStyle(el).paddingLeft) + parseFloat(getComputedStyle(el).paddingRight);
+  const width = Math.max(320, (el.clientWidth || 560) - pad - 2);
   const u = {
     width, height: opts.height || 220,
     scales: { x: { time: true }, y: opts.percent ? { range: [0, 100] } : { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
