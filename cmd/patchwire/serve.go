@@ -149,6 +149,7 @@ func printBanner(env *cliEnv, cfg server.Config, srv *server.Server, adminKey st
 	if a := srv.HTTPAddr(); a != "" {
 		fmt.Fprintf(w, "  cleartext HTTP:           http://%s\n", displayAddr(a))
 	}
+	fmt.Fprintf(w, "  web console:              %s/console/ (sign in with an API key)\n", url)
 	fmt.Fprintf(w, "  data:                     %s\n", cfg.DataDir)
 	fmt.Fprintf(w, "  TLS certificate SHA-256:  %s\n", srv.Fingerprint())
 	if adminKey != "" {

@@ -28,6 +28,10 @@ import (
 
 const browserApp = "com.example.console"
 
+// stepTimeout bounds one step of a browser test, so that a page that never
+// shows what a step waits for fails the test with the step's name.
+const stepTimeout = 30 * time.Second
+
 // browser is one headless Chromium tab on a running server, with what the
 // page reported: JavaScript exceptions, console errors and dialogs.
 type browser struct {
@@ -79,6 +83,11 @@ func newBrowser(t *testing.T, env *servertest.Env) *browser {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Start the browser on the tab's own context, so that the timeouts of
+	// single steps (run) do not end it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
 	b := &browser{t: t, ctx: ctx, env: env, shots: shots}
 	// Errors and warnings the page logs (CSP refusals among them),
 	// uncaught exceptions, and dialogs, which are closed at once.
@@ -113,7 +122,9 @@ func newBrowser(t *testing.T, env *servertest.Env) *browser {
 // run runs browser actions and fails the test, with a screenshot, on error.
 func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
 		b.t.Fatalf("%s: %v (page problems: %v)", what, err, b.pageProblems())
 	}
