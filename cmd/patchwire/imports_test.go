@@ -26,6 +26,7 @@ func TestImportDirections(t *testing.T) {
 		"bench/viteapp":     {},
 		"client":            {"api", "manifest"},
 		"client/device":     {"api", "checksig", "delta", "manifest", "step"},
+		"client/capgo":      {},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
 	}
 	const mod = "github.com/patchwire/patchwire/"

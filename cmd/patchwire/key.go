@@ -15,6 +15,7 @@ func runKey(ctx context.Context, env *cliEnv, args []string) error {
 		"delete":  runKeyDelete,
 		"signing": runKeySigning,
 		"whoami":  runKeyWhoami,
+		"capgo":   runKeyCapgo,
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/checksig"
+	"github.com/patchwire/patchwire/client/capgo"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
 )
@@ -137,5 +138,41 @@ func TestKeySigningFromCI(t *testing.T) {
 	c = newCLI(t, srv)
 	if got := strings.TrimSpace(c.must("key", "signing", "--public", "--data", srv.Dir)); got != want {
 		t.Fatalf("--data: %q", got)
+	}
+}
+
+// TestKeyCapgoCreate: the key pair is written in Capgo's formats, an
+// existing one is kept unless --force, and the private key parses back.
+func TestKeyCapgoCreate(t *testing.T) {
+	c := &cli{t: t, env: map[string]string{}}
+	out := filepath.Join(t.TempDir(), ".capgo_key_v2")
+	text := c.must("key", "capgo", "create", "--out", out)
+	priv, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(out + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(priv), "-----BEGIN RSA PRIVATE KEY-----") || !strings.HasPrefix(string(pub), "-----BEGIN RSA PUBLIC KEY-----") {
+		t.Fatalf("key files:\n%s\n%s", priv, pub)
+	}
+	k, err := capgo.ParsePrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := capgo.KeyID(&k.PublicKey); !strings.Contains(text, "key_id: "+id) || !strings.Contains(text, "CapacitorUpdater.publicKey") {
+		t.Errorf("output does not name key_id %s and where the public key goes:\n%s", id, text)
+	}
+	if info, err := os.Stat(out); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("private key mode %v, %v; want 0600", info.Mode(), err)
+	}
+	if _, _, err := c.run("key", "capgo", "create", "--out", out); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second create: %v; want a refusal naming --force", err)
+	}
+	c.must("key", "capgo", "create", "--out", out, "--force")
+	if again, _ := os.ReadFile(out); string(again) == string(priv) {
+		t.Error("--force kept the old key")
 	}
 }
