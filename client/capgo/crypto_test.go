@@ -13,7 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"crypto/rsa"
 	"github.com/patchwire/patchwire/client/capgo"
 )
 
