@@ -53,6 +53,9 @@ type BundleMeta struct {
 	MinUpdateVersion string `json:"min_update_version,omitempty"`
 	Link             string `json:"link,omitempty"`
 	Comment          string `json:"comment,omitempty"`
+	// CapgoKeyID is the key_id of the Capgo key the bundle is encrypted
+	// with (api.CapgoEncryption), "" for a bundle in plaintext.
+	CapgoKeyID string `json:"capgo_key_id,omitempty"`
 }
 
 // Bundle is one committed bundle version.

@@ -75,7 +75,22 @@ func validateMeta(meta api.BundleMeta) error {
 	if err := validateText("link", meta.Link, MaxLinkLen); err != nil {
 		return err
 	}
+	if err := validateCapgoKeyID(meta.CapgoKeyID); err != nil {
+		return err
+	}
 	return validateText("comment", meta.Comment, MaxCommentLen)
+}
+
+// validateCapgoKeyID accepts "" or 20 characters of standard base64, the
+// start of a public key's body.
+func validateCapgoKeyID(id string) error {
+	if id == "" {
+		return nil
+	}
+	if len(id) != 20 || strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != "" {
+		return invalid("capgo_key_id", id, "must be the first 20 base64 characters of the public key")
+	}
+	return nil
 }
 
 // validateText accepts valid UTF-8 of at most max bytes without control
@@ -109,6 +124,7 @@ type bundleRecord struct {
 	MinUpdateVersion string          `json:"min_update_version,omitempty"`
 	Link             string          `json:"link,omitempty"`
 	Comment          string          `json:"comment,omitempty"`
+	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
 	// Builtin and NativeVersion: the bundle shipped inside the app-store
 	// builds of that native version (MarkBuiltin).
 	Builtin       bool   `json:"builtin,omitempty"`
@@ -118,7 +134,7 @@ type bundleRecord struct {
 func (r bundleRecord) bundle(app, version string) api.Bundle {
 	return api.Bundle{
 		App: app, Version: version, Manifest: r.Manifest, Files: r.Files, Size: r.Size, CreatedAt: r.CreatedAt,
-		BundleMeta: api.BundleMeta{MinUpdateVersion: r.MinUpdateVersion, Link: r.Link, Comment: r.Comment},
+		BundleMeta: api.BundleMeta{MinUpdateVersion: r.MinUpdateVersion, Link: r.Link, Comment: r.Comment, CapgoKeyID: r.CapgoKeyID},
 		Builtin:    r.Builtin, NativeVersion: r.NativeVersion,
 	}
 }
@@ -328,7 +344,7 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 		}
 		r := bundleRecord{
 			Manifest: md, Files: m.Len(), Size: m.TotalSize(), CreatedAt: s.now(),
-			MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment,
+			MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
 		}
 		b, err = putBundleTxn(txn, app, version, r)
 		return err

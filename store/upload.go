@@ -38,6 +38,7 @@ type uploadHeader struct {
 	MinUpdateVersion string          `json:"min_update_version,omitempty"`
 	Link             string          `json:"link,omitempty"`
 	Comment          string          `json:"comment,omitempty"`
+	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
 	CreatedAt        time.Time       `json:"created_at"`
 	ExpiresAt        time.Time       `json:"expires_at"`
 }
@@ -77,7 +78,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	}
 	h := uploadHeader{
 		App: app, Version: version, Manifest: manifest.Sum(enc),
-		MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment,
+		MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
 		CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 	}
 	hj, err := json.Marshal(h)
@@ -153,7 +154,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
 	}
 	return Upload{
 		ID: id, App: h.App, Version: h.Version, Manifest: m,
-		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment},
+		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID},
 		CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
 	}, nil
 }

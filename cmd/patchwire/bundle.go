@@ -10,6 +10,7 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
+	"github.com/patchwire/patchwire/client/capgo"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/store"
@@ -33,6 +34,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		asJSON       bool
 		builtin      bool
 		native       string
+		capgoKey     string
 	)
 	cmd.StringVar(&app, "app", "", "app id (required)")
 	cmd.StringVar(&version, "version", "", "bundle version, semver (required; with --builtin default NATIVE-builtin)")
@@ -44,6 +46,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	cmd.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	cmd.BoolVar(&builtin, "builtin", false, "register the bundle shipped inside the app-store build of --native-version (patches are made from it; no channel serves it)")
 	cmd.StringVar(&native, "native-version", "", "with --builtin: the native app version that ships the bundle (what devices report as version_build)")
+	cmd.StringVar(&capgoKey, "capgo-key", "", "encrypt the bundle for Capgo devices with this private key (`key capgo create`; e.g. .capgo_key_v2): the server stores only ciphertext")
 	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, "PATH (a build folder or a .zip)")
 	if err != nil {
@@ -77,6 +80,14 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("%s: %w (pass --no-index-check if that is intended)", rest[0], err)
 		}
 	}
+	var upload manifest.Source = src
+	if capgoKey != "" {
+		encrypted, err := encryptForCapgo(src, capgoKey, app)
+		if err != nil {
+			return err
+		}
+		upload, meta.CapgoKeyID = encrypted, encrypted.KeyID
+	}
 	c, err := cmd.client(env)
 	if err != nil {
 		return err
@@ -92,7 +103,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 			_ = bar.Set64(done)
 		}
 	}
-	sum, err := c.Upload(ctx, src, opt)
+	sum, err := c.Upload(ctx, upload, opt)
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(env.stderr)
@@ -224,4 +235,17 @@ func runBundleDelete(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "Deleted %s %s; its objects no other bundle uses will be collected after the grace period\n", *app, *version)
 	return nil
+}
+
+// encryptForCapgo encrypts src with the Capgo private key in keyFile.
+func encryptForCapgo(src manifest.Source, keyFile, app string) (*capgo.Encrypted, error) {
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--capgo-key: %w", err)
+	}
+	k, err := capgo.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("--capgo-key %s: %w", keyFile, err)
+	}
+	return capgo.Encrypt(src, k, app)
 }

@@ -26,7 +26,7 @@ func TestImportDirections(t *testing.T) {
 		"bench/viteapp":     {},
 		"client":            {"api", "manifest"},
 		"client/device":     {"api", "checksig", "delta", "manifest", "step"},
-		"client/capgo":      {},
+		"client/capgo":      {"api", "manifest"},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
 	}
 	const mod = "github.com/patchwire/patchwire/"

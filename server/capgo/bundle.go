@@ -18,6 +18,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/flate"
 
+	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/store"
 )
@@ -60,6 +61,9 @@ type prepared struct {
 	// served maps each file of the bundle to the bytes its manifest
 	// download_url serves (its Brotli form when that is what is listed).
 	served map[manifest.Digest]int64
+	// sessionKey and checksum are an encrypted bundle's (api.CapgoEncryption);
+	// "" and the zip's hex for a bundle in plaintext.
+	sessionKey, checksum string
 	// derived are the derived objects the answer hands out, kept alive with
 	// store.TouchDerived.
 	derived []manifest.Digest
@@ -262,6 +266,9 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 	m, err := st.LoadManifest(ctx, d)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := m.Lookup(api.CapgoEncryptionPath); ok {
+		return prepareEncrypted(ctx, st, m)
 	}
 	entries := m.Entries()
 

@@ -225,14 +225,22 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 	if p.zip.IsZero() {
 		// Manifest only: url must still be a valid absolute URL, which the
 		// plugin does not fetch in manifest mode (protocol §2.1, §8 step 12).
-		b = append(b, `,"url":"`+noZipURL+`","session_key":"","checksum":""`...)
+		b = append(b, `,"url":"`+noZipURL+`","session_key":"`...)
+		b = append(b, p.sessionKey...)
+		b = append(b, `","checksum":""`...)
 	} else {
 		b = append(b, `,"url":"`...)
 		b = append(b, base...)
 		b = append(b, "/o/"...)
 		b = append(b, p.zipHex...)
-		b = append(b, `","session_key":"","checksum":"`...)
-		b = append(b, p.zipHex...)
+		b = append(b, `","session_key":"`...)
+		b = append(b, p.sessionKey...) // base64 and ':' only: no escaping
+		b = append(b, `","checksum":"`...)
+		if p.checksum != "" {
+			b = append(b, p.checksum...) // hex
+		} else {
+			b = append(b, p.zipHex...)
+		}
 		b = append(b, '"')
 	}
 	if u.Manifest {

@@ -65,6 +65,7 @@ func Bundle(b api.Bundle) resolver.Bundle {
 		Version:          b.Version,
 		Manifest:         b.Manifest,
 		MinUpdateVersion: b.MinUpdateVersion,
+		KeyID:            b.CapgoKeyID,
 		Link:             b.Link,
 		Comment:          b.Comment,
 		Size:             b.Size,

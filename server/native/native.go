@@ -192,6 +192,13 @@ func (h *Handler) Answer(ctx context.Context, req api.CheckRequest) (api.CheckAn
 		return ans, nil
 	}
 	b := dec.Update.Bundle
+	if b.KeyID != "" {
+		// Its files are Capgo ciphertext: a native device could not
+		// read them, and the server cannot make patches of them.
+		ans.NoUpdate = &api.NoUpdate{Code: api.CodeEncryptedForCapgo, Message: fmt.Sprintf(
+			"bundle %s is encrypted for Capgo devices (bundle upload --capgo-key); serve native devices a bundle uploaded without it", b.Version)}
+		return ans, nil
+	}
 	if b.Version == resolver.Builtin {
 		ans.Update = &api.Update{Target: api.TargetBundle{Version: resolver.Builtin}}
 		return ans, nil
