@@ -32,13 +32,9 @@ func prepareEncrypted(ctx context.Context, st Store, m *manifest.Manifest) (*pre
 	if err != nil {
 		return nil, fmt.Errorf("encrypted bundle: %s: %w", api.CapgoEncryptionPath, err)
 	}
-	var enc api.CapgoEncryption
-	if err := json.Unmarshal(obj.Raw, &enc); err != nil || enc.Format != 1 || enc.SessionKey == "" {
-		return nil, fmt.Errorf("encrypted bundle: %s does not decode as format 1 (%v)", api.CapgoEncryptionPath, err)
-	}
-	// Both go into the answer unescaped: base64, ':' and hex only.
-	if strings.Trim(enc.SessionKey, base64Chars+":") != "" || strings.Trim(enc.Checksum, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("encrypted bundle: %s: session_key or checksum has characters outside base64 and hex", api.CapgoEncryptionPath)
+	enc, err := parseEncryption(obj.Raw)
+	if err != nil {
+		return nil, err
 	}
 	p := &prepared{sizes: map[manifest.Digest]int64{}, served: map[manifest.Digest]int64{},
 		sessionKey: enc.SessionKey, checksum: enc.Checksum}
@@ -71,4 +67,19 @@ func prepareEncrypted(ctx context.Context, st Store, m *manifest.Manifest) (*pre
 	p.manifest = append(b, ']')
 	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes)+len(p.served))*64 + 512
 	return p, nil
+}
+
+// parseEncryption decodes an uploaded api.CapgoEncryptionPath file. The
+// session key and checksum go into answers unescaped, so they must be
+// base64 (and ':') and lowercase hex; the signed file hashes are written
+// as JSON strings.
+func parseEncryption(raw []byte) (api.CapgoEncryption, error) {
+	var enc api.CapgoEncryption
+	if err := json.Unmarshal(raw, &enc); err != nil || enc.Format != 1 || enc.SessionKey == "" {
+		return enc, fmt.Errorf("encrypted bundle: %s does not decode as format 1 (%v)", api.CapgoEncryptionPath, err)
+	}
+	if strings.Trim(enc.SessionKey, base64Chars+":") != "" || strings.Trim(enc.Checksum, "0123456789abcdef") != "" {
+		return enc, fmt.Errorf("encrypted bundle: %s: session_key or checksum has characters outside base64 and hex", api.CapgoEncryptionPath)
+	}
+	return enc, nil
 }

@@ -116,3 +116,20 @@ func checkRequest(t *testing.T, r *request, s schema) {
 		t.Fatalf("accepted over-long strings %+v", r)
 	}
 }
+
+// FuzzEncryptionFile: an uploaded encryption file never panics the parse,
+// and what it accepts is safe to write into an answer unescaped.
+func FuzzEncryptionFile(f *testing.F) {
+	f.Add([]byte(`{"format":1,"key_id":"MIIBCgKCAQEAvD1tX3Jd","session_key":"aXY=:a2V5","checksum":"00ff","files":{"index.html":"ab"}}`))
+	f.Add([]byte(`{"format":1,"session_key":"a\"b"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		enc, err := parseEncryption(raw)
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(enc.SessionKey+enc.Checksum, "\"\\<>\n") {
+			t.Fatalf("accepted unsafe %q / %q", enc.SessionKey, enc.Checksum)
+		}
+	})
+}
