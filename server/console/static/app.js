@@ -344,7 +344,7 @@ async function refreshLive(app, name, live, chart) {
   replace(live, h("h2", {}, "Devices on this channel (live)"), bar,
     h("div", { class: "legend-row", id: "rollout-share", "data-channel-devices": a, "data-rollout-devices": b, "data-total": total },
       h("span", {}, h("span", { class: "swatch", style: null }), (c.bundle || "—") + ": " + a + " (" + pc(a) + ")"),
-      c.rollout ? h("span", {}, (c.rollout.bundle) + ": " + b + " (" + pc(b) + ")") : null,
+      c.rollout ? h("span", {}, h("span", { class: "swatch b" }), (c.rollout.bundle) + ": " + b + " (" + pc(b) + ")") : null,
       h("span", { class: "muted" }, total + " devices in all")));
   live.querySelectorAll(".swatch")[0].style.background = "#98a2b3";
   const rate = (s) => s.installs.map((_, i) => {
@@ -353,7 +353,12 @@ async function refreshLive(app, name, live, chart) {
     return n ? 100 * bad / n : null;
   });
   const wanted = [c.bundle, c.rollout && c.rollout.bundle].filter(Boolean);
-  const lines = series.series.filter((s) => wanted.includes(s.version)).map((s) => ({ label: s.version + (c.rollout && s.version === c.rollout.bundle ? " (rollout)" : " (channel)"), values: rate(s) }));
+  // Every wanted bundle gets a line (a gap where it has no attempts yet),
+  // so the legend names the rollout's bundle before its first install.
+  const lines = wanted.map((v) => {
+    const s = series.series.find((x) => x.version === v);
+    return { label: v + (c.rollout && v === c.rollout.bundle ? " (rollout)" : " (channel)"), values: s ? rate(s) : series.times.map(() => null) };
+  });
   lineChart(chart, "Failure rate per hour: failures and rollbacks / attempts", series.times, lines, { percent: true });
 }
 
