@@ -74,8 +74,8 @@ type Bundle struct {
 	Builtin       bool   `json:"builtin,omitempty"`
 	NativeVersion string `json:"native_version,omitempty"`
 	// StoredBytes is what the bundle added to the store after dedup: the
-	// size of the files no object stored before its upload had (0 for
-	// bundles committed before the figure was kept).
+	// size of its distinct files that no bundle of the app committed
+	// before it has (filled by the bundle list, store.SetStoredBytes).
 	StoredBytes int64 `json:"stored_bytes"`
 	// Channels are the channels that serve the bundle or roll it out
 	// (filled by the bundle list; a bundle some channel names cannot be

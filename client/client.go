@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,29 @@ func path(pattern string, kv ...string) string {
 		pattern = strings.Replace(pattern, "{"+kv[i]+"}", url.PathEscape(kv[i+1]), 1)
 	}
 	return pattern
+}
+
+// query is a URL query of the key-value pairs kv whose values are not
+// empty: "" when none is, else "?k=v&...".
+func query(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// positive is n in decimal, or "" (no query parameter) when n <= 0.
+func positive(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // do sends a request and decodes a JSON answer into out (when non-nil).

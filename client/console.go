@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -20,17 +18,7 @@ func (c *Client) Whoami(ctx context.Context) (api.Whoami, error) {
 // whose id starts with q or whose custom id contains it, newest first.
 func (c *Client) SearchDevices(ctx context.Context, app, q string, limit int) ([]api.Device, error) {
 	var out api.DeviceList
-	v := url.Values{}
-	if q != "" {
-		v.Set("q", q)
-	}
-	if limit > 0 {
-		v.Set("limit", strconv.Itoa(limit))
-	}
-	p := path(api.PathDevices, "app", app)
-	if len(v) > 0 {
-		p += "?" + v.Encode()
-	}
+	p := path(api.PathDevices, "app", app) + query("q", q, "limit", positive(int64(limit)))
 	err := c.do(ctx, http.MethodGet, p, nil, &out)
 	return out.Devices, err
 }
@@ -52,25 +40,8 @@ type SeriesQuery struct {
 
 // StatsSeries returns app's time-bucketed counters per bundle version.
 func (c *Client) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api.StatsSeries, error) {
-	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("bucket", q.Bucket)
-	set("channel", q.Channel)
-	set("bundle", q.Bundle)
-	if q.From > 0 {
-		v.Set("from", strconv.FormatInt(q.From, 10))
-	}
-	if q.To > 0 {
-		v.Set("to", strconv.FormatInt(q.To, 10))
-	}
-	p := path(api.PathStatsSeries, "app", app)
-	if len(v) > 0 {
-		p += "?" + v.Encode()
-	}
+	p := path(api.PathStatsSeries, "app", app) + query("bucket", q.Bucket, "channel", q.Channel, "bundle", q.Bundle,
+		"from", positive(q.From), "to", positive(q.To))
 	var out api.StatsSeries
 	err := c.do(ctx, http.MethodGet, p, nil, &out)
 	return out, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/patchwire/patchwire/api"
@@ -25,17 +24,14 @@ type SwitchOptions struct {
 }
 
 func (o SwitchOptions) query() string {
-	q := url.Values{}
+	var wait, patchWait string
 	if o.NoWait {
-		q.Set(api.QueryWait, "false")
+		wait = "false"
 	}
 	if o.PatchWait != nil {
-		q.Set(api.QueryPatchWait, o.PatchWait.String())
+		patchWait = o.PatchWait.String()
 	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
+	return query(api.QueryWait, wait, api.QueryPatchWait, patchWait)
 }
 
 // CreateChannelWith is CreateChannel with switch options: a channel

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -12,10 +11,6 @@ import (
 // channel when channel is not "".
 func (c *Client) Stats(ctx context.Context, app, channel string) (api.AppStats, error) {
 	var out api.AppStats
-	p := path(api.PathStats, "app", app)
-	if channel != "" {
-		p += "?" + url.Values{"channel": {channel}}.Encode()
-	}
-	err := c.do(ctx, http.MethodGet, p, nil, &out)
+	err := c.do(ctx, http.MethodGet, path(api.PathStats, "app", app)+query("channel", channel), nil, &out)
 	return out, err
 }

@@ -95,12 +95,8 @@ func (s *Server) handleListApps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
-	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, permRead, app); !ok {
-		return
-	}
-	if _, err := s.store.GetApp(r.Context(), app); err != nil {
-		writeError(w, r, s.log, notFoundApp(err, app))
+	app, ok := s.readApp(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -109,8 +105,7 @@ func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	stored, err := s.store.BundleStoredBytes(ctx, app)
-	if err != nil {
+	if err := s.store.SetStoredBytes(ctx, bundles); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
@@ -121,7 +116,6 @@ func (s *Server) handleListBundles(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range bundles {
 		b := &bundles[i]
-		b.StoredBytes = stored[b.Version]
 		for _, c := range channels {
 			if c.Bundle == b.Version || c.Rollout != nil && c.Rollout.Bundle == b.Version {
 				b.Channels = append(b.Channels, c.Name)
@@ -497,6 +491,20 @@ func sizeOf(m *manifest.Manifest, d manifest.Digest) (int64, bool) {
 }
 
 // notFoundApp names the app in a not-found error.
+// readApp authorizes a read of the request's app and checks that it
+// exists; on failure it has answered.
+func (s *Server) readApp(w http.ResponseWriter, r *http.Request) (string, bool) {
+	app := r.PathValue("app")
+	if _, ok := s.authorize(w, r, permRead, app); !ok {
+		return app, false
+	}
+	if _, err := s.store.GetApp(r.Context(), app); err != nil {
+		writeError(w, r, s.log, notFoundApp(err, app))
+		return app, false
+	}
+	return app, true
+}
+
 func notFoundApp(err error, app string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no app %q (create it with `patchwire app add %s`)", app, app))

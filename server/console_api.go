@@ -32,19 +32,6 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.Whoami{KeyID: key.ID, Name: key.Name, Scope: key.Scope, Apps: key.Apps, Channels: key.Channels})
 }
 
-// readApp authorizes a read of app and checks that it exists.
-func (s *Server) readApp(w http.ResponseWriter, r *http.Request) (string, bool) {
-	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, permRead, app); !ok {
-		return app, false
-	}
-	if _, err := s.store.GetApp(r.Context(), app); err != nil {
-		writeError(w, r, s.log, notFoundApp(err, app))
-		return app, false
-	}
-	return app, true
-}
-
 // defaultDeviceSearch is how many devices a search answers without ?limit.
 const defaultDeviceSearch = 50
 

@@ -15,12 +15,8 @@ func (s *Server) statsRoutes(mux *http.ServeMux) {
 // scope): per bundle, the devices on it and what they reported
 // (api.AppStats).
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	app := r.PathValue("app")
-	if _, ok := s.authorize(w, r, permRead, app); !ok {
-		return
-	}
-	if _, err := s.store.GetApp(r.Context(), app); err != nil {
-		writeError(w, r, s.log, notFoundApp(err, app))
+	app, ok := s.readApp(w, r)
+	if !ok {
 		return
 	}
 	channel := r.URL.Query().Get("channel")

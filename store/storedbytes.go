@@ -5,36 +5,36 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 )
 
-// BundleStoredBytes returns, per version of app, the bytes the bundle added
-// to the store after dedup: the size of its distinct files that no bundle
-// of the app committed before it has (what an upload of it had to send).
-// Objects shared with other apps count for each app. It reads every
-// manifest of the app (through the manifest cache): meant for listings,
-// not for device requests.
-func (s *Store) BundleStoredBytes(ctx context.Context, app string) (map[string]int64, error) {
-	bundles, err := s.ListBundles(ctx, app)
-	if err != nil {
-		return nil, fmt.Errorf("bundle stored bytes: %w", err)
+// SetStoredBytes fills in each bundle's StoredBytes: what it added to the
+// store after dedup, the size of its distinct files that no bundle of the
+// list committed before it has (what an upload of it had to send). Pass
+// all of an app's bundles (ListBundles); objects shared with other apps
+// count for each app. It reads every manifest of the list (through the
+// manifest cache): meant for listings, not for device requests. The order
+// of bundles is kept.
+func (s *Store) SetStoredBytes(ctx context.Context, bundles []api.Bundle) error {
+	byAge := make([]*api.Bundle, len(bundles))
+	for i := range bundles {
+		byAge[i] = &bundles[i]
 	}
-	sort.SliceStable(bundles, func(i, j int) bool { return bundles[i].CreatedAt.Before(bundles[j].CreatedAt) })
+	sort.SliceStable(byAge, func(i, j int) bool { return byAge[i].CreatedAt.Before(byAge[j].CreatedAt) })
 	seen := map[manifest.Digest]bool{}
-	out := make(map[string]int64, len(bundles))
-	for _, b := range bundles {
+	for _, b := range byAge {
 		m, err := s.LoadManifest(ctx, b.Manifest)
 		if err != nil {
-			return nil, fmt.Errorf("bundle stored bytes: %s: %w", b.Version, err)
+			return fmt.Errorf("bundle stored bytes: %s: %w", b.Version, err)
 		}
-		var n int64
+		b.StoredBytes = 0
 		for _, e := range m.Entries() {
 			if !seen[e.Digest] {
 				seen[e.Digest] = true
-				n += e.Size
+				b.StoredBytes += e.Size
 			}
 		}
-		out[b.Version] = n
 	}
-	return out, nil
+	return nil
 }

@@ -61,8 +61,9 @@ type prepared struct {
 	// served maps each file of the bundle to the bytes its manifest
 	// download_url serves (its Brotli form when that is what is listed).
 	served map[manifest.Digest]int64
-	// sessionKey and checksum are an encrypted bundle's (api.CapgoEncryption);
-	// "" and the zip's hex for a bundle in plaintext.
+	// sessionKey and checksum are what the answer's session_key and
+	// checksum say: an encrypted bundle's (api.CapgoEncryption), or "" and
+	// the zip's hex for a bundle in plaintext.
 	sessionKey, checksum string
 	// derived are the derived objects the answer hands out, kept alive with
 	// store.TouchDerived.
@@ -71,6 +72,11 @@ type prepared struct {
 
 	touched atomic.Int64 // Unix ns of the last TouchDerived
 	elem    *list.Element
+}
+
+// weigh sets p.memory, about the bytes p holds, for the cache's budget.
+func (p *prepared) weigh() {
+	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes)+len(p.served))*64 + int64(len(p.derived))*32 + 512
 }
 
 // appendManifest appends the manifest array with base in every hole.
@@ -369,6 +375,7 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 	}
 	if !p.zip.IsZero() {
 		p.zipHex = p.zip.String()
+		p.checksum = p.zipHex
 		p.derived = append(p.derived, p.zip)
 	}
 
@@ -400,7 +407,7 @@ func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error
 	}
 	buf = append(buf, ']')
 	p.manifest = bytes.Clone(buf)
-	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes)+len(p.served))*64 + int64(len(p.derived))*32 + 512
+	p.weigh()
 	return p, nil
 }
 

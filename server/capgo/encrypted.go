@@ -65,7 +65,7 @@ func prepareEncrypted(ctx context.Context, st Store, m *manifest.Manifest) (*pre
 		b = append(b, `"}`...)
 	}
 	p.manifest = append(b, ']')
-	p.memory = int64(len(p.manifest)) + int64(len(p.holes))*8 + int64(len(p.sizes)+len(p.served))*64 + 512
+	p.weigh()
 	return p, nil
 }
 

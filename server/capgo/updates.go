@@ -236,11 +236,7 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 		b = append(b, `","session_key":"`...)
 		b = append(b, p.sessionKey...) // base64 and ':' only: no escaping
 		b = append(b, `","checksum":"`...)
-		if p.checksum != "" {
-			b = append(b, p.checksum...) // hex
-		} else {
-			b = append(b, p.zipHex...)
-		}
+		b = append(b, p.checksum...) // hex
 		b = append(b, '"')
 	}
 	if u.Manifest {
