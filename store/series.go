@@ -150,7 +150,10 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, prefix, true, func(item *badger.Item) error {
 			hour, channel, bundle, ok := parseSeriesKey(item.Key()[len(prefix):])
-			if !ok || hour >= end {
+			if !ok {
+				return nil
+			}
+			if hour >= end { // keys are in hour order: nothing later is wanted
 				return errStopScan
 			}
 			if q.Channel != "" && channel != q.Channel || q.Bundle != "" && bundle != q.Bundle {
