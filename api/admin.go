@@ -56,6 +56,11 @@ type BundleMeta struct {
 	// CapgoKeyID is the key_id of the Capgo key the bundle is encrypted
 	// with (api.CapgoEncryption), "" for a bundle in plaintext.
 	CapgoKeyID string `json:"capgo_key_id,omitempty"`
+	// Release is the release key's signed statement about the bundle
+	// (`bundle upload --release-key`, api/release.go); the server checks it
+	// is whole and about this bundle, stores it, and hands it to native
+	// devices with every update to it.
+	Release *SignedStatement `json:"release,omitempty"`
 }
 
 // Bundle is one committed bundle version.

@@ -19,7 +19,8 @@ import (
 //	payload:     str channel | uvarint sequence | varint issued (Unix s) | uvarint expires-issued (s) |
 //	             0x00 | str code | str message                                   (no update)
 //	             0x01 | str version | manifest, 32 bytes | uvarint files | uvarint size |
-//	                    0x00 (no step: the built-in bundle) | 0x01 | step digest, 32 bytes | uvarint step size
+//	                    0x00 (no step: the built-in bundle) | 0x01 | step digest, 32 bytes | uvarint step size |
+//	                    [release statement, release.go: only for a bundle uploaded with a release key]
 //	str:         uvarint length | bytes
 //
 // Decoding is strict: no trailing bytes, every length bounded.
@@ -114,9 +115,14 @@ func (a CheckAnswer) MarshalBinary() ([]byte, error) {
 		}
 		b = append(b, 1)
 		b = append(b, st.Digest[:]...)
-		return binary.AppendUvarint(b, uint64(st.Size)), nil
+		b = binary.AppendUvarint(b, uint64(st.Size))
+	} else {
+		b = append(b, 0)
 	}
-	return append(b, 0), nil
+	if a.Update.Release != nil {
+		return appendRelease(b, a.Update.Release)
+	}
+	return b, nil
 }
 
 // UnmarshalBinary decodes a payload strictly. Type is set to
@@ -149,6 +155,7 @@ func (a *CheckAnswer) UnmarshalBinary(b []byte) error {
 		default:
 			r.fail("step flag")
 		}
+		u.Release = r.release()
 		out.Update = u
 	default:
 		r.fail("kind")
@@ -172,11 +179,16 @@ func appendStr(b []byte, s string) []byte {
 type wireReader struct {
 	b   []byte
 	err error
+	bad error // what fail wraps; ErrAnswerEncoding when nil
 }
 
 func (r *wireReader) fail(what string) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: bad or truncated %s", ErrAnswerEncoding, what)
+		bad := r.bad
+		if bad == nil {
+			bad = ErrAnswerEncoding
+		}
+		r.err = fmt.Errorf("%w: bad or truncated %s", bad, what)
 	}
 }
 

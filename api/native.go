@@ -143,6 +143,9 @@ type Update struct {
 	// Step turns the device's bundle (or, when the server does not know
 	// it, nothing) into Target; nil only for the built-in bundle.
 	Step *StepRef
+	// Release is the release key's statement about Target, as CI signed
+	// it (release.go); nil for a bundle uploaded without a release key.
+	Release *SignedStatement
 }
 
 // TargetBundle names the bundle an update arrives at.

@@ -30,3 +30,8 @@ const (
 	PathChannelHistory  = "/api/v1/apps/{app}/channels/{channel}/history"
 	PathDeviceOverride  = "/api/v1/apps/{app}/devices/{device}/override"
 )
+
+// PathAppReleaseKeys is an app's release key rotations in the admin API:
+// GET lists them (ReleaseKeyChain), POST appends one (SignedStatement,
+// made by `patchwire key release rotate`).
+const PathAppReleaseKeys = "/api/v1/apps/{app}/release-keys"

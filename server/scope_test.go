@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
@@ -286,24 +287,38 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		"DELETE " + api.PathDeviceOverride: {needWrite, true, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return appParams("device", f.devices[i]), nil
 		}},
-		"GET " + api.PathStats:       {needRead, true, onApp()},
-		"GET " + api.PathStatsSeries: {needRead, true, onApp()},
-		"GET " + api.PathDevices:     {needRead, true, onApp()},
-		"GET " + api.PathDevice:      {needRead, true, onApp("device", deviceN(500))},
-		"GET " + api.PathWhoami:      {needRead, false, none},
+		"GET " + api.PathStats:          {needRead, true, onApp()},
+		"GET " + api.PathStatsSeries:    {needRead, true, onApp()},
+		"GET " + api.PathDevices:        {needRead, true, onApp()},
+		"GET " + api.PathDevice:         {needRead, true, onApp("device", deviceN(500))},
+		"GET " + api.PathWhoami:         {needRead, false, none},
+		"GET " + api.PathAppReleaseKeys: {needRead, true, onApp()},
+		"POST " + api.PathAppReleaseKeys: {needWrite, true, func(f *scopeFixture, _ int) (map[string]string, []byte) {
+			chain, err := f.env.Store.ReleaseRotations(context.Background(), app)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			key, _ := checksig.GenerateReleaseKey()
+			rot, err := checksig.SignRotation(key, api.KeyRotation{App: app, Sequence: uint64(len(chain)) + 1, ResetFloors: true})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return appParams(), jsonBody(rot)
+		}},
 
 		// Device and object routes: no key.
-		"GET " + api.PathHealth:     {needPublic, false, none},
-		"GET " + api.PathObject:     {needPublic, false, object},
-		"HEAD " + api.PathObject:    {needPublic, false, object},
-		"GET " + api.PathManifest:   {needPublic, false, manifestPath},
-		"HEAD " + api.PathManifest:  {needPublic, false, manifestPath},
-		"GET " + api.PathDelta:      {needPublic, false, delta},
-		"HEAD " + api.PathDelta:     {needPublic, false, delta},
-		"GET " + server.PathMetrics: {needPublic, false, none},
-		"GET /console/":             {needPublic, false, none},
-		"HEAD /console/":            {needPublic, false, none},
-		"GET /console":              {needPublic, false, none},
+		"GET " + api.PathHealth:      {needPublic, false, none},
+		"GET " + api.PathReleaseKeys: {needPublic, false, onApp()},
+		"GET " + api.PathObject:      {needPublic, false, object},
+		"HEAD " + api.PathObject:     {needPublic, false, object},
+		"GET " + api.PathManifest:    {needPublic, false, manifestPath},
+		"HEAD " + api.PathManifest:   {needPublic, false, manifestPath},
+		"GET " + api.PathDelta:       {needPublic, false, delta},
+		"HEAD " + api.PathDelta:      {needPublic, false, delta},
+		"GET " + server.PathMetrics:  {needPublic, false, none},
+		"GET /console/":              {needPublic, false, none},
+		"HEAD /console/":             {needPublic, false, none},
+		"GET /console":               {needPublic, false, none},
 		"POST " + api.PathCheck: {needPublic, false, func(f *scopeFixture, _ int) (map[string]string, []byte) {
 			return nil, jsonBody(api.CheckRequest{App: app, DeviceID: deviceN(998), Platform: "android", NativeVersion: "1.0",
 				Current: api.CurrentBundle{Version: "1.0.0", Manifest: manifestOf(f.t, []byte("<!doctype html>one")).Digest()}})

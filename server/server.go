@@ -385,6 +385,7 @@ func (s *Server) routes() http.Handler {
 	s.adminRoutes(mux)
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
+	s.releaseRoutes(mux)
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)

@@ -3,14 +3,14 @@ package server
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/patchwire/patchwire/checksig"
 )
 
 // SigningKeyFile is the server's ed25519 key for signing check answers,
@@ -40,23 +40,7 @@ func LoadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseSigningKey(name, b)
-}
-
-func parseSigningKey(name string, b []byte) (ed25519.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: want a PEM PRIVATE KEY block", name)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: a %T, not an ed25519 key", name, k)
-	}
-	return priv, nil
+	return checksig.ParsePrivateKey(name, b)
 }
 
 // LoadOrCreateSigningKey returns the key of DIR/signing.key, creating it
@@ -72,7 +56,7 @@ func LoadOrCreateSigningKey(dataDir string) (priv ed25519.PrivateKey, created bo
 	if err != nil {
 		return nil, false, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	pemKey, err := checksig.EncodePrivateKey(priv)
 	if err != nil {
 		return nil, false, err
 	}
@@ -82,7 +66,7 @@ func LoadOrCreateSigningKey(dataDir string) (priv ed25519.PrivateKey, created bo
 	name := filepath.Join(dataDir, SigningKeyFile)
 	tmp := name + ".new"
 	os.Remove(tmp)
-	if err := writeFileAtomic(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := writeFileAtomic(tmp, pemKey, 0o600); err != nil {
 		return nil, false, fmt.Errorf("write signing key: %w", err)
 	}
 	defer os.Remove(tmp)

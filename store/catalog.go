@@ -66,7 +66,9 @@ func ParseVersion(v string) (*semver.Version, error) {
 	return sv, nil
 }
 
-func validateMeta(meta api.BundleMeta) error {
+// validateMeta checks what the uploader says about bundle version of app
+// with manifest m.
+func validateMeta(app, version string, m *manifest.Manifest, meta api.BundleMeta) error {
 	if meta.MinUpdateVersion != "" {
 		if _, err := ParseVersion(meta.MinUpdateVersion); err != nil {
 			return fmt.Errorf("min_update_version: %w", err)
@@ -76,6 +78,9 @@ func validateMeta(meta api.BundleMeta) error {
 		return err
 	}
 	if err := validateCapgoKeyID(meta.CapgoKeyID); err != nil {
+		return err
+	}
+	if err := validateRelease(app, version, m, meta.Release); err != nil {
 		return err
 	}
 	return validateText("comment", meta.Comment, MaxCommentLen)
@@ -117,14 +122,11 @@ type appRecord struct {
 
 // bundleRecord is the b/ value.
 type bundleRecord struct {
-	Manifest         manifest.Digest `json:"manifest"`
-	Files            int             `json:"files"`
-	Size             int64           `json:"size"`
-	CreatedAt        time.Time       `json:"created_at"`
-	MinUpdateVersion string          `json:"min_update_version,omitempty"`
-	Link             string          `json:"link,omitempty"`
-	Comment          string          `json:"comment,omitempty"`
-	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
+	Manifest  manifest.Digest `json:"manifest"`
+	Files     int             `json:"files"`
+	Size      int64           `json:"size"`
+	CreatedAt time.Time       `json:"created_at"`
+	api.BundleMeta
 	// Builtin and NativeVersion: the bundle shipped inside the app-store
 	// builds of that native version (MarkBuiltin).
 	Builtin       bool   `json:"builtin,omitempty"`
@@ -134,8 +136,7 @@ type bundleRecord struct {
 func (r bundleRecord) bundle(app, version string) api.Bundle {
 	return api.Bundle{
 		App: app, Version: version, Manifest: r.Manifest, Files: r.Files, Size: r.Size, CreatedAt: r.CreatedAt,
-		BundleMeta: api.BundleMeta{MinUpdateVersion: r.MinUpdateVersion, Link: r.Link, Comment: r.Comment, CapgoKeyID: r.CapgoKeyID},
-		Builtin:    r.Builtin, NativeVersion: r.NativeVersion,
+		BundleMeta: r.BundleMeta, Builtin: r.Builtin, NativeVersion: r.NativeVersion,
 	}
 }
 
@@ -298,11 +299,11 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 	if _, err := ParseVersion(version); err != nil {
 		return api.Bundle{}, err
 	}
-	if err := validateMeta(meta); err != nil {
-		return api.Bundle{}, err
-	}
 	if m == nil {
 		return api.Bundle{}, fmt.Errorf("manifest: nil: %w", ErrInvalid)
+	}
+	if err := validateMeta(app, version, m, meta); err != nil {
+		return api.Bundle{}, err
 	}
 	enc := m.Encode()
 	md := manifest.Sum(enc)
@@ -343,8 +344,7 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 			}
 		}
 		r := bundleRecord{
-			Manifest: md, Files: m.Len(), Size: m.TotalSize(), CreatedAt: s.now(),
-			MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
+			Manifest: md, Files: m.Len(), Size: m.TotalSize(), CreatedAt: s.now(), BundleMeta: meta,
 		}
 		b, err = putBundleTxn(txn, app, version, r)
 		return err

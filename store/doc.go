@@ -54,10 +54,13 @@
 //	                        frame); written only by versions before chunking
 //	a/<app id>              app record, JSON {created_at}
 //	b/<app id>\x00<version> bundle record, JSON {manifest, files, size, created_at,
-//	                        min_update_version, link, comment, builtin, native_version}
+//	                        min_update_version, link, comment, capgo_key_id, release {payload,
+//	                        signature, key_id, public_key}, builtin, native_version}
 //	                        (builtin: shipped in the app-store builds of native_version,
 //	                        MarkBuiltin; the only field that changes after the commit); app ids cannot hold
 //	                        \x00, so b/<app id>\x00 lists exactly one app's bundles
+//	rk/<app id>\x00<seq>    release key rotation seq (uint64 BE, 1, 2, ...), JSON {payload,
+//	                        signature, key_id, public_key} (api.SignedStatement; release.go)
 //	m/<manifest digest>     zstd of the canonical manifest encoding (manifest.Encode),
 //	                        whose SHA-256 is the digest; kept while a bundle uses it
 //	k/<key id>              API key record, JSON {secret_sha256, scope, apps, channels,

@@ -32,15 +32,12 @@ type Upload struct {
 // uploadHeader is the JSON part of a u/ value. The value is
 // uvarint(len(header JSON)) | header JSON | zstd(canonical manifest encoding).
 type uploadHeader struct {
-	App              string          `json:"app"`
-	Version          string          `json:"version"`
-	Manifest         manifest.Digest `json:"manifest"`
-	MinUpdateVersion string          `json:"min_update_version,omitempty"`
-	Link             string          `json:"link,omitempty"`
-	Comment          string          `json:"comment,omitempty"`
-	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
-	CreatedAt        time.Time       `json:"created_at"`
-	ExpiresAt        time.Time       `json:"expires_at"`
+	App      string          `json:"app"`
+	Version  string          `json:"version"`
+	Manifest manifest.Digest `json:"manifest"`
+	api.BundleMeta
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 const uploadIDLen = 32
@@ -60,11 +57,11 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	if _, err := ParseVersion(version); err != nil {
 		return Upload{}, err
 	}
-	if err := validateMeta(meta); err != nil {
-		return Upload{}, err
-	}
 	if m == nil {
 		return Upload{}, fmt.Errorf("manifest: nil: %w", ErrInvalid)
+	}
+	if err := validateMeta(app, version, m, meta); err != nil {
+		return Upload{}, err
 	}
 	var idb [uploadIDLen / 2]byte
 	if _, err := rand.Read(idb[:]); err != nil {
@@ -77,8 +74,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		CreatedAt: created, ExpiresAt: created.Add(s.opts.UploadTTL),
 	}
 	h := uploadHeader{
-		App: app, Version: version, Manifest: manifest.Sum(enc),
-		MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
+		App: app, Version: version, Manifest: manifest.Sum(enc), BundleMeta: meta,
 		CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 	}
 	hj, err := json.Marshal(h)
@@ -154,7 +150,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
 	}
 	return Upload{
 		ID: id, App: h.App, Version: h.Version, Manifest: m,
-		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID},
+		Meta:      h.BundleMeta,
 		CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
 	}, nil
 }

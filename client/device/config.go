@@ -76,6 +76,12 @@ type Config struct {
 	// PublicKeys are the ed25519 keys check answers must be signed with.
 	// At least one is required.
 	PublicKeys []ed25519.PublicKey
+	// ReleaseKeys are the release keys (`patchwire key release create`)
+	// built into the app. When set, an update is installed only with a
+	// release statement that verifies with one of them (or with a key a
+	// verified rotation introduced) and matches the target; unsigned
+	// bundles are refused. Empty: release statements are not required.
+	ReleaseKeys []ed25519.PublicKey
 	// TLS configures certificate checks; nil trusts the system roots.
 	TLS *tls.Config
 	// Transport picks HTTP/3, TCP, or HTTP/3 with fallback (default).
@@ -176,7 +182,7 @@ func (c Config) validate() error {
 	if len(c.PublicKeys) == 0 {
 		return errors.New("device: no public key to verify check answers with")
 	}
-	for _, k := range c.PublicKeys {
+	for _, k := range slices.Concat(c.PublicKeys, c.ReleaseKeys) {
 		if len(k) != ed25519.PublicKeySize {
 			return fmt.Errorf("device: public key of %d bytes, want %d", len(k), ed25519.PublicKeySize)
 		}
@@ -190,9 +196,12 @@ func (c Config) validate() error {
 }
 
 // keyIDs returns the sorted ids of the configured keys.
-func (c Config) keyIDs() []string {
-	ids := make([]string, 0, len(c.PublicKeys))
-	for _, k := range c.PublicKeys {
+func (c Config) keyIDs() []string { return sortedKeyIDs(c.PublicKeys) }
+
+// sortedKeyIDs returns the ids of keys, sorted, each once.
+func sortedKeyIDs(keys []ed25519.PublicKey) []string {
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
 		ids = append(ids, checksig.KeyID(k))
 	}
 	slices.Sort(ids)

@@ -118,6 +118,11 @@ type liar struct {
 	updateHook func(u *api.Update) // edit the signed update (before mutate)
 	objectLie  func(w http.ResponseWriter, r *http.Request, body []byte) bool
 	checkLie   func(w http.ResponseWriter, r *http.Request) bool
+	// Release keys: the statement sent with an update to a manifest (as
+	// the server stores what CI uploaded), and the rotation chain served.
+	releases   map[manifest.Digest]*api.SignedStatement
+	chain      []api.SignedStatement
+	chainGets  int
 	lastSigned []byte      // the last answer body sent
 	lastStep   api.StepRef // the step of the last update answered
 	requests   []string
@@ -131,11 +136,18 @@ func newLiar(t testing.TB) *liar {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &liar{t: t, priv: priv, pub: pub, bundles: map[manifest.Digest]*bundle{}, objects: map[string][]byte{}, sequence: 1, ttl: time.Hour}
+	l := &liar{t: t, priv: priv, pub: pub, bundles: map[manifest.Digest]*bundle{}, objects: map[string][]byte{},
+		releases: map[manifest.Digest]*api.SignedStatement{}, sequence: 1, ttl: time.Hour}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathCheck, l.handleCheck)
 	mux.HandleFunc("GET /o/{sha256}", l.handleObject)
 	mux.HandleFunc("GET /m/{sha256}", l.handleObject)
+	mux.HandleFunc("GET "+api.PathReleaseKeys, func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.chainGets++
+		json.NewEncoder(w).Encode(api.ReleaseKeyChain{App: r.PathValue("app"), Rotations: append([]api.SignedStatement{}, l.chain...)})
+	})
 	mux.HandleFunc("POST /stats", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		l.mu.Lock()
@@ -225,8 +237,9 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		to := l.target.m
 		ans.Update = &api.Update{
-			Target: api.TargetBundle{Version: l.target.version, Manifest: to.Digest(), Files: to.Len(), Size: to.TotalSize()},
-			Step:   &ref,
+			Target:  api.TargetBundle{Version: l.target.version, Manifest: to.Digest(), Files: to.Len(), Size: to.TotalSize()},
+			Step:    &ref,
+			Release: l.releases[to.Digest()],
 		}
 	}
 	if ans.Update != nil && l.updateHook != nil {

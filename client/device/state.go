@@ -87,6 +87,9 @@ type trust struct {
 	// a new app build), the floors are reset.
 	Keys   []string `json:"keys"`
 	Floors []Floor  `json:"floors"`
+	// Release is the release key trust (release.go); nil when the app
+	// trusts no release keys.
+	Release *releaseTrust `json:"release,omitempty"`
 }
 
 func (t *trust) floor(app, channel string) uint64 {
@@ -117,7 +120,8 @@ func (t *trust) raise(app, channel string, seq uint64) bool {
 // Event is one line of a device's history.
 type Event struct {
 	At time.Time `json:"at"`
-	// Kind is seed, update, no_update, failed, rollback, ready or keys_changed.
+	// Kind is seed, update, no_update, failed, rollback, ready,
+	// keys_changed, release_keys_rotated or rotation_refused.
 	Kind   string `json:"kind"`
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`

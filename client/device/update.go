@@ -51,6 +51,9 @@ type Result struct {
 	// PlannedBytes is what the step said the download would be: its own
 	// size plus the raw sizes of the objects it names.
 	PlannedBytes int64 `json:"planned_bytes,omitempty"`
+	// ReleaseKey is the id of the release key whose statement the
+	// installed target verified with ("" when release keys are not used).
+	ReleaseKey string `json:"release_key,omitempty"`
 	// ResumedBytes were already on disk from a cut try and not fetched again.
 	ResumedBytes int64         `json:"resumed_bytes,omitempty"`
 	Files        int           `json:"files,omitempty"`     // files of the target bundle
@@ -128,7 +131,12 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		if len(st.tr.Keys) > 0 {
 			st.hist.add(Event{At: cfg.Now(), Kind: "keys_changed", Detail: "trusted keys changed; sequence floors reset"})
 		}
-		st.tr = trust{Keys: ids}
+		st.tr = trust{Keys: ids, Release: st.tr.Release}
+		if err := st.writeJSON(trustFile, st.tr); err != nil {
+			return err
+		}
+	}
+	if st.tr.syncReleaseRoots(cfg) {
 		if err := st.writeJSON(trustFile, st.tr); err != nil {
 			return err
 		}
@@ -167,6 +175,9 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 	}
 	if up.Step == nil {
 		return fmt.Errorf("%w: an update to %s without a step", ErrBadPlan, up.Target.Version)
+	}
+	if err := u.verifyRelease(ctx, up, res); err != nil {
+		return err
 	}
 	u.planned = true
 	target, err := u.stepTarget(ctx, from, up, res)
@@ -284,12 +295,28 @@ func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.C
 		return nil, fmt.Errorf("check: %w: answer over %d bytes", ErrTooLarge, MaxCheckBytes)
 	}
 	res.AnswerBytes = int64(len(b))
-	ans, err := VerifyCheck(b, cfg.PublicKeys, api.Subject{App: cfg.App, Platform: cfg.Platform, DeviceID: st.deviceID(cfg)})
-	if err != nil {
-		return nil, fmt.Errorf("check: %w", err)
+	sub := api.Subject{App: cfg.App, Platform: cfg.Platform, DeviceID: st.deviceID(cfg)}
+	bind := Binding{App: cfg.App, Channel: cfg.Channel, Platform: cfg.Platform, DeviceID: sub.DeviceID, Now: now, Floors: st.tr.floor}
+	verify := func() (*api.CheckAnswer, error) {
+		ans, err := VerifyCheck(b, u.serverKeys(), sub)
+		if err == nil {
+			err = bind.Check(ans)
+		}
+		return ans, err
 	}
-	bind := Binding{App: cfg.App, Channel: cfg.Channel, Platform: cfg.Platform, DeviceID: st.deviceID(cfg), Now: now, Floors: st.tr.floor}
-	if err := bind.Check(ans); err != nil {
+	ans, err := verify()
+	// A server key the device does not know yet, or a floor a restored
+	// server is below: a release-key-signed rotation may be what is new.
+	if u.releaseMode() && (errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrRollback)) {
+		changed, serr := u.syncRotations(ctx)
+		if changed {
+			ans, err = verify()
+		}
+		if err != nil && serr != nil {
+			err = fmt.Errorf("%w; %w", err, serr)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	return ans, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -35,6 +36,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		builtin      bool
 		native       string
 		capgoKey     string
+		release      releaseFlags
 	)
 	cmd.StringVar(&app, "app", "", "app id (required)")
 	cmd.StringVar(&version, "version", "", "bundle version, semver (required; with --builtin default NATIVE-builtin)")
@@ -47,6 +49,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	cmd.BoolVar(&builtin, "builtin", false, "register the bundle shipped inside the app-store build of --native-version (patches are made from it; no channel serves it)")
 	cmd.StringVar(&native, "native-version", "", "with --builtin: the native app version that ships the bundle (what devices report as version_build)")
 	cmd.StringVar(&capgoKey, "capgo-key", "", "encrypt the bundle for Capgo devices with this private key (`key capgo create`; e.g. .capgo_key_v2): the server stores only ciphertext")
+	release.add(cmd.FlagSet)
 	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, "PATH (a build folder or a .zip)")
 	if err != nil {
@@ -87,6 +90,9 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		upload, meta.CapgoKeyID = encrypted, encrypted.KeyID
+	}
+	if meta.Release, err = release.sign(app, version, upload.Manifest(), time.Now()); err != nil {
+		return err
 	}
 	c, err := cmd.client(env)
 	if err != nil {

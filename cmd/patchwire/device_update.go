@@ -28,7 +28,7 @@ func init() {
 // deviceFlags are the flags a device command that talks to the server takes.
 type deviceFlags struct {
 	state, server, app, channel, platform, native, ca, transport, statsURL, deviceID string
-	keys                                                                             keyList
+	keys, releaseKeys                                                                keyList
 	insecure, noStats, verbose, asJSON                                               bool
 	h3Timeout, timeout                                                               time.Duration
 }
@@ -59,6 +59,7 @@ func addDeviceFlags(fs *flag.FlagSet, server bool) *deviceFlags {
 	fs.StringVar(&f.platform, "platform", "android", "ios, android or electron")
 	fs.StringVar(&f.native, "native-version", "1.0.0", "version of the app store build")
 	fs.Var(&f.keys, "public-key", "ed25519 public key check answers must be signed with, base64 (`patchwire key signing --public`); repeat or comma-separate ($PATCHWIRE_PUBLIC_KEY)")
+	fs.Var(&f.releaseKeys, "release-public-key", "release key the app trusts (`patchwire key release show --public`): install only bundles whose release statement verifies with it; repeat or comma-separate ($PATCHWIRE_RELEASE_PUBLIC_KEY)")
 	fs.StringVar(&f.ca, "ca", "", "PEM file of the server's CA or self-signed certificate ($PATCHWIRE_CA)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's certificate (development only)")
 	fs.StringVar(&f.transport, "transport", "auto", "auto (HTTP/3, falling back to HTTPS over TCP), h3 or tcp")
@@ -113,6 +114,13 @@ func (f *deviceFlags) config(env *cliEnv, needServer bool) (device.Config, error
 			return cfg, err
 		}
 		cfg.PublicKeys = append(cfg.PublicKeys, pub)
+	}
+	for _, k := range f.releaseKeys {
+		pub, err := checksig.ParsePublicKey(k)
+		if err != nil {
+			return cfg, fmt.Errorf("--release-public-key: %w", err)
+		}
+		cfg.ReleaseKeys = append(cfg.ReleaseKeys, pub)
 	}
 	var err error
 	if cfg.Transport, err = device.ParseTransportMode(f.transport); err != nil {
@@ -191,6 +199,9 @@ func runDeviceUpdate(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "No update%s; running %s\n", why, res.From.Version)
 	case device.OutcomeUpdated:
 		fmt.Fprintf(env.stdout, "Updated %s -> %s (channel %s, sequence %d)\n", res.From.Version, res.To.Version, res.Channel, res.Sequence)
+		if res.ReleaseKey != "" {
+			fmt.Fprintf(env.stdout, "  release statement verified with release key %s\n", res.ReleaseKey)
+		}
 		fmt.Fprintf(env.stdout, "  downloaded %s over %s; %d files: %d reused, %d patched, %d fetched",
 			humanBytes(res.DownloadedBytes), res.Protocol, res.Files, res.Reused, res.Patched, res.Fetched)
 		if res.Fallbacks > 0 {

@@ -15,7 +15,7 @@ func TestImportDirections(t *testing.T) {
 		"step":              {"delta", "manifest"},
 		"api":               {"manifest"},
 		"checksig":          {"api"},
-		"store":             {"api", "manifest"},
+		"store":             {"api", "checksig", "manifest"},
 		"resolver":          {"manifest"},
 		"server/catalog":    {"api", "resolver", "store"},
 		"server/capgo":      {"api", "manifest", "resolver", "server/catalog", "store"},

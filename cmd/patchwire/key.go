@@ -16,6 +16,7 @@ func runKey(ctx context.Context, env *cliEnv, args []string) error {
 		"signing": runKeySigning,
 		"whoami":  runKeyWhoami,
 		"capgo":   runKeyCapgo,
+		"release": runKeyRelease,
 	})
 }
 

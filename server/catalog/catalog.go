@@ -37,6 +37,7 @@ type App struct {
 
 	gen      uint64
 	sequence map[string]uint64
+	releases map[string]*api.SignedStatement
 }
 
 // Exists reports whether the app exists.
@@ -45,6 +46,10 @@ func (a *App) Exists() bool { return a.Snapshot.App.Exists }
 // Sequence is the sequence of the named channel (api.Channel.Sequence), 0
 // for none.
 func (a *App) Sequence(channel string) uint64 { return a.sequence[channel] }
+
+// Release is the release statement bundle version was uploaded with
+// (api.BundleMeta.Release), nil for none.
+func (a *App) Release(version string) *api.SignedStatement { return a.releases[version] }
 
 // devices is one app's device-channel records at one pair of generations.
 type devices struct {
@@ -83,6 +88,14 @@ func (c *Catalog) App(ctx context.Context, app string) (*App, error) {
 		sequence: make(map[string]uint64, len(as.Channels))}
 	for _, ch := range as.Channels {
 		a.sequence[ch.Name] = ch.Sequence
+	}
+	for v, b := range as.Bundles {
+		if b.Release != nil {
+			if a.releases == nil {
+				a.releases = map[string]*api.SignedStatement{}
+			}
+			a.releases[v] = &api.SignedStatement{Payload: b.Release.Payload, Signature: b.Release.Signature, KeyID: b.Release.KeyID}
+		}
 	}
 	e.app.Store(a)
 	return a, nil

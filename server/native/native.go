@@ -216,6 +216,9 @@ func (h *Handler) Answer(ctx context.Context, req api.CheckRequest) (api.CheckAn
 	ans.Update = &api.Update{
 		Target: api.TargetBundle{Version: b.Version, Manifest: b.Manifest, Files: b.Files, Size: b.Size},
 		Step:   &ref,
+		// As CI signed it (bundle upload --release-key); the server only
+		// passes it on.
+		Release: app.Release(b.Version),
 	}
 	return ans, nil
 }
