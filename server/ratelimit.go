@@ -1,6 +1,10 @@
 package server
 
 import (
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -194,6 +198,42 @@ func (t *tokenBuckets) capacity() int { return bucketShards * int(t.nSets) * buc
 type deviceLimiter struct {
 	addr, device *tokenBuckets
 	now          func() time.Time
+	// refusedAddr and refusedDevice count the 429s of each table
+	// (patchwire_rate_limited_total); nil until register.
+	refusedAddr, refusedDevice prometheus.Counter
+}
+
+// register adds the limiter's counter to reg.
+func (l *deviceLimiter) register(reg *prometheus.Registry) {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_rate_limited_total",
+		Help: "Device requests refused with 429, by the bucket that ran out: per client address (IPv6 by /64) or per device id.",
+	}, []string{"limit"})
+	reg.MustRegister(v)
+	l.refusedAddr, l.refusedDevice = v.WithLabelValues("address"), v.WithLabelValues("device")
+}
+
+// refused counts one 429 of c (nil: not registered).
+func refused(c prometheus.Counter) {
+	if c != nil {
+		c.Inc()
+	}
+}
+
+// addrKey is the address bucket a client falls in: its IPv4 address, or
+// the /64 of an IPv6 one (one subscriber's whole prefix: a host picks any
+// address of its /64, so per-address buckets would not bind it). Anything
+// that does not parse is its own key.
+func addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func newDeviceLimiter(l Limits) *deviceLimiter {
@@ -224,7 +264,8 @@ func (l *deviceLimiter) wrap(clientIP func(*http.Request) string, next http.Hand
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isDevicePath(r.URL.Path) {
-			if wait, ok := l.addr.take(clientIP(r)); !ok {
+			if wait, ok := l.addr.take(addrKey(clientIP(r))); !ok {
+				refused(l.refusedAddr)
 				l.tooMany(w, r, wait)
 				return
 			}
@@ -239,7 +280,11 @@ func (l *deviceLimiter) deviceAllowed(deviceID string) (time.Duration, bool) {
 	if l.device == nil || deviceID == "" {
 		return 0, true
 	}
-	return l.device.take(deviceID)
+	wait, ok := l.device.take(deviceID)
+	if !ok {
+		refused(l.refusedDevice)
+	}
+	return wait, ok
 }
 
 // admitNative applies the per-device buckets to a native check; it

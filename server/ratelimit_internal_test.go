@@ -132,3 +132,20 @@ func BenchmarkDeviceLimiterWrap(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// TestAddrKey: IPv4 addresses are their own bucket, IPv6 ones share their
+// /64 (a host picks any address of it).
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "::ffff:192.0.2.7"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := addrKey(tc.in); got != tc.want {
+			t.Errorf("addrKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
@@ -135,6 +136,13 @@ func TestDeviceEndpointTokenBuckets(t *testing.T) {
 	// ...while other devices on those addresses still pass.
 	if r := postJSON(t, c, updates, capgoCheck(deviceN(301))); r.limited() {
 		t.Errorf("other device limited: %s", r.body)
+	}
+	// Every 429 is counted by the bucket that ran out.
+	_, text := get(t, c, "GET", env.URL+server.PathMetrics, nil)
+	for _, limit := range []string{"address", "device"} {
+		if !strings.Contains(string(text), `patchwire_rate_limited_total{limit="`+limit+`"}`) {
+			t.Errorf("/metrics lacks the %s 429s:\n%s", limit, text)
+		}
 	}
 }
 

@@ -389,6 +389,7 @@ func (s *Server) routes() http.Handler {
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)
+	s.devLimits.register(s.metrics.reg)
 	deps := capgo.Deps{Store: s.store, Snapshot: s.catalog.Snapshot, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
 		DeviceLimit: s.devLimits.deviceAllowed}
 	if len(s.cfg.TrustedProxies) > 0 {
