@@ -180,7 +180,7 @@ func TestTrickledBodyIsCut(t *testing.T) {
 		{"zip upload", "PUT", "/api/v1/apps/" + app + "/bundles/", "PK\x03\x04", 408, api.CodeRequestTimeout},
 		{"object upload", "PUT", "/api/v1/uploads/" + up.ID + "/objects/" + manifest.Sum(blob).String(), "", 408, api.CodeRequestTimeout},
 		{"native check", "POST", api.PathCheck, `{"app":"` + app + `",`, 408, api.CodeRequestTimeout},
-		{"capgo updates", "POST", "/updates", `{"app_id":"` + app + `",`, 400, ""},
+		{"capgo updates", "POST", "/updates", `{"app_id":"` + app + `",`, 408, api.CodeRequestTimeout},
 		{"app create", "POST", api.PathApps, `{"app_id":"`, 408, api.CodeRequestTimeout},
 	}
 	stop := make(chan struct{})

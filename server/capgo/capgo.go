@@ -335,13 +335,23 @@ func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) s
 			"error": codeBodyTooLarge, "message": tl.Error(), "moreInfo": map[string]any{"limit": tl.limit}})
 		return codeBodyTooLarge
 	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
+		// Cut for arriving too slowly (the server's body rate or read
+		// deadline): the client may retry, unlike a malformed body.
+		writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": codeRequestTimeout, "message": err.Error()})
+		return codeRequestTimeout
+	}
 	e := parseError(err)
 	writeAPIError(w, e)
 	return e.code
 }
 
-// codeBodyTooLarge is the error of a 413.
-const codeBodyTooLarge = "body_too_large"
+// codeBodyTooLarge is the error of a 413, codeRequestTimeout of a 408.
+const (
+	codeBodyTooLarge   = "body_too_large"
+	codeRequestTimeout = "request_timeout"
+)
 
 // appendBase appends the base of absolute URLs: BaseURL's, PublicURL, or
 // the request's scheme and Host. It is JSON-string content (quoted already).
