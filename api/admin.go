@@ -56,6 +56,12 @@ type BundleMeta struct {
 	// CapgoKeyID is the key_id of the Capgo key the bundle is encrypted
 	// with (api.CapgoEncryption), "" for a bundle in plaintext.
 	CapgoKeyID string `json:"capgo_key_id,omitempty"`
+	// CapgoEncryption is an encrypted bundle's session key and signed
+	// hashes, sent with the upload (CapgoKeyID is then its KeyID or "").
+	// The server checks it against the files (a 400
+	// invalid_capgo_encryption when it does not fit) and stores it beside
+	// the bundle record; bundles read back leave it nil.
+	CapgoEncryption *CapgoEncryption `json:"capgo_encryption,omitempty"`
 }
 
 // Bundle is one committed bundle version.

@@ -157,6 +157,10 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if err := store.ValidateCapgoEncryption(req.BundleMeta, m); err != nil {
+		writeError(w, r, s.log, errorf(http.StatusBadRequest, api.CodeInvalidCapgoEncryption, err.Error()))
+		return
+	}
 	up, err := s.store.CreateUpload(r.Context(), app, req.Version, m, req.BundleMeta)
 	if err != nil {
 		writeError(w, r, s.log, bundleError(err, app, req.Version))

@@ -54,16 +54,23 @@
 //	                        frame); written only by versions before chunking
 //	a/<app id>              app record, JSON {created_at}
 //	b/<app id>\x00<version> bundle record, JSON {manifest, files, size, created_at,
-//	                        min_update_version, link, comment, builtin, native_version}
+//	                        min_update_version, link, comment, capgo_key_id, builtin,
+//	                        native_version}
 //	                        (builtin: shipped in the app-store builds of native_version,
 //	                        MarkBuiltin; the only field that changes after the commit); app ids cannot hold
 //	                        \x00, so b/<app id>\x00 lists exactly one app's bundles
+//	ce/<app id>\x00<version>
+//	                        a Capgo-encrypted bundle's api.CapgoEncryption, JSON {format,
+//	                        key_id, session_key, checksum, files} (capgo.go), written with
+//	                        the b/ record by CommitBundle and deleted with it; kept apart
+//	                        because it holds a 512-character signed hash per file
 //	m/<manifest digest>     zstd of the canonical manifest encoding (manifest.Encode),
 //	                        whose SHA-256 is the digest; kept while a bundle uses it
 //	k/<key id>              API key record, JSON {secret_sha256, scope, apps, channels,
 //	                        name, created_at}; the secret itself is never stored
 //	u/<upload id>           upload session: uvarint length, JSON header {app, version,
-//	                        manifest, meta, created_at, expires_at}, zstd manifest encoding
+//	                        manifest, meta, capgo_encryption, created_at, expires_at}, zstd
+//	                        manifest encoding
 //	dp/<codec>\x00<kind><from><to>
 //	                        patch mapping (patch.go): kind 'b' (bundle patch: from and to
 //	                        are manifest digests) or 'f' (per-file patch: file digests),

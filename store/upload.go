@@ -39,8 +39,10 @@ type uploadHeader struct {
 	Link             string          `json:"link,omitempty"`
 	Comment          string          `json:"comment,omitempty"`
 	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
-	CreatedAt        time.Time       `json:"created_at"`
-	ExpiresAt        time.Time       `json:"expires_at"`
+	// CapgoEncryption is the upload's BundleMeta.CapgoEncryption.
+	CapgoEncryption *api.CapgoEncryption `json:"capgo_encryption,omitempty"`
+	CreatedAt       time.Time            `json:"created_at"`
+	ExpiresAt       time.Time            `json:"expires_at"`
 }
 
 const uploadIDLen = 32
@@ -66,6 +68,9 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	if m == nil {
 		return Upload{}, fmt.Errorf("manifest: nil: %w", ErrInvalid)
 	}
+	if err := ValidateCapgoEncryption(meta, m); err != nil {
+		return Upload{}, err
+	}
 	var idb [uploadIDLen / 2]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return Upload{}, fmt.Errorf("create upload: %w", err)
@@ -79,7 +84,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	h := uploadHeader{
 		App: app, Version: version, Manifest: manifest.Sum(enc),
 		MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
-		CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
+		CapgoEncryption: meta.CapgoEncryption, CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
@@ -154,7 +159,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
 	}
 	return Upload{
 		ID: id, App: h.App, Version: h.Version, Manifest: m,
-		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID},
+		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID, CapgoEncryption: h.CapgoEncryption},
 		CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
 	}, nil
 }
