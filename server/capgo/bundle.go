@@ -120,6 +120,9 @@ type buildCall struct {
 	done chan struct{}
 	p    *prepared
 	err  error
+	// stale: the bundle was committed again while this built (forget); the
+	// result goes to the waiters but not into the cache.
+	stale bool
 }
 
 func newPreparedCache(st Store, max int64, log *slog.Logger, now func() time.Time) *preparedCache {
@@ -215,10 +218,15 @@ func (c *preparedCache) drop(d preparedKey, p *prepared) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[d] == p {
-		delete(c.m, d)
-		c.lru.Remove(p.elem)
-		c.size -= p.memory
+		c.removeLocked(d, p)
 	}
+}
+
+// removeLocked takes p, the answer of d, out of the cache; c.mu is held.
+func (c *preparedCache) removeLocked(d preparedKey, p *prepared) {
+	delete(c.m, d)
+	c.lru.Remove(p.elem)
+	c.size -= p.memory
 }
 
 // build prepares d and publishes the result to the waiters and the cache.
@@ -238,21 +246,38 @@ func (c *preparedCache) build(d preparedKey, call *buildCall) {
 	}
 	c.mu.Lock()
 	delete(c.inflight, d)
-	if err == nil {
+	if err == nil && !call.stale {
 		p.elem = c.lru.PushFront(d)
 		c.m[d] = p
 		c.size += p.memory
 		for c.size > c.max && c.lru.Len() > 1 {
 			old := c.lru.Back()
 			od := old.Value.(preparedKey)
-			c.size -= c.m[od].memory
-			delete(c.m, od)
-			c.lru.Remove(old)
+			c.removeLocked(od, c.m[od])
 		}
 	}
 	call.p, call.err = p, err
 	c.mu.Unlock()
 	close(call.done)
+}
+
+// forget drops the answers prepared for bundle version of app (keys with
+// a bundle: those with a Capgo key id), whose encryption a new commit of
+// that version replaces (after a delete, the same version may come back
+// with the same manifest and another encryption).
+func (c *preparedCache) forget(app, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, p := range c.m {
+		if k.app == app && k.version == version {
+			c.removeLocked(k, p)
+		}
+	}
+	for k, call := range c.inflight {
+		if k.app == app && k.version == version {
+			call.stale = true
+		}
+	}
 }
 
 // fileJob is the work on one distinct file of a bundle.

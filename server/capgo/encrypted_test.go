@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
@@ -48,6 +50,10 @@ func TestEncryptedAnswers(t *testing.T) {
 		{"1.0.2", true, false},
 		{"1.0.3", true, true},
 	}
+	var first struct { // the first bundle, to commit again below
+		m   *manifest.Manifest
+		enc api.CapgoEncryption
+	}
 	for i, tc := range cases {
 		src, err := manifest.OpenDir(ctx, dir, manifest.DefaultLimits())
 		if err != nil {
@@ -88,6 +94,7 @@ func TestEncryptedAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
+			first.m, first.enc = m, enc.Encryption
 			channel(t, env, testApp, "production", tc.version, nil)
 		} else {
 			setBundle(t, env, testApp, "production", tc.version)
@@ -118,6 +125,26 @@ func TestEncryptedAnswers(t *testing.T) {
 		if want := env.URL + "/o/" + zip.Digest.String(); cur["url"] != want || old["url"] != want ||
 			old["checksum"] != enc.Encryption.Checksum || old["manifest"] != nil {
 			t.Errorf("%s: with the zip, answers %v and %v; want url %s and the signed checksum", tc.version, cur, old, want)
+		}
+	}
+
+	// Deleted and committed again with the same files but another
+	// encryption (here one signed hash): answers carry the new one.
+	setBundle(t, env, testApp, "production", cases[len(cases)-1].version)
+	if err := env.Store.DeleteBundle(ctx, testApp, cases[0].version); err != nil {
+		t.Fatal(err)
+	}
+	again := first.enc
+	again.Files = maps.Clone(first.enc.Files)
+	again.Files["index.html"] = strings.Repeat("0c", 256)
+	if _, err := env.Store.CommitBundle(ctx, testApp, cases[0].version, first.m, api.BundleMeta{CapgoEncryption: &again}); err != nil {
+		t.Fatal(err)
+	}
+	setBundle(t, env, testApp, "production", cases[0].version)
+	list, _ := do(t, c, "POST", env.URL+"/updates", info(nil)).Body["manifest"].([]any)
+	for _, it := range list {
+		if e := it.(map[string]any); e["file_name"] == "index.html" && e["file_hash"] != again.Files["index.html"] {
+			t.Errorf("after the bundle was committed again, index.html has file_hash %v; want the new one", e["file_hash"])
 		}
 	}
 }
