@@ -22,6 +22,12 @@ func capgoEncryptionKey(app, version string) []byte {
 	return appScopedKey(pfxCapgoEncryption, app, version)
 }
 
+// pfxUploadEncryption keys an upload session's api.CapgoEncryption:
+// ue/<upload id>, apart from the u/ value (uploadHeader.CapgoEncrypted).
+const pfxUploadEncryption = "ue/"
+
+func uploadEncryptionKey(id string) []byte { return []byte(pfxUploadEncryption + id) }
+
 // ValidateCapgoEncryption checks an upload's meta.CapgoEncryption against
 // its manifest m (api.CapgoEncryption.Check): CapgoKeyID, when set, must be
 // its key id, and no file may sit under api.CapgoDir but the encrypted zip.

@@ -7,16 +7,18 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchwire/patchwire/api"
 )
 
-// TestCapgoEncryption: an upload's encryption travels in its session and
-// is written beside the bundle record by the commit (the record keeps only
-// the key id), and deleted with the bundle; one that does not fit the
+// TestCapgoEncryption: an upload's encryption travels in its session (at
+// its own key, which GetUploadFiles does not read, deleted with the session
+// or when it expires) and is written beside the bundle record by the commit
+// (the record keeps only the key id), and deleted with the bundle; one that does not fit the
 // files is ErrInvalid and stores nothing.
 func TestCapgoEncryption(t *testing.T) {
-	s, _ := newTestStore(t)
+	s, clk := newTestStore(t)
 	ctx := context.Background()
 	if _, err := s.CreateApp(ctx, "app"); err != nil {
 		t.Fatal(err)
@@ -62,7 +64,14 @@ func TestCapgoEncryption(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got.Meta, meta) {
 		t.Fatalf("GetUpload meta = %+v, %v; want %+v", got.Meta, err, meta)
 	}
+	files, err := s.GetUploadFiles(ctx, up.ID)
+	if err != nil || files.Meta.CapgoEncryption != nil || files.Meta.Comment != meta.Comment {
+		t.Errorf("GetUploadFiles meta = %+v, %v; want it without the encryption", files.Meta, err)
+	}
 	b, err := s.CommitBundle(ctx, "app", "1.0.0", m, got.Meta)
+	if err := s.DeleteUpload(ctx, up.ID); err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +94,23 @@ func TestCapgoEncryption(t *testing.T) {
 		t.Errorf("CapgoEncryption after DeleteBundle = %v; want ErrNotFound", err)
 	}
 	for _, k := range allKeys(t, s) {
-		if strings.HasPrefix(k, pfxCapgoEncryption) {
-			t.Errorf("key %q left after DeleteBundle", k)
+		if strings.HasPrefix(k, pfxCapgoEncryption) || strings.HasPrefix(k, pfxUploadEncryption) {
+			t.Errorf("key %q left after DeleteUpload and DeleteBundle", k)
+		}
+	}
+
+	// An expired session's encryption goes with it.
+	up, err = s.CreateUpload(ctx, "app", "3.0.0", m, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(s.opts.UploadTTL + time.Minute)
+	if _, err := s.CollectGarbage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range allKeys(t, s) {
+		if strings.HasPrefix(k, pfxUploadEncryption) || strings.HasPrefix(k, pfxUpload) {
+			t.Errorf("key %q left after the session expired", k)
 		}
 	}
 }

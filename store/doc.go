@@ -69,8 +69,11 @@
 //	k/<key id>              API key record, JSON {secret_sha256, scope, apps, channels,
 //	                        name, created_at}; the secret itself is never stored
 //	u/<upload id>           upload session: uvarint length, JSON header {app, version,
-//	                        manifest, meta, capgo_encryption, created_at, expires_at}, zstd
+//	                        manifest, meta, capgo_encrypted, created_at, expires_at}, zstd
 //	                        manifest encoding
+//	ue/<upload id>          the session's api.CapgoEncryption, JSON (capgo.go), when
+//	                        capgo_encrypted: apart, so that the u/ value each object PUT
+//	                        and GC pass decodes stays small; deleted with the session
 //	dp/<codec>\x00<kind><from><to>
 //	                        patch mapping (patch.go): kind 'b' (bundle patch: from and to
 //	                        are manifest digests) or 'f' (per-file patch: file digests),

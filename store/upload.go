@@ -39,10 +39,12 @@ type uploadHeader struct {
 	Link             string          `json:"link,omitempty"`
 	Comment          string          `json:"comment,omitempty"`
 	CapgoKeyID       string          `json:"capgo_key_id,omitempty"`
-	// CapgoEncryption is the upload's BundleMeta.CapgoEncryption.
-	CapgoEncryption *api.CapgoEncryption `json:"capgo_encryption,omitempty"`
-	CreatedAt       time.Time            `json:"created_at"`
-	ExpiresAt       time.Time            `json:"expires_at"`
+	// CapgoEncrypted: the upload's BundleMeta.CapgoEncryption is at
+	// ue/<upload id>, out of this header, which every object sent to the
+	// session and every GC pass decodes.
+	CapgoEncrypted bool      `json:"capgo_encrypted,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
 }
 
 const uploadIDLen = 32
@@ -84,7 +86,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	h := uploadHeader{
 		App: app, Version: version, Manifest: manifest.Sum(enc),
 		MinUpdateVersion: meta.MinUpdateVersion, Link: meta.Link, Comment: meta.Comment, CapgoKeyID: meta.CapgoKeyID,
-		CapgoEncryption: meta.CapgoEncryption, CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
+		CapgoEncrypted: meta.CapgoEncryption != nil, CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
@@ -97,6 +99,12 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	if err := s.ensureSpace(int64(len(v))); err != nil {
 		return Upload{}, fmt.Errorf("create upload for %s %s: %w", app, version, err)
 	}
+	var ev []byte
+	if meta.CapgoEncryption != nil {
+		if ev, err = json.Marshal(meta.CapgoEncryption); err != nil {
+			return Upload{}, fmt.Errorf("create upload: %w", err)
+		}
+	}
 	digests := m.Digests()
 	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {
@@ -104,6 +112,11 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		}
 		if err := addReferences(txn, digests); err != nil {
 			return err
+		}
+		if ev != nil {
+			if err := txn.Set(uploadEncryptionKey(u.ID), ev); err != nil {
+				return err
+			}
 		}
 		return txn.Set(uploadKey(u.ID), v)
 	})
@@ -127,19 +140,34 @@ func decodeUploadHeader(key, v []byte) (uploadHeader, []byte, error) {
 	return h, v[k+int(n):], nil
 }
 
-// GetUpload returns upload session id. An unknown, malformed or expired id
-// is ErrNotFound.
+// GetUpload returns upload session id, all of it. An unknown, malformed or
+// expired id is ErrNotFound.
 func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
+	return s.getUpload(ctx, id, true)
+}
+
+// GetUploadFiles is GetUpload without the Capgo encryption (Meta's
+// CapgoEncryption is nil), which holds a signed hash per file: what
+// receiving one object of the session needs, without decoding that each
+// time. Commit with what GetUpload returns.
+func (s *Store) GetUploadFiles(ctx context.Context, id string) (Upload, error) {
+	return s.getUpload(ctx, id, false)
+}
+
+func (s *Store) getUpload(ctx context.Context, id string, withEncryption bool) (Upload, error) {
 	if !validUploadID(id) {
 		return Upload{}, fmt.Errorf("get upload %q: %w", clip(id), ErrNotFound)
 	}
-	var v []byte
+	var v, ev []byte
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var ok bool
 		var err error
 		v, ok, err = getValue(txn, uploadKey(id))
 		if err == nil && !ok {
 			err = fmt.Errorf("upload %s: %w", id, ErrNotFound)
+		}
+		if err == nil && withEncryption {
+			ev, _, err = getValue(txn, uploadEncryptionKey(id))
 		}
 		return err
 	})
@@ -157,11 +185,22 @@ func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
 	if err != nil {
 		return Upload{}, fmt.Errorf("get upload %s: %w", id, err)
 	}
-	return Upload{
+	u := Upload{
 		ID: id, App: h.App, Version: h.Version, Manifest: m,
-		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID, CapgoEncryption: h.CapgoEncryption},
+		Meta:      api.BundleMeta{MinUpdateVersion: h.MinUpdateVersion, Link: h.Link, Comment: h.Comment, CapgoKeyID: h.CapgoKeyID},
 		CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
-	}, nil
+	}
+	if withEncryption && h.CapgoEncrypted {
+		// A session whose encryption is gone must not commit as plaintext.
+		if ev == nil {
+			return Upload{}, fmt.Errorf("get upload %s: its Capgo encryption is missing: %w", id, ErrCorrupt)
+		}
+		u.Meta.CapgoEncryption = new(api.CapgoEncryption)
+		if err := decodeRecord(uploadEncryptionKey(id), ev, u.Meta.CapgoEncryption); err != nil {
+			return Upload{}, fmt.Errorf("get upload %s: %w", id, err)
+		}
+	}
+	return u, nil
 }
 
 // DeleteUpload ends upload session id (the server does so after a commit).
@@ -178,12 +217,26 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 		if !ok {
 			return fmt.Errorf("upload %s: %w", id, ErrNotFound)
 		}
-		return txn.Delete(uploadKey(id))
+		return deleteUploadTxn(txn, uploadKey(id))
 	})
 	if err != nil {
 		return fmt.Errorf("delete upload: %w", err)
 	}
 	return nil
+}
+
+// deleteUploadTxn deletes the session at key k (a u/ key) and its
+// encryption, if any.
+func deleteUploadTxn(txn *badger.Txn, k []byte) error {
+	if err := txn.Delete(k); err != nil {
+		return err
+	}
+	ek := uploadEncryptionKey(string(k[len(pfxUpload):]))
+	ok, err := exists(txn, ek)
+	if err != nil || !ok {
+		return err
+	}
+	return txn.Delete(ek)
 }
 
 func validUploadID(id string) bool {
