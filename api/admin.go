@@ -61,6 +61,12 @@ type BundleMeta struct {
 	// is whole and about this bundle, stores it, and hands it to native
 	// devices with every update to it.
 	Release *SignedStatement `json:"release,omitempty"`
+	// CapgoEncryption is an encrypted bundle's session key and signed
+	// hashes, sent with the upload (CapgoKeyID is then its KeyID or "").
+	// The server checks it against the files (a 400
+	// invalid_capgo_encryption when it does not fit) and stores it beside
+	// the bundle record; bundles read back leave it nil.
+	CapgoEncryption *CapgoEncryption `json:"capgo_encryption,omitempty"`
 }
 
 // Bundle is one committed bundle version.

@@ -235,6 +235,7 @@ func TestCodeTable(t *testing.T) {
 		CodeDisableDevice:           {200, KindBlocked},
 		CodeDisableEmulator:         {200, KindBlocked},
 		CodeProviderBlocked:         {200, KindBlocked},
+		CodeManifestOnlyBundle:      {200, KindBlocked},
 		CodeOnPremiseApp:            {429, KindNone},
 		CodeTooManyRequests:         {429, KindNone},
 		CodeInvalidJSONBody:         {400, KindNone},

@@ -43,6 +43,14 @@ const (
 	CodeInvalidJSONParseBody    Code = "invalid_json_parse_body" // the HTTP layer's parser
 	CodeMissingDeviceID         Code = "missing_device_id"       // the HTTP layer's parser
 	CodeMissingAppID            Code = "missing_app_id"          // the HTTP layer's parser
+
+	// CodeManifestOnlyBundle is patchwire's own (the HTTP layer's): the
+	// bundle is Capgo-encrypted and was uploaded without its zip, so only
+	// plugins with manifest delivery can take it, and this one cannot.
+	// Kind blocked, like key_id_mismatch: the device keeps what it runs
+	// without a download failure every check; `bundle upload --capgo-zip`
+	// serves such plugins too.
+	CodeManifestOnlyBundle Code = "manifest_only_bundle"
 )
 
 // Codes of the channel_self endpoint (protocol §7) besides the shared ones.
@@ -82,7 +90,8 @@ func KindOf(c Code) Kind {
 		CodeDisabledPlatformIOS, CodeDisabledPlatformAndroid, CodeDisabledPlatformElec,
 		CodeDisableMajor, CodeDisableMinor, CodeDisablePatch, CodeDisableMetadata,
 		CodeDisableUnderNative, CodeDisableProdBuild, CodeDisableDevBuild,
-		CodeDisableDevice, CodeDisableEmulator, CodeKeyIDMismatch, CodeProviderBlocked:
+		CodeDisableDevice, CodeDisableEmulator, CodeKeyIDMismatch, CodeProviderBlocked,
+		CodeManifestOnlyBundle:
 		return KindBlocked
 	}
 	if StatusOf(c) != http.StatusOK {
@@ -139,6 +148,7 @@ var messages = map[Code]string{
 	CodeInvalidJSONParseBody:    "Invalid JSON body",
 	CodeMissingDeviceID:         "Cannot find device_id",
 	CodeMissingAppID:            "Cannot find app_id",
+	CodeManifestOnlyBundle:      "This bundle is delivered file by file (manifest) only, which this plugin version cannot do: update @capgo/capacitor-updater to 5.10.0, 6.25.0, 7.0.35, any 8.x or later, or upload the bundle again with --capgo-zip",
 
 	CodeMissingChannel:          "Cannot find channel in body",
 	CodeCannotOverride:          "Cannot change device override current channel don't allow it",

@@ -157,6 +157,10 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if err := store.ValidateCapgoEncryption(req.BundleMeta, m); err != nil {
+		writeError(w, r, s.log, errorf(http.StatusBadRequest, api.CodeInvalidCapgoEncryption, err.Error()))
+		return
+	}
 	up, err := s.store.CreateUpload(r.Context(), app, req.Version, m, req.BundleMeta)
 	if err != nil {
 		writeError(w, r, s.log, bundleError(err, app, req.Version))
@@ -183,7 +187,7 @@ func uploadManifest(req api.UploadRequest, lim manifest.Limits) (*manifest.Manif
 // zstd-compressed (Content-Encoding: zstd), and stores it once its bytes
 // hash to the digest in the URL.
 func (s *Server) handleUploadObject(w http.ResponseWriter, r *http.Request) {
-	up, ok := s.uploadSession(w, r)
+	up, ok := s.uploadSession(w, r, s.store.GetUploadFiles)
 	if !ok {
 		return
 	}
@@ -261,7 +265,7 @@ func readObjectBody(w http.ResponseWriter, r *http.Request, size int64) ([]byte,
 }
 
 func (s *Server) handleCommitUpload(w http.ResponseWriter, r *http.Request) {
-	up, ok := s.uploadSession(w, r)
+	up, ok := s.uploadSession(w, r, s.store.GetUpload)
 	if !ok {
 		return
 	}
@@ -277,15 +281,16 @@ func (s *Server) handleCommitUpload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, b)
 }
 
-// uploadSession loads the session named in the path and checks the caller
-// may upload to its app.
-func (s *Server) uploadSession(w http.ResponseWriter, r *http.Request) (store.Upload, bool) {
+// uploadSession loads the session named in the path with load (GetUpload,
+// or GetUploadFiles where the Capgo encryption is not needed) and checks
+// the caller may upload to its app.
+func (s *Server) uploadSession(w http.ResponseWriter, r *http.Request, load func(context.Context, string) (store.Upload, error)) (store.Upload, bool) {
 	key, err := s.authenticate(w, r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return store.Upload{}, false
 	}
-	up, err := s.store.GetUpload(r.Context(), r.PathValue("id"))
+	up, err := load(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errorf(http.StatusNotFound, api.CodeNotFound, "no such upload session (it may have expired or been committed)")

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -498,5 +499,60 @@ func TestStartRemovesLeftoverTempFiles(t *testing.T) {
 	env.Restart()
 	if _, err := os.Stat(left); !os.IsNotExist(err) {
 		t.Fatalf("leftover %s after restart: %v", left, err)
+	}
+}
+
+// TestUploadCapgoEncryptionRefusals: an upload whose capgo_encryption does
+// not fit its files is a 400 invalid_capgo_encryption that stores nothing;
+// one that fits opens the session.
+func TestUploadCapgoEncryptionRefusals(t *testing.T) {
+	env := servertest.Start(t)
+	newApp(t, env)
+	d := manifest.Sum([]byte("x"))
+	files := []manifest.Entry{{Path: "index.html", Digest: d, Size: 1}, {Path: "js/app.js", Digest: d, Size: 1}}
+	zipEntry := manifest.Entry{Path: api.CapgoZipPath, Digest: d, Size: 1}
+	sig := strings.Repeat("ab", 256)
+	b64 := base64.StdEncoding.EncodeToString
+	valid := func() *api.CapgoEncryption {
+		return &api.CapgoEncryption{Format: 1, KeyID: "MIIBCgKCAQEAvD1tX3Jd", SessionKey: b64(make([]byte, 16)) + ":" + b64(make([]byte, 256)),
+			Files: map[string]string{"index.html": sig, "js/app.js": sig}}
+	}
+	body := func(files []manifest.Entry, keyID string, edit func(*api.CapgoEncryption)) []byte {
+		enc := valid()
+		edit(enc)
+		b, err := json.Marshal(api.UploadRequest{Version: "1.0.0", Files: files, BundleMeta: api.BundleMeta{CapgoKeyID: keyID, CapgoEncryption: enc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	uploads := "/api/v1/apps/" + app + "/uploads"
+	cases := []struct {
+		name string
+		body []byte
+	}{
+		{"format 0", body(files, "", func(e *api.CapgoEncryption) { e.Format = 0 })},
+		{"bad session key", body(files, "", func(e *api.CapgoEncryption) { e.SessionKey = `x":"y` })},
+		{"file without hash", body(files, "", func(e *api.CapgoEncryption) { delete(e.Files, "index.html") })},
+		{"hash of no file", body(files, "", func(e *api.CapgoEncryption) { e.Files["gone.js"] = sig })},
+		{"short file hash", body(files, "", func(e *api.CapgoEncryption) { e.Files["index.html"] = "00" })},
+		{"zip without checksum", body(append(files[:2:2], zipEntry), "", func(*api.CapgoEncryption) {})},
+		{"other key id", body(files, "AAAAAAAAAAAAAAAAAAAA", func(*api.CapgoEncryption) {})},
+		{"encryption as a file too", body(append(files[:2:2], manifest.Entry{Path: api.CapgoEncryptionPath, Digest: d, Size: 1}), "", func(*api.CapgoEncryption) {})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state(t, env)
+			status, e := call(t, env, "POST", uploads, env.AdminKey, "application/json", tc.body)
+			if status != http.StatusBadRequest || e.Code != api.CodeInvalidCapgoEncryption {
+				t.Fatalf("got %d %q (%s), want 400 %q", status, e.Code, e.Message, api.CodeInvalidCapgoEncryption)
+			}
+			if after := state(t, env); after != before {
+				t.Errorf("store changed: %s -> %s", before, after)
+			}
+		})
+	}
+	if status, e := call(t, env, "POST", uploads, env.AdminKey, "application/json", body(files, "MIIBCgKCAQEAvD1tX3Jd", func(*api.CapgoEncryption) {})); status != http.StatusCreated {
+		t.Errorf("valid encryption: %d %q (%s), want 201", status, e.Code, e.Message)
 	}
 }

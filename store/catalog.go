@@ -89,10 +89,7 @@ func validateMeta(app, version string, m *manifest.Manifest, meta api.BundleMeta
 // validateCapgoKeyID accepts "" or 20 characters of standard base64, the
 // start of a public key's body.
 func validateCapgoKeyID(id string) error {
-	if id == "" {
-		return nil
-	}
-	if len(id) != 20 || strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != "" {
+	if id != "" && !api.ValidCapgoKeyID(id) {
 		return invalid("capgo_key_id", id, "must be the first 20 base64 characters of the public key")
 	}
 	return nil
@@ -305,6 +302,13 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 	if err := validateMeta(app, version, m, meta); err != nil {
 		return api.Bundle{}, err
 	}
+	if err := ValidateCapgoEncryption(meta, m); err != nil {
+		return api.Bundle{}, err
+	}
+	keyID := meta.CapgoKeyID
+	if meta.CapgoEncryption != nil {
+		keyID = meta.CapgoEncryption.KeyID
+	}
 	enc := m.Encode()
 	md := manifest.Sum(enc)
 	zm := s.enc.EncodeAll(enc, nil)
@@ -345,6 +349,13 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 		}
 		r := bundleRecord{
 			Manifest: md, Files: m.Len(), Size: m.TotalSize(), CreatedAt: s.now(), BundleMeta: meta,
+		}
+		// The encryption is kept beside the record (ce/), not in it.
+		r.CapgoKeyID, r.CapgoEncryption = keyID, nil
+		if meta.CapgoEncryption != nil {
+			if err := putCapgoEncryptionTxn(txn, app, version, meta.CapgoEncryption); err != nil {
+				return err
+			}
 		}
 		b, err = putBundleTxn(txn, app, version, r)
 		return err
@@ -528,6 +539,11 @@ func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
 		self := bundleKey(app, version)
 		if err := txn.Delete(self); err != nil {
 			return err
+		}
+		if r.CapgoKeyID != "" {
+			if err := txn.Delete(capgoEncryptionKey(app, version)); err != nil {
+				return err
+			}
 		}
 		shared := false
 		errShared := errors.New("shared")

@@ -61,12 +61,21 @@
 //	                        \x00, so b/<app id>\x00 lists exactly one app's bundles
 //	rk/<app id>\x00<seq>    release key rotation seq (uint64 BE, 1, 2, ...), JSON {payload,
 //	                        signature, key_id, public_key} (api.SignedStatement; release.go)
+//	ce/<app id>\x00<version>
+//	                        a Capgo-encrypted bundle's api.CapgoEncryption, JSON {format,
+//	                        key_id, session_key, checksum, files} (capgo.go), written with
+//	                        the b/ record by CommitBundle and deleted with it; kept apart
+//	                        because it holds a 512-character signed hash per file
 //	m/<manifest digest>     zstd of the canonical manifest encoding (manifest.Encode),
 //	                        whose SHA-256 is the digest; kept while a bundle uses it
 //	k/<key id>              API key record, JSON {secret_sha256, scope, apps, channels,
 //	                        name, created_at}; the secret itself is never stored
 //	u/<upload id>           upload session: uvarint length, JSON header {app, version,
-//	                        manifest, meta, created_at, expires_at}, zstd manifest encoding
+//	                        manifest, meta, capgo_encrypted, created_at, expires_at}, zstd
+//	                        manifest encoding
+//	ue/<upload id>          the session's api.CapgoEncryption, JSON (capgo.go), when
+//	                        capgo_encrypted: apart, so that the u/ value each object PUT
+//	                        and GC pass decodes stays small; deleted with the session
 //	dp/<codec>\x00<kind><from><to>
 //	                        patch mapping (patch.go): kind 'b' (bundle patch: from and to
 //	                        are manifest digests) or 'f' (per-file patch: file digests),

@@ -379,7 +379,7 @@ func (s *Store) dropExpiredUploads(ctx context.Context) (int, error) {
 		expired = expired[len(batch):]
 		err := s.updateData(ctx, func(txn *badger.Txn) error {
 			for _, k := range batch {
-				if err := txn.Delete(k); err != nil {
+				if err := deleteUploadTxn(txn, k); err != nil {
 					return err
 				}
 			}

@@ -68,6 +68,8 @@ type Catalog interface {
 	AppDeviceChannels(ctx context.Context, app string) (DeviceChannelMaps, error)
 	// LoadManifest reads a committed manifest.
 	LoadManifest(ctx context.Context, d manifest.Digest) (*manifest.Manifest, error)
+	// CapgoEncryption reads an encrypted bundle's session key and signed hashes.
+	CapgoEncryption(ctx context.Context, app, version string) (api.CapgoEncryption, error)
 	// ListBundles lists an app's bundles.
 	ListBundles(ctx context.Context, app string) ([]api.Bundle, error)
 	// BundleStats counts the devices on each bundle of a channel.

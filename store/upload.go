@@ -36,8 +36,12 @@ type uploadHeader struct {
 	Version  string          `json:"version"`
 	Manifest manifest.Digest `json:"manifest"`
 	api.BundleMeta
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	// CapgoEncrypted: the upload's BundleMeta.CapgoEncryption is at
+	// ue/<upload id>, out of this header, which every object sent to the
+	// session and every GC pass decodes.
+	CapgoEncrypted bool      `json:"capgo_encrypted,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
 }
 
 const uploadIDLen = 32
@@ -63,6 +67,9 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	if err := validateMeta(app, version, m, meta); err != nil {
 		return Upload{}, err
 	}
+	if err := ValidateCapgoEncryption(meta, m); err != nil {
+		return Upload{}, err
+	}
 	var idb [uploadIDLen / 2]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return Upload{}, fmt.Errorf("create upload: %w", err)
@@ -74,8 +81,8 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		CreatedAt: created, ExpiresAt: created.Add(s.opts.UploadTTL),
 	}
 	h := uploadHeader{
-		App: app, Version: version, Manifest: manifest.Sum(enc), BundleMeta: meta,
-		CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
+		App: app, Version: version, Manifest: manifest.Sum(enc), BundleMeta: headerMeta(meta),
+		CapgoEncrypted: meta.CapgoEncryption != nil, CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
@@ -88,6 +95,12 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 	if err := s.ensureSpace(int64(len(v))); err != nil {
 		return Upload{}, fmt.Errorf("create upload for %s %s: %w", app, version, err)
 	}
+	var ev []byte
+	if meta.CapgoEncryption != nil {
+		if ev, err = json.Marshal(meta.CapgoEncryption); err != nil {
+			return Upload{}, fmt.Errorf("create upload: %w", err)
+		}
+	}
 	digests := m.Digests()
 	err = s.updateData(ctx, func(txn *badger.Txn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {
@@ -95,6 +108,11 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		}
 		if err := addReferences(txn, digests); err != nil {
 			return err
+		}
+		if ev != nil {
+			if err := txn.Set(uploadEncryptionKey(u.ID), ev); err != nil {
+				return err
+			}
 		}
 		return txn.Set(uploadKey(u.ID), v)
 	})
@@ -118,19 +136,34 @@ func decodeUploadHeader(key, v []byte) (uploadHeader, []byte, error) {
 	return h, v[k+int(n):], nil
 }
 
-// GetUpload returns upload session id. An unknown, malformed or expired id
-// is ErrNotFound.
+// GetUpload returns upload session id, all of it. An unknown, malformed or
+// expired id is ErrNotFound.
 func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
+	return s.getUpload(ctx, id, true)
+}
+
+// GetUploadFiles is GetUpload without the Capgo encryption (Meta's
+// CapgoEncryption is nil), which holds a signed hash per file: what
+// receiving one object of the session needs, without decoding that each
+// time. Commit with what GetUpload returns.
+func (s *Store) GetUploadFiles(ctx context.Context, id string) (Upload, error) {
+	return s.getUpload(ctx, id, false)
+}
+
+func (s *Store) getUpload(ctx context.Context, id string, withEncryption bool) (Upload, error) {
 	if !validUploadID(id) {
 		return Upload{}, fmt.Errorf("get upload %q: %w", clip(id), ErrNotFound)
 	}
-	var v []byte
+	var v, ev []byte
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var ok bool
 		var err error
 		v, ok, err = getValue(txn, uploadKey(id))
 		if err == nil && !ok {
 			err = fmt.Errorf("upload %s: %w", id, ErrNotFound)
+		}
+		if err == nil && withEncryption {
+			ev, _, err = getValue(txn, uploadEncryptionKey(id))
 		}
 		return err
 	})
@@ -148,11 +181,22 @@ func (s *Store) GetUpload(ctx context.Context, id string) (Upload, error) {
 	if err != nil {
 		return Upload{}, fmt.Errorf("get upload %s: %w", id, err)
 	}
-	return Upload{
+	u := Upload{
 		ID: id, App: h.App, Version: h.Version, Manifest: m,
 		Meta:      h.BundleMeta,
 		CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
-	}, nil
+	}
+	if withEncryption && h.CapgoEncrypted {
+		// A session whose encryption is gone must not commit as plaintext.
+		if ev == nil {
+			return Upload{}, fmt.Errorf("get upload %s: its Capgo encryption is missing: %w", id, ErrCorrupt)
+		}
+		u.Meta.CapgoEncryption = new(api.CapgoEncryption)
+		if err := decodeRecord(uploadEncryptionKey(id), ev, u.Meta.CapgoEncryption); err != nil {
+			return Upload{}, fmt.Errorf("get upload %s: %w", id, err)
+		}
+	}
+	return u, nil
 }
 
 // DeleteUpload ends upload session id (the server does so after a commit).
@@ -169,12 +213,26 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 		if !ok {
 			return fmt.Errorf("upload %s: %w", id, ErrNotFound)
 		}
-		return txn.Delete(uploadKey(id))
+		return deleteUploadTxn(txn, uploadKey(id))
 	})
 	if err != nil {
 		return fmt.Errorf("delete upload: %w", err)
 	}
 	return nil
+}
+
+// deleteUploadTxn deletes the session at key k (a u/ key) and its
+// encryption, if any.
+func deleteUploadTxn(txn *badger.Txn, k []byte) error {
+	if err := txn.Delete(k); err != nil {
+		return err
+	}
+	ek := uploadEncryptionKey(string(k[len(pfxUpload):]))
+	ok, err := exists(txn, ek)
+	if err != nil || !ok {
+		return err
+	}
+	return txn.Delete(ek)
 }
 
 func validUploadID(id string) bool {
@@ -187,4 +245,11 @@ func validUploadID(id string) bool {
 		}
 	}
 	return true
+}
+
+// headerMeta is meta as the u/ header keeps it: without the Capgo
+// encryption, which lives at ue/.
+func headerMeta(meta api.BundleMeta) api.BundleMeta {
+	meta.CapgoEncryption = nil
+	return meta
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -15,19 +14,29 @@ import (
 )
 
 // Encrypted is a bundle encrypted for upload: a manifest.Source of the
-// ciphertext files plus the bundle's encrypted zip and encryption file
-// (api.CapgoZipPath, api.CapgoEncryptionPath), and the key id to put in
-// the bundle's metadata.
+// ciphertext files (and, with Options.Zip, the encrypted zip at
+// api.CapgoZipPath), and the encryption to send in the bundle's metadata
+// (api.BundleMeta.CapgoEncryption).
 type Encrypted struct {
 	manifest.Source
-	KeyID string
+	Encryption api.CapgoEncryption
+}
+
+// Options are the choices of Encrypt.
+type Options struct {
+	// Zip adds the encrypted zip of the plaintext files (api.CapgoZipPath)
+	// and its signed checksum, for plugins without manifest delivery
+	// (below 5.10.0, 6.25.0, 7.0.35). Without it the bundle is delivered
+	// by manifest only, and a new version uploads only the files that
+	// changed.
+	Zip bool
 }
 
 // Encrypt reads every file of src and returns the bundle the server
 // stores for app: each file encrypted with the app's session
-// (DeriveSession), the zip of the plaintext files encrypted whole, and the
-// signed checksums. It holds the ciphertexts in memory.
-func Encrypt(src manifest.Source, k *rsa.PrivateKey, app string) (*Encrypted, error) {
+// (DeriveSession) and its signed checksum, plus, with opt.Zip, the zip of
+// the plaintext files encrypted whole. It holds the ciphertexts in memory.
+func Encrypt(src manifest.Source, k *rsa.PrivateKey, app string, opt Options) (*Encrypted, error) {
 	s, err := DeriveSession(k, app)
 	if err != nil {
 		return nil, err
@@ -49,6 +58,9 @@ func Encrypt(src manifest.Source, k *rsa.PrivateKey, app string) (*Encrypted, er
 			return nil, err
 		}
 		files[e.Path] = s.Encrypt(plain)
+		if !opt.Zip {
+			continue
+		}
 		// A deterministic zip: fixed times, manifest order.
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.Path, Method: zip.Deflate, Modified: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)})
 		if err != nil {
@@ -58,15 +70,14 @@ func Encrypt(src manifest.Source, k *rsa.PrivateKey, app string) (*Encrypted, er
 			return nil, err
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	if enc.Checksum, err = SignChecksum(k, sha256.Sum256(zipBuf.Bytes())); err != nil {
-		return nil, err
-	}
-	files[api.CapgoZipPath] = s.Encrypt(zipBuf.Bytes())
-	if files[api.CapgoEncryptionPath], err = json.Marshal(enc); err != nil {
-		return nil, err
+	if opt.Zip {
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		if enc.Checksum, err = SignChecksum(k, sha256.Sum256(zipBuf.Bytes())); err != nil {
+			return nil, err
+		}
+		files[api.CapgoZipPath] = s.Encrypt(zipBuf.Bytes())
 	}
 	entries := make([]manifest.Entry, 0, len(files))
 	for p, b := range files {
@@ -76,7 +87,7 @@ func Encrypt(src manifest.Source, k *rsa.PrivateKey, app string) (*Encrypted, er
 	if err != nil {
 		return nil, fmt.Errorf("encrypted bundle: %w", err)
 	}
-	return &Encrypted{Source: memorySource{m: m, files: files}, KeyID: enc.KeyID}, nil
+	return &Encrypted{Source: memorySource{m: m, files: files}, Encryption: enc}, nil
 }
 
 func readFile(src manifest.Source, path string) ([]byte, error) {

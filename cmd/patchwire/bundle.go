@@ -37,6 +37,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 		native       string
 		capgoKey     string
 		release      releaseFlags
+		capgoZip     bool
 	)
 	cmd.StringVar(&app, "app", "", "app id (required)")
 	cmd.StringVar(&version, "version", "", "bundle version, semver (required; with --builtin default NATIVE-builtin)")
@@ -48,8 +49,9 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	cmd.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	cmd.BoolVar(&builtin, "builtin", false, "register the bundle shipped inside the app-store build of --native-version (patches are made from it; no channel serves it)")
 	cmd.StringVar(&native, "native-version", "", "with --builtin: the native app version that ships the bundle (what devices report as version_build)")
-	cmd.StringVar(&capgoKey, "capgo-key", "", "encrypt the bundle for Capgo devices with this private key (`key capgo create`; e.g. .capgo_key_v2): the server stores only ciphertext")
 	release.add(cmd.FlagSet)
+	cmd.StringVar(&capgoKey, "capgo-key", "", "encrypt the bundle for Capgo devices with this private key (`key capgo create`; e.g. .capgo_key_v2): the server stores only ciphertext; devices get it file by file (manifest), which plugins from 5.10.0, 6.25.0, 7.0.35 and any 8.x do")
+	cmd.BoolVar(&capgoZip, "capgo-zip", false, "with --capgo-key: also upload the encrypted zip of the whole bundle, for plugins older than that (one more new object every version)")
 	sw := addSwitchFlags(cmd.FlagSet)
 	rest, err := cmd.parse(args, "PATH (a build folder or a .zip)")
 	if err != nil {
@@ -73,6 +75,9 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 			return usageError("--channel: " + err.Error())
 		}
 	}
+	if capgoZip && capgoKey == "" {
+		return usageError("--capgo-zip goes with --capgo-key")
+	}
 	src, err := manifest.OpenPath(ctx, rest[0], manifest.DefaultLimits())
 	if err != nil {
 		return fmt.Errorf("%s: %w", rest[0], err)
@@ -85,11 +90,11 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var upload manifest.Source = src
 	if capgoKey != "" {
-		encrypted, err := encryptForCapgo(src, capgoKey, app)
+		encrypted, err := encryptForCapgo(src, capgoKey, app, capgo.Options{Zip: capgoZip})
 		if err != nil {
 			return err
 		}
-		upload, meta.CapgoKeyID = encrypted, encrypted.KeyID
+		upload, meta.CapgoEncryption, meta.CapgoKeyID = encrypted, &encrypted.Encryption, encrypted.Encryption.KeyID
 	}
 	if meta.Release, err = release.sign(app, version, upload.Manifest(), time.Now()); err != nil {
 		return err
@@ -244,7 +249,7 @@ func runBundleDelete(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // encryptForCapgo encrypts src with the Capgo private key in keyFile.
-func encryptForCapgo(src manifest.Source, keyFile, app string) (*capgo.Encrypted, error) {
+func encryptForCapgo(src manifest.Source, keyFile, app string, opt capgo.Options) (*capgo.Encrypted, error) {
 	b, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("--capgo-key: %w", err)
@@ -253,5 +258,5 @@ func encryptForCapgo(src manifest.Source, keyFile, app string) (*capgo.Encrypted
 	if err != nil {
 		return nil, fmt.Errorf("--capgo-key %s: %w", keyFile, err)
 	}
-	return capgo.Encrypt(src, k, app)
+	return capgo.Encrypt(src, k, app, opt)
 }

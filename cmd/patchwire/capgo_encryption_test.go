@@ -21,14 +21,33 @@ import (
 	"github.com/patchwire/patchwire/server/servertest"
 )
 
+// nodeDecrypt decrypts a file as Capgo's updaters do, with Node's crypto:
+// the AES key from the session key with the public key, AES-128-CBC over
+// the whole file; then it checks the signed hash (a checksum or file_hash)
+// against the SHA-256 of the plaintext, and writes the plaintext out.
+const nodeDecrypt = `
+const fs = require("fs"), crypto = require("crypto");
+const [pub, file, sessionKey, signed, outFile] = process.argv.slice(1);
+const key = fs.readFileSync(pub, "utf8");
+const dec = (b) => crypto.publicDecrypt({ key, padding: crypto.constants.RSA_PKCS1_PADDING }, b);
+const [iv, k] = sessionKey.split(":");
+const d = crypto.createDecipheriv("aes-128-cbc", dec(Buffer.from(k, "base64")), Buffer.from(iv, "base64"));
+const plain = Buffer.concat([d.update(fs.readFileSync(file)), d.final()]);
+fs.writeFileSync(outFile, plain);
+const want = dec(Buffer.from(signed, "hex")).toString("hex");
+const got = crypto.createHash("sha256").update(plain).digest("hex");
+if (want !== got) { console.error("signed hash", want, "!=", got); process.exit(1); }
+`
+
 // TestCapgoEncryptedUpload: `bundle upload --capgo-key` stores only
 // ciphertext, and what /updates hands the unmodified plugin decrypts, with
 // implementations other than ours (Node's crypto as Capgo's updaters use
-// it, and the openssl CLI), to the release byte for byte: the zip, a
-// manifest file, the signed checksum and file_hash. A device with another
-// key gets key_id_mismatch. A new version with one changed file uploads
-// that file's ciphertext plus the bundle's new encrypted zip and
-// encryption file: unchanged files dedup.
+// it, and the openssl CLI), to the release byte for byte: manifest files
+// and their signed file_hash, and with --capgo-zip the zip and its signed
+// checksum. The encryption travels in the upload's metadata, so a new
+// version with one changed file uploads one object (two with --capgo-zip:
+// the zip). Without the zip, plugins too old for manifest delivery get
+// manifest_only_bundle; a device with another key gets key_id_mismatch.
 func TestCapgoEncryptedUpload(t *testing.T) {
 	node, errNode := exec.LookPath("node")
 	_, errSSL := exec.LookPath("openssl")
@@ -41,31 +60,19 @@ func TestCapgoEncryptedUpload(t *testing.T) {
 	c.must("app", "add", app)
 	keyFile := filepath.Join(t.TempDir(), ".capgo_key_v2")
 	c.must("key", "capgo", "create", "--out", keyFile)
+	pubFile := keyFile + ".pub"
 	priv, _ := os.ReadFile(keyFile)
 	k, err := capgo.ParsePrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := fixtureFiles(7)
-	var first struct {
-		ObjectsNew int `json:"objects_new"`
-	}
-	out := c.must("bundle", "upload", writeBundle(t, files), "--app", app, "--version", "1.0.1", "--channel", "production", "--capgo-key", keyFile, "--json")
-	if err := json.Unmarshal([]byte(out), &first); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	keyID := capgo.KeyID(&k.PublicKey)
+	dir := t.TempDir()
 
-	// Nothing the server stores is plaintext.
-	for name, b := range files {
-		if _, err := srv.Store.GetObject(t.Context(), sha256.Sum256(b)); err == nil {
-			t.Errorf("the server stores %s in plaintext", name)
-		}
-	}
-
-	check := func(keyID string) map[string]any {
+	check := func(keyID, plugin string) map[string]any {
 		t.Helper()
 		body, _ := json.Marshal(map[string]any{"platform": "android", "device_id": "44f128a5-ac7a-4c9a-be4c-224b6bf81b20",
-			"app_id": app, "version_build": "1.0.0", "version_os": "14", "version_name": "builtin", "plugin_version": "8.51.14",
+			"app_id": app, "version_build": "1.0.0", "version_os": "14", "version_name": "builtin", "plugin_version": plugin,
 			"is_emulator": false, "is_prod": true, "key_id": keyID})
 		resp, err := srv.HTTPSClient().Post(srv.URL+"/updates", "application/json", bytes.NewReader(body))
 		if err != nil {
@@ -78,74 +85,33 @@ func TestCapgoEncryptedUpload(t *testing.T) {
 		}
 		return m
 	}
-	ans := check(capgo.KeyID(&k.PublicKey))
-	url, _ := ans["url"].(string)
-	sessionKey, _ := ans["session_key"].(string)
-	checksum, _ := ans["checksum"].(string)
-	if url == "" || !strings.Contains(sessionKey, ":") || len(checksum) != 512 {
-		t.Fatalf("/updates answer: %v", ans)
-	}
-	get := func(u string) []byte {
+	get := func(u, name string) string {
 		t.Helper()
 		resp, err := srv.HTTPSClient().Get(u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d", u, resp.StatusCode)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		return b
-	}
-	dir := t.TempDir()
-	pubFile, zipFile := keyFile+".pub", filepath.Join(dir, "bundle.enc")
-	if err := os.WriteFile(zipFile, get(url), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	// Node, as Capgo's updaters decrypt: the zip and its checksum.
-	script := `
-const fs = require("fs"), crypto = require("crypto");
-const [pub, file, sessionKey, checksum, outFile] = process.argv.slice(1);
-const key = fs.readFileSync(pub, "utf8");
-const dec = (b) => crypto.publicDecrypt({ key, padding: crypto.constants.RSA_PKCS1_PADDING }, b);
-const [iv, k] = sessionKey.split(":");
-const d = crypto.createDecipheriv("aes-128-cbc", dec(Buffer.from(k, "base64")), Buffer.from(iv, "base64"));
-const plain = Buffer.concat([d.update(fs.readFileSync(file)), d.final()]);
-fs.writeFileSync(outFile, plain);
-const want = dec(Buffer.from(checksum, "hex")).toString("hex");
-const got = crypto.createHash("sha256").update(plain).digest("hex");
-if (want !== got) { console.error("checksum", want, "!=", got); process.exit(1); }
-`
-	plainZip := filepath.Join(dir, "bundle.zip")
-	if out, err := exec.Command(node, "-e", script, pubFile, zipFile, sessionKey, checksum, plainZip).CombinedOutput(); err != nil {
-		t.Fatalf("node: %v\n%s", err, out)
-	}
-	zb, _ := os.ReadFile(plainZip)
-	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(zr.File) != len(files) {
-		t.Errorf("decrypted zip has %d files, the release %d", len(zr.File), len(files))
-	}
-	for _, f := range zr.File {
-		rc, _ := f.Open()
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(b, files[f.Name]) {
-			t.Errorf("zip file %s differs from the release", f.Name)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
 		}
+		return p
 	}
-
-	// openssl: one manifest file and its file_hash.
-	entries, _ := ans["manifest"].([]any)
-	if len(entries) != len(files) {
-		t.Fatalf("manifest has %d entries, want %d (no .patchwire/ files): %v", len(entries), len(files), entries)
+	// withNode decrypts file with Node and checks signed; it returns the plaintext.
+	withNode := func(file, sessionKey, signed string) []byte {
+		t.Helper()
+		out := file + ".plain"
+		if b, err := exec.Command(node, "-e", nodeDecrypt, pubFile, file, sessionKey, signed, out).CombinedOutput(); err != nil {
+			t.Fatalf("node: %v\n%s", err, b)
+		}
+		plain, _ := os.ReadFile(out)
+		return plain
 	}
-	e := entries[0].(map[string]any)
-	name, fileURL, fileHash := e["file_name"].(string), e["download_url"].(string), e["file_hash"].(string)
 	recoverRSA := func(in []byte) []byte {
 		t.Helper()
 		p := filepath.Join(dir, "rsa.bin")
@@ -156,26 +122,120 @@ if (want !== got) { console.error("checksum", want, "!=", got); process.exit(1);
 		}
 		return out
 	}
-	ivB64, keyB64, _ := strings.Cut(sessionKey, ":")
-	encKey, _ := base64.StdEncoding.DecodeString(keyB64)
-	iv, _ := base64.StdEncoding.DecodeString(ivB64)
-	aesKey := recoverRSA(encKey)
-	ct := filepath.Join(dir, "file.enc")
-	_ = os.WriteFile(ct, get(fileURL), 0o600)
-	plain, err := exec.Command("openssl", "enc", "-d", "-aes-128-cbc", "-K", hex.EncodeToString(aesKey), "-iv", hex.EncodeToString(iv), "-in", ct).Output()
-	if err != nil {
-		t.Fatalf("openssl enc -d: %v", err)
+	// withOpenSSL decrypts file with the openssl CLI and checks signed.
+	withOpenSSL := func(file, sessionKey, signed string) []byte {
+		t.Helper()
+		ivB64, keyB64, _ := strings.Cut(sessionKey, ":")
+		encKey, _ := base64.StdEncoding.DecodeString(keyB64)
+		iv, _ := base64.StdEncoding.DecodeString(ivB64)
+		plain, err := exec.Command("openssl", "enc", "-d", "-aes-128-cbc", "-K", hex.EncodeToString(recoverRSA(encKey)), "-iv", hex.EncodeToString(iv), "-in", file).Output()
+		if err != nil {
+			t.Fatalf("openssl enc -d: %v", err)
+		}
+		sig, _ := hex.DecodeString(signed)
+		if sum := sha256.Sum256(plain); !bytes.Equal(recoverRSA(sig), sum[:]) {
+			t.Errorf("signed hash of %s does not recover to the SHA-256 of its plaintext", file)
+		}
+		return plain
 	}
-	if !bytes.Equal(plain, files[name]) {
-		t.Errorf("manifest file %s decrypts to something else", name)
+
+	files := fixtureFiles(7)
+	uploads := []struct {
+		version string
+		change  string // the file changed before this upload, "" none
+		flags   []string
+		wantNew int // -1: not checked (the first upload)
+		zip     bool
+	}{
+		{"1.0.1", "", nil, -1, false},
+		{"1.0.2", "assets/chunk-3.js", nil, 1, false},
+		{"1.0.3", "assets/chunk-5.js", []string{"--capgo-zip"}, 2, true}, // the file and the zip
 	}
-	signed, _ := hex.DecodeString(fileHash)
-	if sum := sha256.Sum256(files[name]); !bytes.Equal(recoverRSA(signed), sum[:]) {
-		t.Errorf("file_hash of %s does not recover to its SHA-256", name)
+	for _, up := range uploads {
+		if up.change != "" {
+			files[up.change] = append(files[up.change], "// fix\n"...)
+		}
+		args := append([]string{"bundle", "upload", writeBundle(t, files), "--app", app, "--version", up.version,
+			"--channel", "production", "--capgo-key", keyFile, "--json"}, up.flags...)
+		var sum struct {
+			ObjectsNew    int `json:"objects_new"`
+			ObjectsReused int `json:"objects_reused"`
+		}
+		out := c.must(args...)
+		if err := json.Unmarshal([]byte(out), &sum); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if up.wantNew >= 0 && (sum.ObjectsNew != up.wantNew || sum.ObjectsReused != len(files)-1) {
+			t.Errorf("upload %s %v: %d new, %d reused; want %d new, %d reused", up.version, up.flags, sum.ObjectsNew, sum.ObjectsReused, up.wantNew, len(files)-1)
+		}
+
+		// Nothing the server stores is plaintext.
+		for name, b := range files {
+			if _, err := srv.Store.GetObject(t.Context(), sha256.Sum256(b)); err == nil {
+				t.Errorf("%s: the server stores %s in plaintext", up.version, name)
+			}
+		}
+
+		// A current plugin gets the manifest with signed hashes; both
+		// decryptions give the release's bytes.
+		ans := check(keyID, "8.51.14")
+		sessionKey, _ := ans["session_key"].(string)
+		checksum, _ := ans["checksum"].(string)
+		url, _ := ans["url"].(string)
+		entries, _ := ans["manifest"].([]any)
+		if ans["version"] != up.version || !strings.Contains(sessionKey, ":") || len(entries) != len(files) {
+			t.Fatalf("%s: /updates answer %v; want the manifest of %d files (no .patchwire/ files)", up.version, ans, len(files))
+		}
+		if !up.zip && (url != "https://404.capgo.app/no.zip" || checksum != "") {
+			t.Errorf("%s: manifest-only answer has url %q, checksum %q; want Capgo's placeholder and none", up.version, url, checksum)
+		}
+		for i, decrypt := range []func(file, sessionKey, signed string) []byte{withNode, withOpenSSL} {
+			e := entries[i].(map[string]any)
+			name, fileHash := e["file_name"].(string), e["file_hash"].(string)
+			if plain := decrypt(get(e["download_url"].(string), "file.enc"), sessionKey, fileHash); !bytes.Equal(plain, files[name]) {
+				t.Errorf("%s: manifest file %s decrypts to something else", up.version, name)
+			}
+		}
+
+		// Plugins too old for manifest delivery: the zip when uploaded,
+		// else a reason.
+		for _, plugin := range []string{"5.9.0", "6.24.0", "7.0.34"} {
+			old := check(keyID, plugin)
+			if up.zip {
+				if old["url"] != url || old["checksum"] != checksum || old["manifest"] != nil {
+					t.Errorf("%s: plugin %s got %v; want the zip %s without a manifest", up.version, plugin, old, url)
+				}
+				continue
+			}
+			if old["error"] != "manifest_only_bundle" || old["kind"] != "blocked" || old["version"] != up.version {
+				t.Errorf("%s: plugin %s got %v; want manifest_only_bundle (blocked)", up.version, plugin, old)
+			}
+		}
+		if up.zip {
+			if len(checksum) != 512 || !strings.HasPrefix(url, srv.URL) {
+				t.Fatalf("%s: zip answer url %q checksum %q", up.version, url, checksum)
+			}
+			zb := withNode(get(url, "bundle.enc"), sessionKey, checksum)
+			zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(zr.File) != len(files) {
+				t.Errorf("decrypted zip has %d files, the release %d", len(zr.File), len(files))
+			}
+			for _, f := range zr.File {
+				rc, _ := f.Open()
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				if !bytes.Equal(b, files[f.Name]) {
+					t.Errorf("zip file %s differs from the release", f.Name)
+				}
+			}
+		}
 	}
 
 	// Another key on the device: blocked.
-	if ans := check("AAAAAAAAAAAAAAAAAAAA"); ans["error"] != "key_id_mismatch" {
+	if ans := check("AAAAAAAAAAAAAAAAAAAA", "8.51.14"); ans["error"] != "key_id_mismatch" {
 		t.Errorf("device with another key: %v; want key_id_mismatch", ans)
 	}
 
@@ -188,18 +248,8 @@ if (want !== got) { console.error("checksum", want, "!=", got); process.exit(1);
 		t.Errorf("native device update: %s; want %s", out, api.CodeEncryptedForCapgo)
 	}
 
-	// One changed file: its ciphertext, the zip and the encryption file.
-	files["assets/chunk-3.js"] = append(files["assets/chunk-3.js"], "// fix\n"...)
-	var second struct {
-		ObjectsNew    int `json:"objects_new"`
-		ObjectsReused int `json:"objects_reused"`
+	// --capgo-zip alone is a usage error.
+	if _, _, err := c.run("bundle", "upload", writeBundle(t, files), "--app", app, "--version", "1.0.4", "--capgo-zip"); err == nil || !strings.Contains(err.Error(), "--capgo-key") {
+		t.Errorf("--capgo-zip without --capgo-key: %v", err)
 	}
-	out = c.must("bundle", "upload", writeBundle(t, files), "--app", app, "--version", "1.0.2", "--capgo-key", keyFile, "--json")
-	if err := json.Unmarshal([]byte(out), &second); err != nil {
-		t.Fatal(err)
-	}
-	if second.ObjectsNew != 3 || second.ObjectsReused != len(files)-1 {
-		t.Errorf("second upload: %d new, %d reused; want 3 new (the file, zip, encryption file), %d reused", second.ObjectsNew, second.ObjectsReused, len(files)-1)
-	}
-	t.Logf("first upload %d objects, second %d new", first.ObjectsNew, second.ObjectsNew)
 }

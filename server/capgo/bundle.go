@@ -18,7 +18,6 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/flate"
 
-	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/store"
 )
@@ -45,7 +44,8 @@ const (
 var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // prepared is everything of an update answer that depends only on the
-// bundle's content (its manifest digest), computed once.
+// bundle's content (its manifest digest) and, for an encrypted bundle, its
+// encryption (preparedKey), computed once.
 type prepared struct {
 	zip     manifest.Digest // the zip object (checksum is its hex); zero when too large to store
 	zipHex  string
@@ -65,6 +65,9 @@ type prepared struct {
 	// checksum say: an encrypted bundle's (api.CapgoEncryption), or "" and
 	// the zip's hex for a bundle in plaintext.
 	sessionKey, checksum string
+	// encrypted marks a bundle encrypted in CI; with a zero zip it was
+	// uploaded without one (manifest delivery only).
+	encrypted bool
 	// derived are the derived objects the answer hands out, kept alive with
 	// store.TouchDerived.
 	derived []manifest.Digest
@@ -90,7 +93,7 @@ func (p *prepared) appendManifest(dst, base []byte) []byte {
 	return append(dst, p.manifest[last:]...)
 }
 
-// preparedCache holds prepared answers by manifest digest, bounded in
+// preparedCache holds prepared answers by preparedKey, bounded in
 // bytes (least recently used out), and builds each at most once at a time.
 type preparedCache struct {
 	st  Store
@@ -99,10 +102,10 @@ type preparedCache struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	m        map[manifest.Digest]*prepared
+	m        map[preparedKey]*prepared
 	lru      *list.List // front = most recently used
 	size     int64
-	inflight map[manifest.Digest]*buildCall
+	inflight map[preparedKey]*buildCall
 	builds   atomic.Int64 // builds started, for tests
 
 	// stop ends background builds and touches; bg waits for them, so
@@ -117,12 +120,15 @@ type buildCall struct {
 	done chan struct{}
 	p    *prepared
 	err  error
+	// stale: the bundle was committed again while this built (forget); the
+	// result goes to the waiters but not into the cache.
+	stale bool
 }
 
 func newPreparedCache(st Store, max int64, log *slog.Logger, now func() time.Time) *preparedCache {
 	stop, cancel := context.WithCancel(context.Background())
 	return &preparedCache{st: st, max: max, log: log, now: now,
-		m: map[manifest.Digest]*prepared{}, lru: list.New(), inflight: map[manifest.Digest]*buildCall{},
+		m: map[preparedKey]*prepared{}, lru: list.New(), inflight: map[preparedKey]*buildCall{},
 		stop: stop, cancel: cancel}
 }
 
@@ -141,10 +147,10 @@ func (c *preparedCache) background(f func()) {
 	}()
 }
 
-// get returns the prepared answer of manifest d, building it if needed.
+// get returns the prepared answer of d, building it if needed.
 // Concurrent callers for the same d share one build, which runs to its end
 // even if they give up (ctx); it is not cancelled with them.
-func (c *preparedCache) get(ctx context.Context, d manifest.Digest) (*prepared, error) {
+func (c *preparedCache) get(ctx context.Context, d preparedKey) (*prepared, error) {
 	c.mu.Lock()
 	if p := c.m[d]; p != nil {
 		c.lru.MoveToFront(p.elem)
@@ -174,7 +180,7 @@ func (c *preparedCache) get(ctx context.Context, d manifest.Digest) (*prepared, 
 // have taken one of them (half of GCGrace, that is two refresh periods),
 // it touches them before p is used and, if any is gone, drops p so the
 // caller builds it again; otherwise it touches them in the background.
-func (c *preparedCache) keepAlive(ctx context.Context, d manifest.Digest, p *prepared) error {
+func (c *preparedCache) keepAlive(ctx context.Context, d preparedKey, p *prepared) error {
 	refresh := c.st.DerivedRefresh()
 	now := c.now().UnixNano()
 	last := p.touched.Load()
@@ -184,7 +190,7 @@ func (c *preparedCache) keepAlive(ctx context.Context, d manifest.Digest, p *pre
 	touch := func(ctx context.Context) bool {
 		missing, err := c.st.TouchDerived(ctx, p.derived)
 		if err != nil {
-			c.log.Error("keeping derived objects alive failed", "manifest", d, "err", err)
+			c.log.Error("keeping derived objects alive failed", "manifest", d.manifest, "err", err)
 			p.touched.Store(last) // try again with the next request
 			return true
 		}
@@ -208,48 +214,70 @@ func (c *preparedCache) keepAlive(ctx context.Context, d manifest.Digest, p *pre
 var errRebuild = errors.New("derived objects were collected")
 
 // drop removes p from the cache.
-func (c *preparedCache) drop(d manifest.Digest, p *prepared) {
+func (c *preparedCache) drop(d preparedKey, p *prepared) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[d] == p {
-		delete(c.m, d)
-		c.lru.Remove(p.elem)
-		c.size -= p.memory
+		c.removeLocked(d, p)
 	}
 }
 
+// removeLocked takes p, the answer of d, out of the cache; c.mu is held.
+func (c *preparedCache) removeLocked(d preparedKey, p *prepared) {
+	delete(c.m, d)
+	c.lru.Remove(p.elem)
+	c.size -= p.memory
+}
+
 // build prepares d and publishes the result to the waiters and the cache.
-func (c *preparedCache) build(d manifest.Digest, call *buildCall) {
+func (c *preparedCache) build(d preparedKey, call *buildCall) {
 	c.builds.Add(1)
 	ctx, cancel := context.WithTimeout(c.stop, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	p, err := prepare(ctx, c.st, d)
 	if err != nil {
-		c.log.Error("preparing bundle for Capgo delivery failed", "manifest", d, "err", err)
+		c.log.Error("preparing bundle for Capgo delivery failed", "manifest", d.manifest, "version", d.version, "err", err)
 	} else {
 		p.touched.Store(c.now().UnixNano())
 		if took := time.Since(start); took > time.Second {
-			c.log.Info("prepared bundle for Capgo delivery", "manifest", d, "zip_bytes", p.zipSize, "took", took)
+			c.log.Info("prepared bundle for Capgo delivery", "manifest", d.manifest, "zip_bytes", p.zipSize, "took", took)
 		}
 	}
 	c.mu.Lock()
 	delete(c.inflight, d)
-	if err == nil {
+	if err == nil && !call.stale {
 		p.elem = c.lru.PushFront(d)
 		c.m[d] = p
 		c.size += p.memory
 		for c.size > c.max && c.lru.Len() > 1 {
 			old := c.lru.Back()
-			od := old.Value.(manifest.Digest)
-			c.size -= c.m[od].memory
-			delete(c.m, od)
-			c.lru.Remove(old)
+			od := old.Value.(preparedKey)
+			c.removeLocked(od, c.m[od])
 		}
 	}
 	call.p, call.err = p, err
 	c.mu.Unlock()
 	close(call.done)
+}
+
+// forget drops the answers prepared for bundle version of app (keys with
+// a bundle: those with a Capgo key id), whose encryption a new commit of
+// that version replaces (after a delete, the same version may come back
+// with the same manifest and another encryption).
+func (c *preparedCache) forget(app, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, p := range c.m {
+		if k.app == app && k.version == version {
+			c.removeLocked(k, p)
+		}
+	}
+	for k, call := range c.inflight {
+		if k.app == app && k.version == version {
+			call.stale = true
+		}
+	}
 }
 
 // fileJob is the work on one distinct file of a bundle.
@@ -266,15 +294,20 @@ type fileJob struct {
 	err     error
 }
 
-// prepare derives what is missing for manifest d (its zip, the Brotli forms
-// of its large files) and builds the prepared answer.
-func prepare(ctx context.Context, st Store, d manifest.Digest) (*prepared, error) {
+// prepare builds the prepared answer of k: for a bundle in plaintext it
+// derives what is missing (its zip, the Brotli forms of its large files).
+func prepare(ctx context.Context, st Store, k preparedKey) (*prepared, error) {
+	d := k.manifest
 	m, err := st.LoadManifest(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := m.Lookup(api.CapgoEncryptionPath); ok {
-		return prepareEncrypted(ctx, st, m)
+	enc, err := encryptionOf(ctx, st, k, m)
+	if err != nil {
+		return nil, err
+	}
+	if enc != nil {
+		return prepareEncrypted(m, enc), nil
 	}
 	entries := m.Entries()
 

@@ -92,7 +92,7 @@ func TestZipDeterministic(t *testing.T) {
 		clk := &clock{t: time.Date(2026+i, 1, 1, 0, 0, 0, 0, time.UTC)}
 		st := openTestStore(t, clk)
 		d := putManifest(t, st, testFiles())
-		p, err := prepare(context.Background(), st, d)
+		p, err := prepare(context.Background(), st, preparedKey{manifest: d})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func TestPreparedSingleflight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := c.get(context.Background(), d)
+			p, err := c.get(context.Background(), preparedKey{manifest: d})
 			if err != nil {
 				t.Error(err)
 			}
@@ -155,7 +155,7 @@ func TestPreparedSingleflight(t *testing.T) {
 	if n := c.builds.Load(); n != 1 {
 		t.Errorf("%d builds, want 1", n)
 	}
-	if p, _ := c.get(context.Background(), d); p != got[0] || c.builds.Load() != 1 {
+	if p, _ := c.get(context.Background(), preparedKey{manifest: d}); p != got[0] || c.builds.Load() != 1 {
 		t.Error("a later request built again")
 	}
 }
@@ -168,7 +168,7 @@ func TestPreparedKeepAlive(t *testing.T) {
 	ctx := context.Background()
 	d := putManifest(t, st, testFiles())
 	c := newPreparedCache(st, 64<<20, slog.New(slog.NewTextHandler(io.Discard, nil)), clk.now)
-	p, err := c.get(ctx, d)
+	p, err := c.get(ctx, preparedKey{manifest: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestPreparedKeepAlive(t *testing.T) {
 		if _, err := st.CollectGarbage(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.get(ctx, d); err != nil {
+		if _, err := c.get(ctx, preparedKey{manifest: d}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond) // the background touch
@@ -196,7 +196,7 @@ func TestPreparedKeepAlive(t *testing.T) {
 	if _, err := st.StatObject(ctx, p.zip); err == nil {
 		t.Fatal("idle zip was not collected")
 	}
-	p2, err := c.get(ctx, d)
+	p2, err := c.get(ctx, preparedKey{manifest: d})
 	if err != nil {
 		t.Fatal(err)
 	}

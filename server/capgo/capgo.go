@@ -166,8 +166,11 @@ type Handler struct {
 	deviceLimit func(string) (time.Duration, bool)
 
 	prepared *preparedCache
-	rec      *recorder
-	refusals sync.Map // resolver.Code -> encoded body of its constant refusal
+	// unsubscribe ends the publish-event subscription that keeps prepared
+	// answers of re-committed bundle versions from being served.
+	unsubscribe func()
+	rec         *recorder
+	refusals    sync.Map // resolver.Code -> encoded body of its constant refusal
 }
 
 // New returns a Handler and starts its background writer.
@@ -198,6 +201,11 @@ func New(d Deps) *Handler {
 		h.snapshot = catalog.New(h.st).Snapshot
 	}
 	h.prepared = newPreparedCache(h.st, h.lim.PreparedBytes, h.log, h.now)
+	h.unsubscribe = h.st.Subscribe(func(e store.PublishEvent) {
+		if e.Kind == store.BundleCommitted {
+			h.prepared.forget(e.App, e.Version)
+		}
+	})
 	h.rec = newRecorder(h.st, h.lim, h.log, h.obs)
 	return h
 }
@@ -221,6 +229,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // nothing uses the store after it returns. Call
 // it after the HTTP servers stopped and before the store closes.
 func (h *Handler) Close() error {
+	h.unsubscribe()
 	err := h.rec.close()
 	h.prepared.close()
 	return err

@@ -30,7 +30,7 @@ func (h *Handler) deliveryBytes(ctx context.Context, snap resolver.Snapshot, app
 	if !found || b.Deleted || b.Manifest.IsZero() {
 		return 0, 0, false
 	}
-	p, err := h.prepared.get(ctx, b.Manifest)
+	p, err := h.prepared.get(ctx, keyOf(app, b))
 	if err != nil {
 		return 0, 0, false
 	}

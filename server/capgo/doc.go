@@ -44,10 +44,17 @@
 // the Brotli object (served without Content-Encoding; the plugin decodes
 // it and checks file_hash on the result). The zip and Brotli objects are
 // derived once (store.PutDerived), concurrent first requests wait for one
-// build, and the prepared answer is kept in memory by manifest digest.
+// build, and the prepared answer is kept in memory by manifest digest (and
+// bundle, for bundles with a Capgo key id).
 // A bundle whose zip is larger than the store accepts is delivered
 // manifest-only, with Capgo's placeholder url, to plugins that take a
-// manifest, and answered no_bundle_url to the others. Absolute URLs start
+// manifest, and answered no_bundle_url to the others.
+//
+// A bundle encrypted in CI (encrypted.go) is answered with the session key,
+// checksum and signed file hashes of its api.CapgoEncryption, stored beside
+// its record; nothing is derived. Uploaded without its encrypted zip (the
+// default), it is manifest-only in the same way, and plugins without
+// manifest delivery get manifest_only_bundle (blocked) instead. Absolute URLs start
 // with Deps.BaseURL's answer when set (the server sets it when it trusts
 // proxies), else Deps.PublicURL, else the scheme and Host of the request.
 //

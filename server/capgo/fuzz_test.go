@@ -1,9 +1,14 @@
 package capgo
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/resolver"
 )
 
@@ -117,19 +122,52 @@ func checkRequest(t *testing.T, r *request, s schema) {
 	}
 }
 
-// FuzzEncryptionFile: an uploaded encryption file never panics the parse,
-// and what it accepts is safe to write into an answer unescaped.
-func FuzzEncryptionFile(f *testing.F) {
-	f.Add([]byte(`{"format":1,"key_id":"MIIBCgKCAQEAvD1tX3Jd","session_key":"aXY=:a2V5","checksum":"00ff","files":{"index.html":"ab"}}`))
-	f.Add([]byte(`{"format":1,"session_key":"a\"b"}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		enc, err := parseEncryption(raw)
+// FuzzCapgoEncryption: an encryption as an upload's metadata (or, before
+// that, the bundle's api.CapgoEncryptionPath file) carries it never panics
+// the parse and check, and what they accept is safe to write into an
+// answer: session key and checksum unescaped, and a manifest array that is
+// valid JSON listing every app file and nothing under api.CapgoDir.
+func FuzzCapgoEncryption(f *testing.F) {
+	sig := strings.Repeat("0a", 256)
+	sessionKey := base64.StdEncoding.EncodeToString(make([]byte, 16)) + ":" + base64.StdEncoding.EncodeToString(make([]byte, 256))
+	valid, _ := json.Marshal(api.CapgoEncryption{Format: 1, KeyID: "MIIBCgKCAQEAvD1tX3Jd", SessionKey: sessionKey,
+		Files: map[string]string{"index.html": sig, "js/app.js": sig}})
+	f.Add(valid, false)
+	f.Add(bytes.Replace(valid, []byte(`"format":1`), []byte(`"format":1,"checksum":"`+sig+`"`), 1), true)
+	f.Add([]byte(`{"format":1,"key_id":"MIIBCgKCAQEAvD1tX3Jd","session_key":"aXY=:a2V5","checksum":"00ff","files":{"index.html":"ab"}}`), false)
+	f.Add([]byte(`{"format":1,"session_key":"a\"b"}`), false)
+	f.Add([]byte(`[]`), true)
+	d := manifest.Sum([]byte("x"))
+	entries := []manifest.Entry{{Path: "index.html", Digest: d, Size: 1}, {Path: "js/app.js", Digest: d, Size: 1}}
+	plain, err := manifest.New(entries, manifest.DefaultLimits())
+	if err != nil {
+		f.Fatal(err)
+	}
+	zipped, err := manifest.New(append(entries, manifest.Entry{Path: api.CapgoZipPath, Digest: d, Size: 1}), manifest.DefaultLimits())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, withZip bool) {
+		m := plain
+		if withZip {
+			m = zipped
+		}
+		enc, err := parseEncryption(raw, m)
 		if err != nil {
 			return
 		}
 		if strings.ContainsAny(enc.SessionKey+enc.Checksum, "\"\\<>\n") {
 			t.Fatalf("accepted unsafe %q / %q", enc.SessionKey, enc.Checksum)
+		}
+		p := prepareEncrypted(m, enc)
+		var list []map[string]string
+		if err := json.Unmarshal(p.appendManifest(nil, []byte("https://h")), &list); err != nil || len(list) != len(entries) {
+			t.Fatalf("manifest answer %s: %v", p.manifest, err)
+		}
+		for _, e := range list {
+			if e["file_hash"] != enc.Files[e["file_name"]] || strings.HasPrefix(e["file_name"], api.CapgoDir) {
+				t.Fatalf("manifest entry %v", e)
+			}
 		}
 	})
 }

@@ -92,7 +92,7 @@ func (h *Handler) handleUpdates(w http.ResponseWriter, r *http.Request) {
 		h.writeNoUpdate(w, n, *bp)
 		return
 	}
-	h.writeUpdate(w, r, dec.Update)
+	h.writeUpdate(w, r, req.AppID, dec.Update)
 }
 
 // growStack grows the goroutine's stack to its working size (8 KiB) in one
@@ -183,23 +183,30 @@ const noZipURL = "https://404.capgo.app/no.zip"
 // writeNoBundleURL answers no_bundle_url: the bundle's files cannot be
 // delivered (protocol §8 step 12).
 func (h *Handler) writeNoBundleURL(w http.ResponseWriter) {
-	c := resolver.CodeNoBundleURL
-	h.writeNoUpdate(w, &resolver.NoUpdate{Code: c, Message: resolver.Message(c), Kind: resolver.KindOf(c), Status: resolver.StatusOf(c)}, nil)
+	h.writeNoUpdate(w, codeOnly(resolver.CodeNoBundleURL), nil)
+}
+
+// codeOnly is the refusal of code c with its fixed message and no extras.
+func codeOnly(c resolver.Code) *resolver.NoUpdate {
+	return &resolver.NoUpdate{Code: c, Message: resolver.Message(c), Kind: resolver.KindOf(c), Status: resolver.StatusOf(c)}
 }
 
 // bodyBuiltin is the plain success that sends a device back to its native
 // bundle (protocol §2.3).
 var bodyBuiltin = []byte(`{"version":"builtin"}`)
 
-// writeUpdate answers an update: {version, url, session_key, checksum[,
-// manifest][, link, comment]}, never with error or kind.
-func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolver.Update) {
+// writeUpdate answers an update of app: {version, url, session_key,
+// checksum[, manifest][, link, comment]}, never with error or kind. A
+// bundle without a zip (encrypted and uploaded without --capgo-zip, or too
+// large) goes only to plugins that take the manifest; the others get
+// manifest_only_bundle or no_bundle_url.
+func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, app string, u *resolver.Update) {
 	if u.Bundle.Version == resolver.Builtin {
 		h.obs.UpdateCheck("update", "builtin")
 		writeBody(w, http.StatusOK, bodyBuiltin)
 		return
 	}
-	p, err := h.prepared.get(r.Context(), u.Bundle.Manifest)
+	p, err := h.prepared.get(r.Context(), keyOf(app, u.Bundle))
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			h.obs.UpdateCheck("error", "cancelled")
@@ -213,6 +220,12 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 		return
 	}
 	if p.zip.IsZero() && !u.Manifest {
+		if p.encrypted {
+			n := codeOnly(resolver.CodeManifestOnlyBundle)
+			n.Version = u.Bundle.Version
+			h.writeNoUpdate(w, n, nil)
+			return
+		}
 		h.writeNoBundleURL(w) // the zip is too large to store, and this plugin needs it
 		return
 	}
@@ -222,23 +235,21 @@ func (h *Handler) writeUpdate(w http.ResponseWriter, r *http.Request, u *resolve
 	bp := outBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"version":`...)
 	b = appendJSONString(b, u.Bundle.Version)
+	b = append(b, `,"url":"`...)
 	if p.zip.IsZero() {
 		// Manifest only: url must still be a valid absolute URL, which the
 		// plugin does not fetch in manifest mode (protocol §2.1, §8 step 12).
-		b = append(b, `,"url":"`+noZipURL+`","session_key":"`...)
-		b = append(b, p.sessionKey...)
-		b = append(b, `","checksum":""`...)
+		b = append(b, noZipURL...)
 	} else {
-		b = append(b, `,"url":"`...)
 		b = append(b, base...)
 		b = append(b, "/o/"...)
 		b = append(b, p.zipHex...)
-		b = append(b, `","session_key":"`...)
-		b = append(b, p.sessionKey...) // base64 and ':' only: no escaping
-		b = append(b, `","checksum":"`...)
-		b = append(b, p.checksum...) // hex
-		b = append(b, '"')
 	}
+	b = append(b, `","session_key":"`...)
+	b = append(b, p.sessionKey...) // base64 and ':' only: no escaping
+	b = append(b, `","checksum":"`...)
+	b = append(b, p.checksum...) // hex, "" without a zip unless uploaded with one
+	b = append(b, '"')
 	if u.Manifest {
 		b = append(b, `,"manifest":`...)
 		b = p.appendManifest(b, base)
@@ -299,7 +310,7 @@ func (h *Handler) handleManifestSize(w http.ResponseWriter, r *http.Request) {
 	var p *prepared
 	if v := o.v[fVersion]; v.isString() {
 		if b, ok := snap.Bundles[v.str]; ok && !b.Deleted && !b.Manifest.IsZero() && len(files) > 0 {
-			if p, err = h.prepared.get(r.Context(), b.Manifest); err != nil {
+			if p, err = h.prepared.get(r.Context(), keyOf(req.AppID, b)); err != nil {
 				h.log.Warn("manifest_size: bundle not prepared", "version", v.str, "err", err)
 				p = nil
 			}
