@@ -173,7 +173,7 @@ func serveContent(w http.ResponseWriter, r *http.Request, etag string, content i
 		_, spec, _ := strings.Cut(rng, "=")
 		r.Header.Set("Range", "bytes="+spec)
 	}
-	http.ServeContent(w, r, "", time.Time{}, content)
+	http.ServeContent(alignRecords(w, r), r, "", time.Time{}, content)
 }
 
 // isBytesRange reports whether a Range header is in the bytes unit (in any
