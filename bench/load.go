@@ -151,6 +151,9 @@ type LoadReport struct {
 	Objects       int     `json:"objects"`
 	Phases        []Phase `json:"phases,omitempty"`
 	Ratios        []Ratio `json:"ratios,omitempty"`
+	// ServerIdle is the server process before the bench seeded it: the
+	// child server just after its start (issue 9: idle RSS ≤ 64 MiB).
+	ServerIdle ProcStats `json:"server_idle"`
 	// ServerStart and ServerEnd are the server process after seeding and
 	// at the end of the run.
 	ServerStart ProcStats `json:"server_start"`
@@ -390,6 +393,9 @@ func setupTarget(ctx context.Context, opt LoadOptions, work string, rep *LoadRep
 	hc := httpsClient(tg.tls)
 	defer hc.CloseIdleConnections()
 	var files map[string][]byte
+	idle := pr
+	idle.hc = hc
+	rep.ServerIdle = idle.read(ctx)
 	if admin != nil {
 		defer admin.Close()
 		v1, v2 := syntheticApp(1), syntheticApp(2)

@@ -119,6 +119,9 @@ func TestRunLoad(t *testing.T) {
 	if rep.ServerStart.Goroutines <= 0 || rep.ServerEnd.FDs <= 0 || rep.ServerEnd.PeakRSS <= 0 {
 		t.Errorf("server start %+v, end %+v", rep.ServerStart, rep.ServerEnd)
 	}
+	if rep.ServerIdle.RSS <= 0 || rep.ServerIdle.RSS > rep.ServerStart.PeakRSS {
+		t.Errorf("server before seeding %+v, after %+v", rep.ServerIdle, rep.ServerStart)
+	}
 	var b strings.Builder
 	rep.Markdown(&b)
 	t.Logf("\n%s", b.String())

@@ -49,8 +49,8 @@ func (r *LoadReport) Markdown(w io.Writer) {
 				x.Patchwire/scale, unit, x.Value/scale, unit, x.Ratio, x.Target)
 		}
 	}
-	fmt.Fprintf(w, "\nServer after seeding: RSS %s MiB, %s goroutines, %s FDs; at the end of its phases: RSS %s MiB (peak %s MiB), %s goroutines, %s FDs. "+
-		"Load generator peak RSS %s MiB.\n", fmtMiB(r.ServerStart.RSS), fmtInt(r.ServerStart.Goroutines), fmtInt(r.ServerStart.FDs),
+	fmt.Fprintf(w, "\nServer before seeding: RSS %s MiB, %s goroutines, %s FDs; after seeding: RSS %s MiB, %s goroutines, %s FDs; at the end of its phases: RSS %s MiB (peak %s MiB), %s goroutines, %s FDs. "+
+		"Load generator peak RSS %s MiB.\n", fmtMiB(r.ServerIdle.RSS), fmtInt(r.ServerIdle.Goroutines), fmtInt(r.ServerIdle.FDs), fmtMiB(r.ServerStart.RSS), fmtInt(r.ServerStart.Goroutines), fmtInt(r.ServerStart.FDs),
 		fmtMiB(r.ServerEnd.RSS), fmtMiB(r.ServerEnd.PeakRSS), fmtInt(r.ServerEnd.Goroutines), fmtInt(r.ServerEnd.FDs), fmtMiB(r.LoadPeakRSS))
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\n%s\n", n)
@@ -72,7 +72,7 @@ func (r *LoadReport) markdownLong(w io.Writer) {
 	for _, s := range []struct {
 		name string
 		ProcStats
-	}{{"start", l.Start}, {"end", l.End}} {
+	}{{"before seeding", r.ServerIdle}, {"start", l.Start}, {"end", l.End}} {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", s.name, fmtMiB(s.RSS), fmtMiB(s.PeakRSS), fmtInt(s.Goroutines), fmtInt(s.FDs), fmtCPU(s.CPU))
 	}
 	if l.FirstError != "" {
