@@ -68,6 +68,9 @@ func call(t *testing.T, env *servertest.Env, method, path, key, contentType stri
 		if err := json.Unmarshal(b, &e); err != nil || e.Code == "" || e.Message == "" {
 			t.Errorf("%s %s: status %d with body %q, want a JSON error", method, path, resp.StatusCode, b)
 		}
+		if strings.HasSuffix(e.Message, store.ErrInvalid.Error()) {
+			t.Errorf("%s %s: message %q repeats the store's sentinel the code already says", method, path, e.Message)
+		}
 	}
 	return resp.StatusCode, e
 }

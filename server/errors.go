@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
@@ -76,7 +77,9 @@ func statusOf(err error) (int, string) {
 // and their text is not sent.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code := statusOf(err)
-	msg := err.Error()
+	// The code says "invalid"; the store's sentinel at the end of the
+	// message ("...: invalid argument") would only repeat it.
+	msg := strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error())
 	switch {
 	case status >= 500 && r.Context().Err() != nil:
 		// The client went away (or the server is shutting down): nobody
