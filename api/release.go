@@ -63,6 +63,16 @@ const (
 // statement or key rotation.
 var ErrStatementEncoding = errors.New("release statement: malformed")
 
+// errRotationEncoding is ErrStatementEncoding as a key rotation's decoder
+// reports it: its message names a rotation, and errors.Is matches it with
+// ErrStatementEncoding.
+var errRotationEncoding error = rotationEncodingError{}
+
+type rotationEncodingError struct{}
+
+func (rotationEncodingError) Error() string        { return "key rotation: malformed" }
+func (rotationEncodingError) Is(target error) bool { return target == ErrStatementEncoding }
+
 // ReleaseStatement is what a release key signs about one bundle.
 type ReleaseStatement struct {
 	App      string
@@ -203,9 +213,9 @@ func (k KeyRotation) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes a rotation strictly.
 func (k *KeyRotation) UnmarshalBinary(b []byte) error {
 	if len(b) > MaxStatementBytes {
-		return fmt.Errorf("%w: %d bytes", ErrStatementEncoding, len(b))
+		return fmt.Errorf("%w: %d bytes", errRotationEncoding, len(b))
 	}
-	r := wireReader{b: b, bad: ErrStatementEncoding}
+	r := wireReader{b: b, bad: errRotationEncoding}
 	out := KeyRotation{App: r.str(), Sequence: r.uvarint()}
 	for _, dst := range []*[][]byte{&out.AddRelease, &out.AddServer} {
 		n := r.bounded(MaxRotationKeys)
@@ -285,7 +295,7 @@ func (r *wireReader) time() time.Time {
 // end fails when bytes are left, and returns the first error.
 func (r *wireReader) end() error {
 	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: %d bytes after the end", ErrStatementEncoding, len(r.b))
+		r.err = fmt.Errorf("%w: %d bytes after the end", r.bad, len(r.b))
 	}
 	return r.err
 }

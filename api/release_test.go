@@ -3,6 +3,7 @@ package api_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +58,8 @@ func TestReleaseWireRoundTrip(t *testing.T) {
 			t.Errorf("statement %s: %v", name, err)
 		}
 		var r api.KeyRotation
-		if err := r.UnmarshalBinary(b); !errors.Is(err, api.ErrStatementEncoding) {
-			t.Errorf("rotation %s: %v", name, err)
+		if err := r.UnmarshalBinary(b); !errors.Is(err, api.ErrStatementEncoding) || !strings.HasPrefix(err.Error(), "key rotation: malformed") {
+			t.Errorf("rotation %s: %v, want a malformed key rotation", name, err)
 		}
 	}
 	bad := rotationValue()
