@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,14 @@ func TestLiarReleaseRotation(t *testing.T) {
 	if got := strings.Join(kinds, " "); strings.Count(got, "release_keys_rotated") != 3 || !strings.Contains(got, "rotation_refused") {
 		t.Errorf("history: %s", got)
 	}
+	// The status names what the device trusts now: the new release key
+	// (the old one revoked), the server key rotation 2 added, and the
+	// three rotations applied.
+	want := &device.ReleaseTrust{Keys: []string{checksig.KeyID(pubOf(next))}, ServerKeys: []string{checksig.KeyID(pubOf(server2))},
+		Rotations: 3, Sequence: 3}
+	if !reflect.DeepEqual(st.Release, want) {
+		t.Errorf("status release trust %+v, want %+v", st.Release, want)
+	}
 }
 
 // TestReleaseKeyUnused: a device without release keys ignores statements
@@ -282,5 +291,8 @@ func TestReleaseKeyUnused(t *testing.T) {
 	res := mustUpdate(t, dir, l.config(), v2)
 	if res.ReleaseKey != "" {
 		t.Errorf("release key %q without release keys", res.ReleaseKey)
+	}
+	if rt := status(t, dir).Release; rt != nil {
+		t.Errorf("status release trust %+v without release keys", rt)
 	}
 }

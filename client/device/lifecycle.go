@@ -270,6 +270,9 @@ type Status struct {
 	Failed []FailedBundle `json:"failed,omitempty"`
 	// QueuedStats is how many stats events wait for delivery.
 	QueuedStats int `json:"queued_stats"`
+	// Release is the release keys the device trusts for App; nil when it
+	// trusts none (no Config.ReleaseKeys).
+	Release *ReleaseTrust `json:"release,omitempty"`
 }
 
 // ReadStatus reads a state directory without locking or changing it.
@@ -287,6 +290,7 @@ func ReadStatus(dir string) (Status, error) {
 		Current: st.ptr.Current, Pending: st.ptr.Pending, Previous: st.ptr.Previous,
 		Path:      filepath.Join(dir, filepath.FromSlash(bundlePath(st.ptr.Current.Dir))),
 		Sequences: st.tr.Floors, LastUpdate: st.hist.LastUpdate, History: st.hist.Events, Failed: st.hist.Failed,
+		Release: st.tr.releaseTrust(st.id.App),
 	}
 	if b, err := st.builtin(); err == nil {
 		s.Builtin = &b

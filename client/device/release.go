@@ -109,13 +109,69 @@ func (t *trust) keys(app string, base []ed25519.PublicKey, server bool) []ed2551
 		if server {
 			added = r.AddServer
 		}
-		for _, k := range added {
-			if b, err := base64.StdEncoding.DecodeString(k); err == nil && len(b) == ed25519.PublicKeySize {
-				out = append(out, ed25519.PublicKey(b))
-			}
-		}
+		out = append(out, decodeKeys(added)...)
 	}
 	return slices.DeleteFunc(out, func(k ed25519.PublicKey) bool { return slices.Contains(revoked, checksig.KeyID(k)) })
+}
+
+// decodeKeys decodes a rotation's base64 public keys (checked when it
+// was accepted), skipping any that is not one.
+func decodeKeys(b64 []string) []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for _, k := range b64 {
+		if b, err := base64.StdEncoding.DecodeString(k); err == nil && len(b) == ed25519.PublicKeySize {
+			out = append(out, ed25519.PublicKey(b))
+		}
+	}
+	return out
+}
+
+// ReleaseTrust is what a device trusts of release keys, as Status shows it.
+type ReleaseTrust struct {
+	// Keys are the ids of the release keys the device accepts statements
+	// from: those built into the app plus those rotations added, less those
+	// they revoked, sorted.
+	Keys []string `json:"keys"`
+	// ServerKeys are the ids of check-answer keys rotations added (beyond
+	// the app's built-in ones), less those revoked.
+	ServerKeys []string `json:"server_keys,omitempty"`
+	// Rotations is how many rotations were applied; Sequence is the last
+	// one's.
+	Rotations int    `json:"rotations"`
+	Sequence  uint64 `json:"sequence,omitempty"`
+}
+
+// releaseTrust sums up app's release trust; nil when the device trusts
+// no release keys.
+func (t *trust) releaseTrust(app string) *ReleaseTrust {
+	if t.Release == nil {
+		return nil
+	}
+	rots := t.rotations(app)
+	var revoked []string
+	for _, r := range rots {
+		revoked = append(revoked, r.Revoke...)
+	}
+	ids := func(roots []string, add func(acceptedRotation) []string) []string {
+		out := slices.Clone(roots)
+		for _, r := range rots {
+			for _, k := range decodeKeys(add(r)) {
+				out = append(out, checksig.KeyID(k))
+			}
+		}
+		out = slices.DeleteFunc(out, func(id string) bool { return slices.Contains(revoked, id) })
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	rt := &ReleaseTrust{
+		Keys:       ids(t.Release.Roots, func(r acceptedRotation) []string { return r.AddRelease }),
+		ServerKeys: ids(nil, func(r acceptedRotation) []string { return r.AddServer }),
+		Rotations:  len(rots),
+	}
+	if len(rots) > 0 {
+		rt.Sequence = rots[len(rots)-1].Sequence
+	}
+	return rt
 }
 
 // releaseMode reports whether the device trusts release keys.

@@ -312,6 +312,15 @@ func runDeviceStatus(_ context.Context, env *cliEnv, args []string) error {
 	if s.QueuedStats > 0 {
 		fmt.Fprintf(w, "stats queued\t%d\n", s.QueuedStats)
 	}
+	if rt := s.Release; rt != nil {
+		fmt.Fprintf(w, "release keys\t%s\n", strings.Join(rt.Keys, ", "))
+		if len(rt.ServerKeys) > 0 {
+			fmt.Fprintf(w, "server keys added\t%s\n", strings.Join(rt.ServerKeys, ", "))
+		}
+		if rt.Rotations > 0 {
+			fmt.Fprintf(w, "key rotations\t%d applied, last sequence %d\n", rt.Rotations, rt.Sequence)
+		}
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

@@ -93,6 +93,11 @@ func TestReleaseKeysCI(t *testing.T) {
 	if !strings.Contains(out, "Updated 1.0.1 -> 1.0.3") {
 		t.Fatalf("update after the rotation: %s", out)
 	}
+	newPub := strings.TrimSpace(c.must("key", "release", "show", newKey, "--public"))
+	if out := c.must("device", "status", "--state", state); !hasLine(out, "release keys", keyID(t, newPub)) ||
+		!hasLine(out, "key rotations", "1 applied, last sequence 1") {
+		t.Errorf("device status after the rotation does not name the new key alone and the rotation:\n%s", out)
+	}
 	// The revoked key no longer signs anything this device installs.
 	c.must("bundle", "upload", filepath.Join(fixtures, "v2"), "--app", app, "--version", "1.0.4", "--channel", "production", "--release-key", keyFile)
 	if _, _, err := c.run("device", "update", "--state", state); err == nil || !strings.Contains(err.Error(), "untrusted release key") {
@@ -107,4 +112,15 @@ func keyID(t *testing.T, pub string) string {
 		t.Fatal(err)
 	}
 	return checksig.KeyID(k)
+}
+
+// hasLine reports whether the tabular output out has a line label, then
+// value (however aligned).
+func hasLine(out, label, value string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, label); ok && strings.TrimSpace(rest) == value {
+			return true
+		}
+	}
+	return false
 }
