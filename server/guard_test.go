@@ -167,6 +167,11 @@ func TestGuardStopsAFailingRollout(t *testing.T) {
 					t.Fatalf("tripped %d times", len(got.GuardTrips))
 				}
 			}
+			// Every event was counted.
+			st, err := c.Stats(ctx, app, "production")
+			if err != nil || len(st.Bundles) == 0 || st.Bundles[0].Version != "1.1.0" || st.Bundles[0].Installs != installs || st.Bundles[0].Rollbacks != rollbacks {
+				t.Fatalf("stats %+v, %v; sent %d installs, %d rollbacks", st.Bundles, err, installs, rollbacks)
+			}
 			got, err := c.GetChannel(ctx, app, "production")
 			if err != nil {
 				t.Fatal(err)
@@ -234,7 +239,7 @@ func TestGuardStopsAFailingRollout(t *testing.T) {
 			if last.Action != tc.action || !strings.HasPrefix(last.Detail, "guard: 1.1.0: ") {
 				t.Errorf("history: %+v", last)
 			}
-			st, err := c.Stats(ctx, app, "production")
+			st, err = c.Stats(ctx, app, "production")
 			if err != nil || len(st.GuardTrips) != 1 || st.GuardTrips[0].Channel != "production" || st.GuardTrips[0].Bundle != "1.1.0" {
 				t.Errorf("stats API: %+v, %v", st.GuardTrips, err)
 			}
