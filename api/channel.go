@@ -63,6 +63,9 @@ const MaxGuardTrips = 20
 // judges the channel's new bundle (the rollout's bundle, else the channel's
 // bundle) by the Wilson score lower bound (z = 1.96) of its failure share,
 // and acts when it exceeds FailureRateBP with at least MinInstalls attempts.
+// The counters are the bundle's on that channel since devices first
+// reported it there: a change of the channel does not reset them, so a
+// bundle served again is judged with what it did before.
 type Guard struct {
 	// FailureRateBP is the threshold in basis points, 1..10000 (500 = 5 %).
 	FailureRateBP int `json:"failure_rate_bp"`

@@ -205,7 +205,7 @@ func runChannelUpdate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if n == 0 {
-		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false)")
+		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false, --guard-failure-rate 5%)")
 	}
 	c, err := cmd.client(env)
 	if err != nil {
