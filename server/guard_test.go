@@ -345,3 +345,71 @@ func TestPauseAndDisable(t *testing.T) {
 		t.Errorf("paused rollout: device on its bundle got %s, want to keep it", g)
 	}
 }
+
+// TestGuardStopsAFullRelease: without a rollout the guard watches the
+// bundle the channel was set to; pause freezes the channel (devices on the
+// bad bundle keep it, devices not yet on it get channel_paused), rollback
+// sends everyone back to the bundle before.
+func TestGuardStopsAFullRelease(t *testing.T) {
+	for _, tc := range []struct {
+		action           string
+		onBad, onOld     string // what devices on 1.1.0 and on 1.0.0 get after the trip
+		bundle, histLast string
+	}{
+		{api.GuardPause, "no:no_new_version_available", "no:channel_paused", "1.1.0", "pause"},
+		{api.GuardRollback, "1.0.0", "no:no_new_version_available", "1.0.0", "rollback"},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			env, c := withBundles(t, "1.0.0", "1.1.0")
+			ctx := context.Background()
+			hc := env.HTTPSClient()
+			truth, b, rate, minimum := true, "1.0.0", 1000, int64(10)
+			if _, err := c.CreateChannel(ctx, app, api.CreateChannelRequest{Name: "production", ChannelSettings: api.ChannelSettings{
+				Public: &truth, Bundle: &b, Guard: &api.GuardSettings{FailureRateBP: &rate, MinInstalls: &minimum, Action: &tc.action}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.SetChannelBundle(ctx, app, "production", "1.1.0"); err != nil {
+				t.Fatal(err)
+			}
+			late := capgoDevice{id: deviceID(999), running: "1.0.0"} // checks only after the trip
+			var devs []capgoDevice
+			for i := range 10 { // the guard judges from the 10th
+				if ch, err := c.GetChannel(ctx, app, "production"); err != nil || len(ch.GuardTrips) != 0 {
+					t.Fatalf("tripped before %d attempts: %+v, %v", minimum, ch.GuardTrips, err)
+				}
+				d := capgoDevice{id: deviceID(i), running: "1.0.0"}
+				if g := d.check(t, env, hc); g != "1.1.0" {
+					t.Fatalf("device %d: %s", i, g)
+				}
+				actions := []string{"set"}
+				d.running = "1.1.0"
+				if i%2 == 0 { // half fail to start it
+					actions = append(actions, "update_fail")
+					d.running = "1.0.0"
+				}
+				d.report(t, env, hc, "1.1.0", actions...)
+				devs = append(devs, d)
+			}
+			ch, err := c.GetChannel(ctx, app, "production")
+			if err != nil || len(ch.GuardTrips) != 1 || ch.Bundle != tc.bundle || ch.Paused != (tc.action == api.GuardPause) {
+				t.Fatalf("after the trip: %+v, %v", ch, err)
+			}
+			for _, d := range devs {
+				want := tc.onBad
+				if d.running == "1.0.0" {
+					want = tc.onOld
+				}
+				if g := d.check(t, env, hc); g != want {
+					t.Errorf("device on %s: %s, want %s", d.running, g, want)
+				}
+			}
+			if g := late.check(t, env, hc); g != tc.onOld {
+				t.Errorf("a device that had not updated yet: %s, want %s", g, tc.onOld)
+			}
+			hist, err := c.ChannelHistory(ctx, app, "production")
+			if err != nil || hist[len(hist)-1].Action != tc.histLast || !strings.Contains(hist[len(hist)-1].Detail, "guard: 1.1.0: ") {
+				t.Errorf("history %+v, %v", hist[len(hist)-1], err)
+			}
+		})
+	}
+}
