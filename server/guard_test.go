@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/resolver"
 	"github.com/patchwire/patchwire/server/servertest"
 )
@@ -81,6 +82,19 @@ func (d capgoDevice) report(t *testing.T, env *servertest.Env, c *http.Client, v
 	}
 }
 
+// guardedChannel starts a server with bundles 1.0.0 and 1.1.0 and the
+// public channel production serving 1.0.0 with a guard.
+func guardedChannel(t *testing.T, rateBP int, minimum int64, action string) (*servertest.Env, *client.Client) {
+	t.Helper()
+	env, c := withBundles(t, "1.0.0", "1.1.0")
+	truth, b := true, "1.0.0"
+	if _, err := c.CreateChannel(context.Background(), app, api.CreateChannelRequest{Name: "production", ChannelSettings: api.ChannelSettings{
+		Public: &truth, Bundle: &b, Guard: &api.GuardSettings{FailureRateBP: &rateBP, MinInstalls: &minimum, Action: &action}}}); err != nil {
+		t.Fatal(err)
+	}
+	return env, c
+}
+
 // TestGuardStopsAFailingRollout: a rollout at 20 % whose bundle fails on
 // 30 % of its devices is stopped by the guard (paused, or rolled back)
 // within the stats write that makes the Wilson lower bound pass 5 % with
@@ -99,15 +113,10 @@ func TestGuardStopsAFailingRollout(t *testing.T) {
 		{"1% failing", api.GuardPause, 600, func(k int) bool { return k%100 == 50 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env, c := withBundles(t, "1.0.0", "1.1.0")
+			minimum := int64(30)
+			env, c := guardedChannel(t, 500, minimum, tc.action)
 			ctx := context.Background()
 			hc := env.HTTPSClient()
-			truth, b, rate, minimum := true, "1.0.0", 500, int64(30)
-			if _, err := c.CreateChannel(ctx, app, api.CreateChannelRequest{Name: "production", ChannelSettings: api.ChannelSettings{
-				Public: &truth, Bundle: &b,
-				Guard: &api.GuardSettings{FailureRateBP: &rate, MinInstalls: &minimum, Action: &tc.action}}}); err != nil {
-				t.Fatal(err)
-			}
 			ch, err := c.Rollout(ctx, app, "production", api.RolloutRequest{Action: api.RolloutStart, Bundle: "1.1.0", BasisPoints: 2000})
 			if err != nil {
 				t.Fatal(err)
@@ -360,14 +369,10 @@ func TestGuardStopsAFullRelease(t *testing.T) {
 		{api.GuardRollback, "1.0.0", "no:no_new_version_available", "1.0.0", "rollback"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
-			env, c := withBundles(t, "1.0.0", "1.1.0")
+			minimum := int64(10)
+			env, c := guardedChannel(t, 1000, minimum, tc.action)
 			ctx := context.Background()
 			hc := env.HTTPSClient()
-			truth, b, rate, minimum := true, "1.0.0", 1000, int64(10)
-			if _, err := c.CreateChannel(ctx, app, api.CreateChannelRequest{Name: "production", ChannelSettings: api.ChannelSettings{
-				Public: &truth, Bundle: &b, Guard: &api.GuardSettings{FailureRateBP: &rate, MinInstalls: &minimum, Action: &tc.action}}}); err != nil {
-				t.Fatal(err)
-			}
 			if _, err := c.SetChannelBundle(ctx, app, "production", "1.1.0"); err != nil {
 				t.Fatal(err)
 			}
