@@ -11,7 +11,7 @@ import (
 // The release guard (issue 13). After each write of Capgo stats events
 // (capgo.Deps.Flushed, on the stats writer's goroutine and before the
 // requests that sent them are answered), every guarded channel of the apps
-// the events were of is judged: the counters of the bundle its guard
+// the events were of (read from the catalog) is judged: the counters of the bundle its guard
 // watches (store.GuardTarget: the rollout's bundle, else the channel's) on
 // that channel, by resolver.JudgeGuard, and a trip is made with
 // store.TripGuard (once per bundle; it pauses, rolls back or only records,
@@ -19,15 +19,17 @@ import (
 // applies it in one transaction that checks again that the guard still
 // watches that bundle and has not tripped on it.
 
-// checkGuards judges the guarded channels of apps.
+// checkGuards judges the guarded channels of apps. The channels come from
+// the in-memory catalog (current as of the call), so a flush of apps
+// without guards reads nothing from the store.
 func (s *Server) checkGuards(ctx context.Context, apps []string) {
 	for _, app := range apps {
-		list, err := s.store.ListChannels(ctx, app)
+		a, err := s.catalog.App(ctx, app)
 		if err != nil {
 			s.log.Warn("release guard: reading channels failed", "app", app, "err", err)
 			continue
 		}
-		for _, c := range list {
+		for _, c := range a.Channels {
 			if c.Guard != nil {
 				s.judgeGuard(ctx, c)
 			}
