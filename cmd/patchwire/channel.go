@@ -261,9 +261,9 @@ func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSEQUENCE", func(ch api.Channel) string {
-		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
-			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), ch.Sequence)
+	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSTATE\tGUARD\tSEQUENCE", func(ch api.Channel) string {
+		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
+			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), stateWord(ch), guardLabel(ch), ch.Sequence)
 	})
 }
 
@@ -402,6 +402,32 @@ func runChannelState(verb string, st api.ChannelSettings) func(context.Context, 
 		fmt.Fprintf(env.stdout, "Channel %s of %s: %s\n", ch.Name, ch.App, stateLine(ch))
 		return nil
 	}
+}
+
+// stateWord is the channel list's STATE: disabled, paused (the channel or
+// its rollout) or serving.
+func stateWord(ch api.Channel) string {
+	switch {
+	case ch.Disabled:
+		return "disabled"
+	case store.Paused(ch):
+		return "paused"
+	}
+	return "serving"
+}
+
+// guardLabel is the channel list's GUARD: "-", or the guard as
+// "pause >5% /50", with "tripped" when it tripped on what it watches now.
+func guardLabel(ch api.Channel) string {
+	g := ch.Guard
+	if g == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%s >%s%% /%d", g.Action, store.FormatBasisPoints(g.FailureRateBP), g.MinInstalls)
+	if b := store.GuardTarget(ch); b != "" && store.TrippedOn(ch, b) {
+		s += " tripped"
+	}
+	return s
 }
 
 // stateLine says what a channel answers devices: disabled, paused (itself

@@ -92,6 +92,9 @@ func TestChannelGuardCommands(t *testing.T) {
 		!strings.Contains(errOut, "3 of 3 attempts failed (100%)") {
 		t.Errorf("channel show: %v\n%s", err, errOut)
 	}
+	if out := c.must("channel", "list", "--app", testApp); !strings.Contains(out, "paused") || !strings.Contains(out, "pause >5% /3 tripped") {
+		t.Errorf("channel list:\n%s", out)
+	}
 	if out := c.must("channel", "history", "production", "--app", testApp); !strings.Contains(out, "pause") || !strings.Contains(out, "guard: 1.1.0: 3 of 3 attempts failed") {
 		t.Errorf("channel history:\n%s", out)
 	}
