@@ -253,6 +253,23 @@ func TestGuardStopsAFailingRollout(t *testing.T) {
 				t.Errorf("stats API: %+v, %v", st.GuardTrips, err)
 			}
 			guardMetric(t, env, tc.action, 1)
+			if tc.action != api.GuardPause {
+				return
+			}
+			// Resumed by hand, the rollout is not stopped again for the
+			// same bundle, however it fares.
+			falsity := false
+			if _, err := c.UpdateChannel(ctx, app, "production", api.ChannelSettings{Paused: &falsity}); err != nil {
+				t.Fatal(err)
+			}
+			if g := newIn.check(t, env, hc); g != "1.1.0" {
+				t.Fatalf("resumed: a new device of the share got %s", g)
+			}
+			newIn.report(t, env, hc, "1.1.0", "set", "update_fail")
+			if got, err := c.GetChannel(ctx, app, "production"); err != nil || got.Rollout == nil || got.Rollout.Paused || len(got.GuardTrips) != 1 {
+				t.Errorf("after a resume: %+v, trips %d, %v", got.Rollout, len(got.GuardTrips), err)
+			}
+			guardMetric(t, env, tc.action, 1)
 		})
 	}
 }
