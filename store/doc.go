@@ -158,7 +158,10 @@
 // helpers built on it: SetChannelBundle, RollbackChannel, Rollout) are one
 // read-modify-write transaction each: the record, its history event and the
 // checks (bundle exists, one public channel per platform) commit together
-// or not at all, and a racing change conflicts and retries. DeleteBundle
+// or not at all, and a racing change conflicts and retries. A release-guard
+// trip ([Store.TripGuard]) is one too: it checks that the guard still
+// watches the bundle and never tripped on it, records the trip and applies
+// its action (pause, rollback) with its history event. DeleteBundle
 // refuses a bundle a channel serves or rolls out, reading every channel in
 // its transaction, so a channel never serves a deleted bundle.
 //
