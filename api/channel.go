@@ -35,9 +35,88 @@ type Channel struct {
 	Sequence uint64 `json:"sequence"`
 	// Pending is a change of what the channel serves that waits for its
 	// patches (PendingSwitch); nil when none.
-	Pending   *PendingSwitch `json:"pending,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	Pending *PendingSwitch `json:"pending,omitempty"`
+	// Paused freezes the channel's bundle: a device already running what
+	// the channel would give it keeps it, every other device is answered
+	// "no update" (channel_paused) and keeps what it runs. A channel with
+	// a rollout is paused through Rollout.Paused instead (devices outside
+	// the rollout keep getting the channel's bundle). Serving another
+	// bundle ends the pause.
+	Paused bool `json:"paused,omitempty"`
+	// Disabled makes the channel answer every device "no update"
+	// (channel_disabled): devices keep what they run.
+	Disabled bool `json:"disabled,omitempty"`
+	// Guard, when set, stops the channel's new bundle by itself when too
+	// many of its installs fail (release guard); nil: off.
+	Guard *Guard `json:"guard,omitempty"`
+	// GuardTrips are the guard's trips, oldest first, at most one per
+	// bundle (the last MaxGuardTrips are kept).
+	GuardTrips []GuardTrip `json:"guard_trips,omitempty"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// MaxGuardTrips is how many trips a channel record keeps.
+const MaxGuardTrips = 20
+
+// Guard is a channel's release guard: after each stats flush the server
+// judges the channel's new bundle (the rollout's bundle, else the channel's
+// bundle) by the Wilson score lower bound (z = 1.96) of its failure share,
+// and acts when it exceeds FailureRateBP with at least MinInstalls attempts.
+// The counters are the bundle's on that channel since devices first
+// reported it there: a change of the channel does not reset them, so a
+// bundle served again is judged with what it did before.
+type Guard struct {
+	// FailureRateBP is the threshold in basis points, 1..10000 (500 = 5 %).
+	FailureRateBP int `json:"failure_rate_bp"`
+	// MinInstalls is the fewest attempts (installs plus failures reported
+	// for the bundle on the channel) before the guard judges at all.
+	MinInstalls int64 `json:"min_installs"`
+	// Action is what a trip does: GuardPause, GuardRollback or GuardNotify.
+	Action string `json:"action"`
+}
+
+// Guard actions (Guard.Action).
+const (
+	GuardPause    = "pause"    // the rollout (or the channel's bundle) stops spreading
+	GuardRollback = "rollback" // the channel goes back to the bundle before
+	GuardNotify   = "notify"   // only record the trip
+)
+
+// Guard defaults for a guard enabled without them.
+const (
+	DefaultGuardMinInstalls = 100
+	DefaultGuardAction      = GuardPause
+)
+
+// GuardSettings is the guard part of ChannelSettings: Off removes the
+// guard; otherwise the fields given change the channel's guard (a channel
+// without one starts from the defaults, and needs FailureRateBP).
+type GuardSettings struct {
+	Off           bool    `json:"off,omitempty"`
+	FailureRateBP *int    `json:"failure_rate_bp,omitempty"`
+	MinInstalls   *int64  `json:"min_installs,omitempty"`
+	Action        *string `json:"action,omitempty"`
+}
+
+// GuardTrip is one trip of a channel's guard: the bundle it judged, what it
+// counted and what it did.
+type GuardTrip struct {
+	At time.Time `json:"at"`
+	// Channel is set in the stats answer (AppStats.GuardTrips) only.
+	Channel string `json:"channel,omitempty"`
+	Bundle  string `json:"bundle"`
+	// Action is the guard's action; Detail says what it did ("paused the
+	// rollout", "rolled back to 1.0.0", ...).
+	Action string `json:"action"`
+	// Failures and Attempts are the counts judged (failures + rollbacks
+	// over installs + failures); LowerBound the Wilson lower bound of
+	// their share and FailureRateBP the threshold it exceeded.
+	Failures      int64   `json:"failures"`
+	Attempts      int64   `json:"attempts"`
+	LowerBound    float64 `json:"lower_bound"`
+	FailureRateBP int     `json:"failure_rate_bp"`
+	Detail        string  `json:"detail,omitempty"`
 }
 
 // Rollout is a percentage rollout of a second bundle on a channel.
@@ -52,7 +131,7 @@ type Rollout struct {
 // ChannelEvent is one entry of a channel's history: what it served from when.
 type ChannelEvent struct {
 	At       time.Time `json:"at"`
-	Action   string    `json:"action"` // create, set, rollback, rollout, pause, resume, promote, cancel, update
+	Action   string    `json:"action"` // create, set, rollback, rollout, pause, resume, promote, cancel, update, disable, enable, guard
 	Bundle   string    `json:"bundle"` // the bundle served after the event
 	Previous string    `json:"previous,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
@@ -73,6 +152,12 @@ type ChannelSettings struct {
 	Policy           *string `json:"policy,omitempty"`
 	AllowUnderNative *bool   `json:"allow_under_native,omitempty"`
 	Bundle           *string `json:"bundle,omitempty"`
+	// Paused pauses (true) or resumes (false) the channel: its rollout when
+	// it has one, else its bundle (Channel.Paused).
+	Paused *bool `json:"paused,omitempty"`
+	// Disabled disables (true) or enables (false) the channel.
+	Disabled *bool          `json:"disabled,omitempty"`
+	Guard    *GuardSettings `json:"guard,omitempty"`
 }
 
 // CreateChannelRequest is the body of POST /api/v1/apps/{app}/channels.

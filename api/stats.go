@@ -14,6 +14,9 @@ type AppStats struct {
 	// Channel is the channel the figures are restricted to, "" for all.
 	Channel string        `json:"channel,omitempty"`
 	Bundles []BundleStats `json:"bundles"`
+	// GuardTrips are the release-guard trips of the app's channels (of
+	// Channel only, when set), oldest first per channel.
+	GuardTrips []GuardTrip `json:"guard_trips"`
 }
 
 // BundleStats are the figures of one bundle version ("builtin" for the

@@ -51,6 +51,15 @@ const (
 	// without a download failure every check; `bundle upload --capgo-zip`
 	// serves such plugins too.
 	CodeManifestOnlyBundle Code = "manifest_only_bundle"
+
+	// CodeChannelPaused is patchwire's own: the channel is paused (by an
+	// administrator or its release guard), so its bundle reaches no
+	// device that does not run it already. Kind blocked: the device keeps
+	// what it runs, with no failure stat.
+	CodeChannelPaused Code = "channel_paused"
+	// CodeChannelDisabled is patchwire's own: the channel is disabled and
+	// answers every device "no update". Kind blocked.
+	CodeChannelDisabled Code = "channel_disabled"
 )
 
 // Codes of the channel_self endpoint (protocol §7) besides the shared ones.
@@ -91,7 +100,7 @@ func KindOf(c Code) Kind {
 		CodeDisableMajor, CodeDisableMinor, CodeDisablePatch, CodeDisableMetadata,
 		CodeDisableUnderNative, CodeDisableProdBuild, CodeDisableDevBuild,
 		CodeDisableDevice, CodeDisableEmulator, CodeKeyIDMismatch, CodeProviderBlocked,
-		CodeManifestOnlyBundle:
+		CodeManifestOnlyBundle, CodeChannelPaused, CodeChannelDisabled:
 		return KindBlocked
 	}
 	if StatusOf(c) != http.StatusOK {

@@ -144,10 +144,12 @@ func manifestDelivery(v Version) bool {
 //     three: missing_info;
 //  6. no channel (SelectChannel; a plugin that keeps its channel itself,
 //     UsesLocalChannel, is chosen for without Snapshot.SelfAssigned): no_channel;
+//     A disabled channel (Channel.Disabled): channel_disabled (patchwire's);
 //  7. target bundle without content (zero manifest digest): no_bundle;
 //  8. device and bundle key ids both set and different, plugin > 8.40.7:
 //     key_id_mismatch;
-//  9. device already runs the target: no_new_version_available;
+//  9. device already runs the target: no_new_version_available; else a
+//     paused channel (Channel.Paused): channel_paused (patchwire's);
 //  10. channel restrictions, in this order: disabled_platform_*,
 //     disable_auto_update_to_major, cannot_update_via_private_channel,
 //     disable_auto_update_to_minor, disable_auto_update_to_patch,
@@ -225,6 +227,10 @@ func Decide(s Snapshot, d Device) Decision {
 		}
 		return dec
 	}
+	// 6b. A disabled channel answers nobody an update.
+	if ch.Disabled {
+		return fail(CodeChannelDisabled, fmt.Sprintf("No update, because channel %s is disabled: devices keep the bundle they run", ch.Name))
+	}
 	// 7. Bundle content.
 	b := Bundle{Version: Builtin}
 	if !internal {
@@ -245,6 +251,10 @@ func Decide(s Snapshot, d Device) Decision {
 	// 9. Already there.
 	if cur == name {
 		return fail(CodeNoNewVersion, "")
+	}
+	// 9b. A paused channel's bundle reaches no new device.
+	if ch.Paused {
+		return fail(CodeChannelPaused, fmt.Sprintf("No update, because channel %s is paused: %s reaches no device that does not run it already", ch.Name, name))
 	}
 	// 10. Channel restrictions.
 	if !ch.Enabled(d.Platform) {

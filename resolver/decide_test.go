@@ -514,3 +514,34 @@ func TestDecideIgnoresSelfAssignmentOfCurrentPlugins(t *testing.T) {
 		}
 	}
 }
+
+// TestDecidePausedAndDisabled: pause, rollback and disable are different
+// states. A paused channel keeps devices on its bundle and brings it to no
+// other; a paused rollout still serves the channel's bundle outside it; a
+// disabled channel answers everyone no update.
+func TestDecidePausedAndDisabled(t *testing.T) {
+	paused := func(s *Snapshot) { channelMut(s, "production", func(c *Channel) { c.Paused = true }) }
+	disabled := func(s *Snapshot) { channelMut(s, "production", func(c *Channel) { c.Disabled = true }) }
+	rollout := func(pause bool) func(*Snapshot) {
+		return func(s *Snapshot) {
+			channelMut(s, "production", func(c *Channel) {
+				c.Rollout = Rollout{ID: "r1", Bundle: "1.2.1", BasisPoints: MaxBasisPoints, Paused: pause}
+			})
+		}
+	}
+	onBuiltin := func(d *Device) { d.VersionName = Builtin }
+	run(t, []row{
+		{"paused: device on the bundle stays", paused, func(d *Device) { d.VersionName = "1.2.0" }, want{code: CodeNoNewVersion, channel: "production"}},
+		{"paused: device elsewhere gets no update", paused, nil, want{code: CodeChannelPaused, channel: "production"}},
+		{"paused: new device gets no update", paused, onBuiltin, want{code: CodeChannelPaused, channel: "production"}},
+		{"disabled: device elsewhere", disabled, nil, want{code: CodeChannelDisabled, channel: "production"}},
+		{"disabled: device on the bundle", disabled, func(d *Device) { d.VersionName = "1.2.0" }, want{code: CodeChannelDisabled, channel: "production"}},
+		{"rollout at 100%", rollout(false), nil, want{version: "1.2.1", channel: "production"}},
+		{"paused rollout: device elsewhere gets the channel's bundle", rollout(true), nil, want{version: "1.2.0", channel: "production"}},
+		{"paused rollout: device on the rollout bundle stays", rollout(true), func(d *Device) { d.VersionName = "1.2.1" }, want{code: CodeNoNewVersion, channel: "production"}},
+	})
+	dec := Decide(func() Snapshot { s := baseSnapshot(); paused(&s); return s }(), baseDevice())
+	if n := dec.NoUpdate; n == nil || n.Kind != KindBlocked || n.Message != "No update, because channel production is paused: 1.2.0 reaches no device that does not run it already" {
+		t.Errorf("paused refusal = %+v", n)
+	}
+}

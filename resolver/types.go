@@ -171,6 +171,13 @@ type Channel struct {
 	AllowUnderNative bool
 	// Rollout is an optional second bundle for a share of the devices.
 	Rollout Rollout
+	// Paused freezes the channel: a device that does not run its target
+	// already is refused with channel_paused (a paused rollout is
+	// Rollout.Paused, which still serves the channel's Bundle).
+	Paused bool
+	// Disabled refuses every device with channel_disabled: no update,
+	// devices keep what they run.
+	Disabled bool
 }
 
 // NewChannel returns a channel with Capgo's column defaults: private, all

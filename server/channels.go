@@ -57,8 +57,10 @@ func newChannel(app, name string) api.Channel {
 	}
 }
 
-// applySettings copies the settings that are set (non-nil) onto c.
-func applySettings(c *api.Channel, st api.ChannelSettings) {
+// applySettings copies the settings that are set (non-nil) onto c. Paused
+// pauses or resumes c's rollout when it has one, else c itself (a resume
+// clears both); Guard is merged into c's guard (store.MergeGuard).
+func applySettings(c *api.Channel, st api.ChannelSettings) error {
 	set := func(dst *bool, v *bool) {
 		if v != nil {
 			*dst = *v
@@ -80,6 +82,50 @@ func applySettings(c *api.Channel, st api.ChannelSettings) {
 	if st.Bundle != nil {
 		c.Bundle = *st.Bundle
 	}
+	set(&c.Disabled, st.Disabled)
+	if p := st.Paused; p != nil {
+		switch {
+		case !*p:
+			c.Paused = false
+			if c.Rollout != nil {
+				c.Rollout.Paused = false
+			}
+		case c.Rollout != nil:
+			c.Rollout.Paused = true
+		default:
+			c.Paused = true
+		}
+	}
+	if st.Guard != nil {
+		g, err := store.MergeGuard(c.Guard, *st.Guard)
+		if err != nil {
+			return err
+		}
+		c.Guard = g
+	}
+	return nil
+}
+
+// settingsAction is the history action of a channel update with st:
+// pause, resume, disable or enable when that is all it changes, else
+// update.
+func settingsAction(st api.ChannelSettings) string {
+	only := st
+	only.Paused, only.Disabled = nil, nil
+	if only != (api.ChannelSettings{}) || st.Paused != nil && st.Disabled != nil {
+		return "update"
+	}
+	switch {
+	case st.Paused != nil && *st.Paused:
+		return "pause"
+	case st.Paused != nil:
+		return "resume"
+	case st.Disabled != nil && *st.Disabled:
+		return "disable"
+	case st.Disabled != nil:
+		return "enable"
+	}
+	return "update"
 }
 
 func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +139,10 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := newChannel(app, req.Name)
-	applySettings(&ch, req.ChannelSettings)
+	if err := applySettings(&ch, req.ChannelSettings); err != nil {
+		writeError(w, r, s.log, channelError(err, app))
+		return
+	}
 	sw, err := s.switchRequest(r, s.patchWait())
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -146,13 +195,15 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	fn := func(c *api.Channel) error {
-		applySettings(c, st)
-		return nil
-	}
+	fn := func(c *api.Channel) error { return applySettings(c, st) }
 	if st.Bundle == nil {
-		// Settings only: a pending switch stays pending.
-		c, err := s.store.UpdateChannel(r.Context(), app, r.PathValue("channel"), "update", fn)
+		// Settings only: a pending switch stays pending (but for a pause,
+		// a resume, a disabling or an enabling, which change what devices
+		// get and so replace it).
+		c, err := s.store.UpdateChannel(r.Context(), app, r.PathValue("channel"), settingsAction(st), fn)
+		if err == nil && c.Pending == nil {
+			s.stopSwitch(app, c.Name)
+		}
 		s.answerChannel(w, r, app, c, err, http.StatusOK)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestChannelRoutes(t *testing.T) {
 	want := api.Channel{App: app, Name: "production", ID: 1, Public: true, IOS: true, Android: true, Electron: true,
 		AllowEmulator: true, AllowDevice: true, AllowDev: true, AllowProd: true, Policy: "major", Sequence: 1,
 		CreatedAt: prod.CreatedAt, UpdatedAt: prod.UpdatedAt}
-	if prod != want {
+	if !reflect.DeepEqual(prod, want) {
 		t.Fatalf("created\n%+v\nwant\n%+v", prod, want)
 	}
 	minor, b := "minor", "1.0.0"
@@ -69,7 +70,7 @@ func TestChannelRoutes(t *testing.T) {
 	if list, err := c.ListChannels(ctx, app); err != nil || len(list) != 2 || list[0].Name != "beta" || list[1].Name != "production" {
 		t.Fatalf("list: %+v, %v", list, err)
 	}
-	if got, err := c.GetChannel(ctx, app, "production"); err != nil || got != prod {
+	if got, err := c.GetChannel(ctx, app, "production"); err != nil || !reflect.DeepEqual(got, prod) {
 		t.Fatalf("get: %+v, %v", got, err)
 	}
 	falsity := false

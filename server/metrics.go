@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/patchwire/patchwire/api"
 )
 
 // PathMetrics is where the Prometheus metrics are served.
@@ -24,6 +26,7 @@ const PathMetrics = "/metrics"
 //	patchwire_update_checks_total{outcome,reason}   Capgo update checks by answer
 //	patchwire_stats_events_total{result}            Capgo stats events stored / refused
 //	patchwire_device_reports_dropped_total          device sightings dropped (writer behind)
+//	patchwire_guard_trips_total{action}             release-guard trips: pause, rollback, notify (guard.go)
 //	patchwire_scrub_runs_total{result}              store scrubs: ok, problems, failed (scrub.go)
 //	patchwire_scrub_problems{kind}                  problems the last scrub found, by kind
 //	patchwire_scrub_corrupt_objects                 objects the last scrub found corrupt or missing
@@ -43,6 +46,7 @@ type metrics struct {
 	checks   *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	dropped  prometheus.Counter
+	trips    *prometheus.CounterVec
 	stored   prometheus.Counter
 	refused  prometheus.Counter
 	handler  http.Handler
@@ -81,8 +85,15 @@ func newMetrics() *metrics {
 		Name: "patchwire_device_reports_dropped_total",
 		Help: "Device sightings of update checks dropped because the writer fell behind.",
 	})
+	m.trips = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_guard_trips_total",
+		Help: "Release-guard trips by the guard's action: pause, rollback or notify.",
+	}, []string{"action"})
+	for _, a := range []string{api.GuardPause, api.GuardRollback, api.GuardNotify} {
+		m.trips.WithLabelValues(a) // shown from the start, at 0
+	}
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
-	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped,
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.trips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
@@ -109,6 +120,9 @@ func (m *metrics) StatsEvents(stored, refused int) {
 	m.stored.Add(float64(stored))
 	m.refused.Add(float64(refused))
 }
+
+// GuardTripped counts one trip of a release guard whose action is action.
+func (m *metrics) GuardTripped(action string) { m.trips.WithLabelValues(action).Inc() }
 
 // DevicesDropped implements capgo.Observer.
 func (m *metrics) DevicesDropped(n int) { m.dropped.Add(float64(n)) }

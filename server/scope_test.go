@@ -458,6 +458,8 @@ func TestScopeChannelList(t *testing.T) {
 		{"create the listed channel", "POST", "/api/v1/apps/" + app + "/channels", jsonBody(api.CreateChannelRequest{Name: "staging"}), 403},
 		{"rollback the listed channel", "POST", "/api/v1/apps/" + app + "/channels/production/rollback", nil, 403},
 		{"settings of the listed channel", "PATCH", "/api/v1/apps/" + app + "/channels/production", jsonBody(api.ChannelSettings{Bundle: ptr("1.0.0")}), 403},
+		{"pause the listed channel", "PATCH", "/api/v1/apps/" + app + "/channels/production", jsonBody(api.ChannelSettings{Paused: ptr(true)}), 403},
+		{"guard the listed channel", "PATCH", "/api/v1/apps/" + app + "/channels/production", jsonBody(api.ChannelSettings{Guard: &api.GuardSettings{Off: true}}), 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -391,7 +391,7 @@ func (s *Server) routes() http.Handler {
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)
 	s.devLimits.register(s.metrics.reg)
 	deps := capgo.Deps{Store: s.store, Snapshot: s.catalog.Snapshot, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,
-		DeviceLimit: s.devLimits.deviceAllowed}
+		DeviceLimit: s.devLimits.deviceAllowed, Flushed: s.checkGuards}
 	if len(s.cfg.TrustedProxies) > 0 {
 		deps.BaseURL = s.baseURL // forwarded scheme and host; the default path stays allocation-free
 	}

@@ -12,8 +12,8 @@ func (s *Server) statsRoutes(mux *http.ServeMux) {
 }
 
 // handleStats answers GET /api/v1/apps/{app}/stats[?channel=C] (read
-// scope): per bundle, the devices on it and what they reported
-// (api.AppStats).
+// scope): per bundle, the devices on it and what they reported, and the
+// release-guard trips of the app's channels (api.AppStats).
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	app, ok := s.readApp(w, r)
 	if !ok {
@@ -25,5 +25,10 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.AppStats{App: app, Channel: channel, Bundles: nonNil(bundles)})
+	channels, err := s.store.ListChannels(r.Context(), app)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.AppStats{App: app, Channel: channel, Bundles: nonNil(bundles), GuardTrips: guardTrips(channels, channel)})
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -293,6 +295,9 @@ func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPen
 // history event unless nothing changed. It returns what is stored.
 func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail string) (api.Channel, error) {
 	c.App, c.Name, c.ID, c.CreatedAt, c.Sequence, c.UpdatedAt = old.App, old.Name, old.ID, old.CreatedAt, old.Sequence, old.UpdatedAt
+	if old.Bundle != c.Bundle {
+		c.Paused = false // a pause holds one bundle
+	}
 	if err := s.checkChannel(txn, &c); err != nil {
 		return api.Channel{}, err
 	}
@@ -321,10 +326,11 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	return c, nil
 }
 
-// servingChanged reports whether c serves other bundles than old: its
-// bundle or its rollout differ.
+// servingChanged reports whether c serves other bundles than old, or to
+// other devices: its bundle, its rollout, its pause or its disabling differ.
 func servingChanged(old, c api.Channel) bool {
-	return old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout)
+	return old.Bundle != c.Bundle || !rolloutsEqual(old.Rollout, c.Rollout) ||
+		old.Paused != c.Paused || old.Disabled != c.Disabled
 }
 
 // SetChannelBundle makes channel name serve bundle (a version of the app or
@@ -355,39 +361,9 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 			return err
 		}
 		before = old
-		hist, err := getHistory(txn, app, name)
+		target, skipped, err := rollbackTarget(txn, old)
 		if err != nil {
 			return err
-		}
-		stack := servedStack(hist)
-		if n := len(stack); n > 0 && stack[n-1] == old.Bundle {
-			stack = stack[:n-1]
-		}
-		var skipped []string
-		target := ""
-		for i := len(stack) - 1; i >= 0; i-- {
-			b := stack[i]
-			if b == "" {
-				continue
-			}
-			if b != BuiltinBundle {
-				ok, err := exists(txn, bundleKey(app, b))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					skipped = append(skipped, b)
-					continue
-				}
-			}
-			if b != old.Bundle {
-				target = b
-				break
-			}
-		}
-		if target == "" {
-			return fmt.Errorf("channel %q serves %s and its history holds no earlier bundle that still exists: %w",
-				name, bundleName(old.Bundle), ErrNoPreviousBundle)
 		}
 		c := old
 		c.Rollout = cloneRollout(old.Rollout)
@@ -404,6 +380,41 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 	}
 	s.emitServes(before, out, false)
 	return out, nil
+}
+
+// rollbackTarget finds the bundle RollbackChannel moves old back to, and
+// the deleted bundles it skipped on the way.
+func rollbackTarget(txn *badger.Txn, old api.Channel) (string, []string, error) {
+	hist, err := getHistory(txn, old.App, old.Name)
+	if err != nil {
+		return "", nil, err
+	}
+	stack := servedStack(hist)
+	if n := len(stack); n > 0 && stack[n-1] == old.Bundle {
+		stack = stack[:n-1]
+	}
+	var skipped []string
+	for i := len(stack) - 1; i >= 0; i-- {
+		b := stack[i]
+		if b == "" {
+			continue
+		}
+		if b != BuiltinBundle {
+			ok, err := exists(txn, bundleKey(old.App, b))
+			if err != nil {
+				return "", nil, err
+			}
+			if !ok {
+				skipped = append(skipped, b)
+				continue
+			}
+		}
+		if b != old.Bundle {
+			return b, skipped, nil
+		}
+	}
+	return "", nil, fmt.Errorf("channel %q serves %s and its history holds no earlier bundle that still exists: %w",
+		old.Name, bundleName(old.Bundle), ErrNoPreviousBundle)
 }
 
 // servedStack replays a history into the stack of bundles a rollback walks
@@ -583,6 +594,9 @@ func (s *Store) checkChannel(txn *badger.Txn, c *api.Channel) error {
 		return err
 	}
 	if err := checkPending(txn, c); err != nil {
+		return err
+	}
+	if err := CheckGuard(c.Guard); err != nil {
 		return err
 	}
 	if r := c.Rollout; r != nil {
@@ -800,8 +814,16 @@ func rolloutsEqual(a, b *api.Rollout) bool {
 func channelsEqual(a, b api.Channel) bool {
 	ra, rb := a.Rollout, b.Rollout
 	pa, pb := a.Pending, b.Pending
+	ga, gb := a.Guard, b.Guard
+	ta, tb := a.GuardTrips, b.GuardTrips
 	a.Rollout, b.Rollout, a.Pending, b.Pending = nil, nil, nil, nil
-	return a == b && rolloutsEqual(ra, rb) && pendingEqual(pa, pb)
+	a.Guard, b.Guard, a.GuardTrips, b.GuardTrips = nil, nil, nil, nil
+	times := a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+	a.CreatedAt, b.CreatedAt, a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	// What is left holds only strings, numbers and booleans (and the nil
+	// slice): DeepEqual is ==.
+	return times && reflect.DeepEqual(a, b) && rolloutsEqual(ra, rb) && pendingEqual(pa, pb) &&
+		guardsEqual(ga, gb) && tripsEqual(ta, tb)
 }
 
 // diffChannel describes what changed between a and b, e.g.
@@ -823,8 +845,13 @@ func diffChannel(a, b api.Channel) string {
 	flag("allow_dev", a.AllowDev, b.AllowDev)
 	flag("allow_prod", a.AllowProd, b.AllowProd)
 	flag("allow_under_native", a.AllowUnderNative, b.AllowUnderNative)
+	flag("paused", a.Paused, b.Paused)
+	flag("disabled", a.Disabled, b.Disabled)
 	if a.Policy != b.Policy {
 		d = append(d, "policy "+b.Policy)
+	}
+	if !guardsEqual(a.Guard, b.Guard) {
+		d = append(d, guardDetail(b.Guard))
 	}
 	if !rolloutsEqual(a.Rollout, b.Rollout) {
 		if b.Rollout == nil {

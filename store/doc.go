@@ -94,7 +94,12 @@
 //	                        allow_prod, policy, allow_under_native, rollout {id, bundle,
 //	                        basis_points, paused, started_at}, sequence, pending {action,
 //	                        bundle, rollout, since, deadline, bases_total, bases_done},
-//	                        created_at, updated_at} (channel.go; pending: channel_switch.go);
+//	                        paused, disabled, guard {failure_rate_bp, min_installs, action},
+//	                        guard_trips [{at, bundle, action, failures, attempts,
+//	                        lower_bound, failure_rate_bp, detail}] (the last 20),
+//	                        created_at, updated_at} (channel.go; pending: channel_switch.go;
+//	                        guard: channel_guard.go; records without the new members decode
+//	                        with them off);
 //	                        c/<app>\x00 lists one app's channels in name order
 //	ch/<app>\x00<channel>   the channel's history, JSON array of {at, action, bundle,
 //	                        previous, detail}, the last 100 events
@@ -153,7 +158,10 @@
 // helpers built on it: SetChannelBundle, RollbackChannel, Rollout) are one
 // read-modify-write transaction each: the record, its history event and the
 // checks (bundle exists, one public channel per platform) commit together
-// or not at all, and a racing change conflicts and retries. DeleteBundle
+// or not at all, and a racing change conflicts and retries. A release-guard
+// trip ([Store.TripGuard]) is one too: it checks that the guard still
+// watches the bundle and never tripped on it, records the trip and applies
+// its action (pause, rollback) with its history event. DeleteBundle
 // refuses a bundle a channel serves or rolls out, reading every channel in
 // its transaction, so a channel never serves a deleted bundle.
 //

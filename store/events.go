@@ -24,6 +24,14 @@ const (
 	// or its rollout) changed: a set, rollback, rollout change or
 	// completed switch (PublishEvent.Channel, and PublishEvent.Version its bundle).
 	ChannelServes
+	// GuardTripped: a channel's release guard tripped on a bundle
+	// (PublishEvent.Channel, and PublishEvent.Version the bundle it
+	// judged); the channel's history and GuardTrips say what it did.
+	GuardTripped
+	// ChannelPaused: a channel, or its rollout, was paused, by an
+	// administrator or its guard (PublishEvent.Channel, and
+	// PublishEvent.Version its bundle).
+	ChannelPaused
 )
 
 // String names the kind as logs and metrics do.
@@ -33,6 +41,10 @@ func (k EventKind) String() string {
 		return "bundle.committed"
 	case ChannelServes:
 		return "channel.serves"
+	case GuardTripped:
+		return "guard.tripped"
+	case ChannelPaused:
+		return "rollout.paused"
 	}
 	return "unknown"
 }
@@ -82,9 +94,13 @@ func (s *Store) emit(ev PublishEvent) {
 }
 
 // emitServes emits ChannelServes for c when it serves something other than
-// old does (old zero: c was created).
+// old does (old zero: c was created), and then ChannelPaused when c is
+// paused and old was not.
 func (s *Store) emitServes(old, c api.Channel, created bool) {
 	if created || servingChanged(old, c) {
 		s.emit(PublishEvent{Kind: ChannelServes, App: c.App, Channel: c.Name, Version: c.Bundle})
+	}
+	if Paused(c) && (created || !Paused(old)) {
+		s.emit(PublishEvent{Kind: ChannelPaused, App: c.App, Channel: c.Name, Version: c.Bundle})
 	}
 }

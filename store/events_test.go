@@ -86,9 +86,10 @@ func TestPublishEvents(t *testing.T) {
 	}
 }
 
-// TestEventKindString names both kinds.
+// TestEventKindString names every kind.
 func TestEventKindString(t *testing.T) {
-	for k, want := range map[EventKind]string{BundleCommitted: "bundle.committed", ChannelServes: "channel.serves", 0: "unknown"} {
+	for k, want := range map[EventKind]string{BundleCommitted: "bundle.committed", ChannelServes: "channel.serves",
+		GuardTripped: "guard.tripped", ChannelPaused: "rollout.paused", 0: "unknown"} {
 		if k.String() != want {
 			t.Errorf("%d: %q, want %q", k, k.String(), want)
 		}

@@ -23,6 +23,10 @@ func runChannel(ctx context.Context, env *cliEnv, args []string) error {
 		"show":     runChannelShow,
 		"rollback": runChannelRollback,
 		"rollout":  runChannelRollout,
+		"pause":    runChannelState("pause", api.ChannelSettings{Paused: ptrTo(true)}),
+		"resume":   runChannelState("resume", api.ChannelSettings{Paused: ptrTo(false)}),
+		"disable":  runChannelState("disable", api.ChannelSettings{Disabled: ptrTo(true)}),
+		"enable":   runChannelState("enable", api.ChannelSettings{Disabled: ptrTo(false)}),
 		"history":  runChannelHistory,
 		"delete":   runChannelDelete,
 	})
@@ -34,6 +38,8 @@ func runChannel(ctx context.Context, env *cliEnv, args []string) error {
 type settingsFlags struct {
 	public, selfSet, noEmulator, noDevice, noDev, noProd, underNative bool
 	platforms, policy                                                 string
+	guard, guardRate, guardAction                                     string
+	guardMin                                                          int64
 }
 
 func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
@@ -47,8 +53,54 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 	fs.BoolVar(&f.noDev, "no-dev", false, "refuse development builds")
 	fs.BoolVar(&f.noProd, "no-prod", false, "refuse production builds")
 	fs.BoolVar(&f.underNative, "allow-under-native", false, "allow bundles older than the device's native version")
+	fs.StringVar(&f.guardRate, "guard-failure-rate", "", "release guard: act when the failure share of the new bundle passes this percentage (e.g. 5%; its Wilson lower bound, z=1.96)")
+	fs.Int64Var(&f.guardMin, "guard-min-installs", api.DefaultGuardMinInstalls, "release guard: judge only after this many attempts (installs + failures)")
+	fs.StringVar(&f.guardAction, "guard-action", api.DefaultGuardAction, "release guard: what a trip does: pause, rollback or notify")
+	fs.StringVar(&f.guard, "guard", "", `"off" removes the release guard`)
 	return f
 }
+
+// guardSettings adds to st the release-guard flag fl (one of the four).
+func (f *settingsFlags) guardSettings(st *api.ChannelSettings, fl string) error {
+	if st.Guard == nil {
+		st.Guard = &api.GuardSettings{}
+	}
+	g := st.Guard
+	switch fl {
+	case "guard":
+		if f.guard != "off" {
+			return usageError(fmt.Sprintf(`--guard %q: the only value is "off" (set --guard-failure-rate to turn it on)`, f.guard))
+		}
+		g.Off = true
+	case "guard-failure-rate":
+		bp, err := parsePercentFlag("--guard-failure-rate", f.guardRate)
+		if err != nil {
+			return err
+		}
+		if bp == 0 {
+			return usageError(fmt.Sprintf("--guard-failure-rate %q: must be more than 0%%", f.guardRate))
+		}
+		g.FailureRateBP = &bp
+	case "guard-min-installs":
+		if f.guardMin < 0 {
+			return usageError(fmt.Sprintf("--guard-min-installs %d: must be 0 or more", f.guardMin))
+		}
+		g.MinInstalls = ptrTo(f.guardMin)
+	case "guard-action":
+		switch f.guardAction {
+		case api.GuardPause, api.GuardRollback, api.GuardNotify:
+		default:
+			return usageError(fmt.Sprintf("--guard-action %q: want pause, rollback or notify", f.guardAction))
+		}
+		g.Action = ptrTo(f.guardAction)
+	}
+	if g.Off && (g.FailureRateBP != nil || g.MinInstalls != nil || g.Action != nil) {
+		return usageError("--guard off excludes the other --guard-… flags")
+	}
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 // settings returns the settings of the flags given on the command line.
 func (f *settingsFlags) settings(fs *flag.FlagSet) (api.ChannelSettings, int, error) {
@@ -76,6 +128,10 @@ func (f *settingsFlags) settings(fs *flag.FlagSet) (api.ChannelSettings, int, er
 		case "policy":
 			p := f.policy
 			st.Policy = &p
+		case "guard", "guard-failure-rate", "guard-min-installs", "guard-action":
+			if gerr := f.guardSettings(&st, fl.Name); gerr != nil && err == nil {
+				err = gerr
+			}
 		case "platforms":
 			ios, android, electron := false, false, false
 			for _, p := range strings.Split(f.platforms, ",") {
@@ -149,7 +205,7 @@ func runChannelUpdate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if n == 0 {
-		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false)")
+		return usageError("channel update: nothing to change; give the settings to change (e.g. --public, --policy minor, --no-emulator=false, --guard-failure-rate 5%)")
 	}
 	c, err := cmd.client(env)
 	if err != nil {
@@ -205,9 +261,9 @@ func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSEQUENCE", func(ch api.Channel) string {
-		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
-			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), ch.Sequence)
+	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSTATE\tGUARD\tSEQUENCE", func(ch api.Channel) string {
+		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
+			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), stateWord(ch), guardLabel(ch), ch.Sequence)
 	})
 }
 
@@ -225,6 +281,12 @@ func runChannelShow(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if ch.Pending != nil {
 		fmt.Fprintf(env.stderr, "Channel %s: %s; devices get %s until then\n", ch.Name, pendingLine(ch), bundleLabel(ch.Bundle))
+	}
+	if ch.Disabled || store.Paused(ch) {
+		fmt.Fprintf(env.stderr, "Channel %s: %s\n", ch.Name, stateLine(ch))
+	}
+	for _, t := range ch.GuardTrips {
+		fmt.Fprintf(env.stderr, "Channel %s: %s\n", ch.Name, tripLine(t))
 	}
 	return printJSON(env, ch)
 }
@@ -307,16 +369,81 @@ func runChannelRollout(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // parsePercent turns "12.5" into 1250 basis points.
-func parsePercent(s string) (int, error) {
+func parsePercent(s string) (int, error) { return parsePercentFlag("--percent", s) }
+
+// parsePercentFlag is parsePercent for flag name: "12.5" or "12.5%".
+func parsePercentFlag(name, s string) (int, error) {
 	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
-		return 0, usageError(fmt.Sprintf("--percent %q: want a number from 0 to 100", s))
+		return 0, usageError(fmt.Sprintf("%s %q: want a number from 0 to 100", name, s))
 	}
 	bp := math.Round(f * 100)
 	if math.Abs(bp-f*100) > 1e-6 {
-		return 0, usageError(fmt.Sprintf("--percent %q: at most two decimals (basis points)", s))
+		return 0, usageError(fmt.Sprintf("%s %q: at most two decimals (basis points)", name, s))
 	}
 	return int(bp), nil
+}
+
+// runChannelState returns the command that pauses, resumes, disables or
+// enables a channel: a channel settings update with st.
+func runChannelState(verb string, st api.ChannelSettings) func(context.Context, *cliEnv, []string) error {
+	return func(ctx context.Context, env *cliEnv, args []string) error {
+		cmd := newAPICommand("channel "+verb, env)
+		app := cmd.requireApp()
+		c, rest, err := cmd.connect(env, args, channelName)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ch, err := c.UpdateChannel(ctx, *app, rest[0], st)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "Channel %s of %s: %s\n", ch.Name, ch.App, stateLine(ch))
+		return nil
+	}
+}
+
+// stateWord is the channel list's STATE: disabled, paused (the channel or
+// its rollout) or serving.
+func stateWord(ch api.Channel) string {
+	switch {
+	case ch.Disabled:
+		return "disabled"
+	case store.Paused(ch):
+		return "paused"
+	}
+	return "serving"
+}
+
+// guardLabel is the channel list's GUARD: "-", or the guard as
+// "pause >5% /50", with "tripped" when it tripped on what it watches now.
+func guardLabel(ch api.Channel) string {
+	g := ch.Guard
+	if g == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%s >%s%% /%d", g.Action, store.FormatBasisPoints(g.FailureRateBP), g.MinInstalls)
+	if b := store.GuardTarget(ch); b != "" && store.TrippedOn(ch, b) {
+		s += " tripped"
+	}
+	return s
+}
+
+// stateLine says what a channel answers devices: disabled, paused (itself
+// or its rollout), or serving.
+func stateLine(ch api.Channel) string {
+	switch {
+	case ch.Disabled:
+		return "disabled: every device is answered no update and keeps what it runs"
+	case ch.Paused:
+		return "paused: devices on " + bundleLabel(ch.Bundle) + " keep it, no other device gets it"
+	case ch.Rollout != nil && ch.Rollout.Paused:
+		return "rollout of " + ch.Rollout.Bundle + " paused: devices on it keep it, nobody joins; the others get " + bundleLabel(ch.Bundle)
+	case ch.Rollout != nil:
+		return "serves " + bundleLabel(ch.Bundle) + ", " + rolloutLabel(ch.Rollout)
+	}
+	return "serves " + bundleLabel(ch.Bundle)
 }
 
 func runChannelHistory(ctx context.Context, env *cliEnv, args []string) error {
@@ -431,7 +558,22 @@ func describeChannel(ch api.Channel) string {
 	if ch.Rollout != nil {
 		parts = append(parts, rolloutLabel(ch.Rollout))
 	}
+	if ch.Paused {
+		parts = append(parts, "paused")
+	}
+	if ch.Disabled {
+		parts = append(parts, "disabled")
+	}
+	if g := ch.Guard; g != nil {
+		parts = append(parts, fmt.Sprintf("guard: %s when more than %s%% fail over at least %d attempts",
+			g.Action, store.FormatBasisPoints(g.FailureRateBP), g.MinInstalls))
+	}
 	return strings.Join(parts, ", ")
+}
+
+// tripLine describes a guard trip: "guard tripped on 1.1.0 at ...: ...".
+func tripLine(t api.GuardTrip) string {
+	return fmt.Sprintf("guard tripped on %s at %s (%s): %s", t.Bundle, t.At.Format("2006-01-02 15:04:05"), t.Action, t.Detail)
 }
 
 func bundleLabel(b string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -61,7 +62,7 @@ func TestChannelCommands(t *testing.T) {
 	beta := getChannel(t, srv, "beta")
 	want := api.Channel{App: testApp, Name: "beta", ID: 2, IOS: true, Android: true, Policy: "minor", AllowSelfAssign: true,
 		AllowUnderNative: true, Sequence: 1, CreatedAt: beta.CreatedAt, UpdatedAt: beta.UpdatedAt}
-	if beta != want {
+	if !reflect.DeepEqual(beta, want) {
 		t.Fatalf("beta\n%+v\nwant\n%+v", beta, want)
 	}
 

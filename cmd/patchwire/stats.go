@@ -44,6 +44,9 @@ func runStats(ctx context.Context, env *cliEnv, args []string) error {
 	if *asJSON {
 		return printJSON(env, st)
 	}
+	for _, t := range st.GuardTrips {
+		fmt.Fprintf(env.stderr, "Channel %s: %s\n", t.Channel, tripLine(t))
+	}
 	if len(st.Bundles) == 0 {
 		fmt.Fprintln(env.stdout, "No devices or events yet.")
 		return nil

@@ -149,6 +149,13 @@ type Deps struct {
 	// the limit the request is answered 429 too_many_requests with
 	// Retry-After (server/ratelimit.go's per-device token buckets).
 	DeviceLimit func(deviceID string) (retryAfter time.Duration, ok bool)
+	// Flushed, when set, is called on the stats writer's goroutine after
+	// each committed write of stats events, with the apps they were of
+	// (sorted, once each), before the stats requests waiting for that
+	// write are answered: so a request that was answered has had it run
+	// over its events (the server's release guard, server/guard.go). It
+	// delays those answers and the next write: keep it short.
+	Flushed func(ctx context.Context, apps []string)
 }
 
 // Handler serves the Capgo device protocol. Create it with New, mount it with
@@ -206,7 +213,7 @@ func New(d Deps) *Handler {
 			h.prepared.forget(e.App, e.Version)
 		}
 	})
-	h.rec = newRecorder(h.st, h.lim, h.log, h.obs)
+	h.rec = newRecorder(h.st, h.lim, h.log, h.obs, d.Flushed)
 	return h
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ type recorder struct {
 	lim Limits
 	log *slog.Logger
 	obs Observer
+	// flushed is Deps.Flushed (nil: none).
+	flushed func(context.Context, []string)
 
 	mu      sync.Mutex
 	devices map[devKey]store.DeviceReport
@@ -39,9 +42,9 @@ type recorder struct {
 
 type devKey struct{ app, device string }
 
-func newRecorder(st Store, lim Limits, log *slog.Logger, obs Observer) *recorder {
+func newRecorder(st Store, lim Limits, log *slog.Logger, obs Observer, flushed func(context.Context, []string)) *recorder {
 	r := &recorder{
-		st: st, lim: lim, log: log, obs: obs,
+		st: st, lim: lim, log: log, obs: obs, flushed: flushed,
 		devices: map[devKey]store.DeviceReport{},
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -171,10 +174,24 @@ func (r *recorder) flush() {
 	cancel()
 	if err != nil {
 		r.log.Error("writing device records and stats failed", "devices", len(a.Devices), "events", len(events), "err", err)
+	} else if r.flushed != nil && len(events) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		r.flushed(ctx, eventApps(events))
+		cancel()
 	}
 	for _, w := range waiters {
 		w <- err
 	}
+}
+
+// eventApps returns the apps of evs, sorted, once each.
+func eventApps(evs []store.Event) []string {
+	apps := make([]string, 0, 1)
+	for _, e := range evs {
+		apps = append(apps, e.App)
+	}
+	slices.Sort(apps)
+	return slices.Compact(apps)
 }
 
 // close writes what is pending and stops the writer; later calls do

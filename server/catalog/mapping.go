@@ -52,6 +52,8 @@ func Channel(c api.Channel) resolver.Channel {
 		AllowDev: c.AllowDev, AllowProd: c.AllowProd,
 		Policy:           p,
 		AllowUnderNative: c.AllowUnderNative,
+		Paused:           c.Paused,
+		Disabled:         c.Disabled,
 	}
 	if r := c.Rollout; r != nil {
 		rc.Rollout = resolver.Rollout{ID: r.ID, Bundle: r.Bundle, BasisPoints: r.BasisPoints, Paused: r.Paused}

@@ -230,7 +230,10 @@ async function pageChannels(app) {
   const channels = await api("GET", appPath(app) + "/channels");
   const rows = channels.map((c) => h("tr", { "data-channel": c.name },
     h("td", {}, h("a", { href: "#/apps/" + enc(app) + "/channels/" + enc(c.name), "data-testid": "channel-link" }, c.name),
-      c.public ? h("span", { class: "badge" }, "public") : null),
+      c.public ? h("span", { class: "badge" }, "public") : null,
+      c.disabled ? h("span", { class: "badge warn" }, "DISABLED") : null,
+      c.paused ? h("span", { class: "badge warn" }, "PAUSED") : null,
+      c.guard_trips && c.guard_trips.length ? h("span", { class: "badge warn", title: c.guard_trips[c.guard_trips.length - 1].detail }, "guard tripped") : null),
     h("td", { class: "mono" }, c.bundle || "—"),
     h("td", {}, c.rollout ? [rolloutText(c.rollout), c.rollout.paused ? h("span", { class: "badge warn" }, "PAUSED") : null] : "—"),
     h("td", {}, c.policy),
