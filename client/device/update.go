@@ -180,15 +180,17 @@ func (u *updater) run(ctx context.Context, res *Result) error {
 		return err
 	}
 	u.planned = true
-	target, err := u.stepTarget(ctx, from, up, res)
-	fellBack := false
-	if errors.Is(err, errStepUnusable) {
-		u.log.Warn("step unusable, fetching the target manifest and whole files", "err", err)
-		fellBack = true
-		target, err = u.targetManifest(ctx, up.Target)
-	}
-	if err != nil {
-		return err
+	target, fellBack := u.resumeTarget(ctx, from, up), false
+	if target == nil {
+		target, err = u.stepTarget(ctx, from, up, res)
+		if errors.Is(err, errStepUnusable) {
+			u.log.Warn("step unusable, fetching the target manifest and whole files", "err", err)
+			fellBack = true
+			target, err = u.targetManifest(ctx, up.Target)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	res.Files = target.Len()
 	to, err := u.install(ctx, from, target, up.Target.Version, res)
