@@ -309,6 +309,22 @@ func TestBrowserConsole(t *testing.T) {
 	if err != nil || dc.Override != "production" {
 		t.Fatalf("device channels after the page's pin: %+v, %v", dc, err)
 	}
+
+	// A guard on the channel; devices report that 1.1.0 fails to download.
+	// The guard rolls the rollout back, and the channel list says so.
+	rate, minimum, action := 500, int64(5), api.GuardRollback
+	if _, err := c.UpdateChannel(ctx, browserApp, "production", api.ChannelSettings{Guard: &api.GuardSettings{FailureRateBP: &rate, MinInstalls: &minimum, Action: &action}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		device(t, env, 10+i, "", "download_fail", "1.1.0")
+	}
+	if ch, err := c.GetChannel(ctx, browserApp, "production"); err != nil || ch.Rollout != nil || len(ch.GuardTrips) != 1 {
+		t.Fatalf("channel after failing devices: %+v, %v; want the rollout rolled back by the guard", ch, err)
+	}
+	b.open("/apps/"+browserApp+"/channels", `[data-testid="channels"]`)
+	b.waitFor("guard trip shown", `[...document.querySelectorAll('tr[data-channel="production"] .badge')].some((e) => e.textContent === "guard tripped" && e.title.includes("cancelled the rollout of 1.1.0"))`)
+	b.shot("07-channels-guard")
 	if p := b.pageProblems(); len(p) > 0 {
 		t.Errorf("the page reported problems: %v", p)
 	}
