@@ -357,8 +357,10 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 				return err
 			}
 		}
-		b, err = putBundleTxn(txn, app, version, r)
-		return err
+		if b, err = putBundleTxn(txn, app, version, r); err != nil {
+			return err
+		}
+		return s.publishTxn(txn, PublishEvent{Kind: BundleCommitted, App: app, Version: version})
 	})
 	if err != nil {
 		return api.Bundle{}, fmt.Errorf("commit bundle %s %s: %w", app, version, err)

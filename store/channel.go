@@ -190,7 +190,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch api.Channel) (api.Channel,
 			return err
 		}
 		out = c
-		return nil
+		return s.publishTxn(txn, servesEvent(c))
 	})
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("create channel: %w", err)
@@ -317,6 +317,11 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	ev.Detail = joinDetail(detail, diffChannel(old, c))
 	if err := appendHistory(txn, c.App, c.Name, []api.ChannelEvent{ev}); err != nil {
 		return api.Channel{}, err
+	}
+	if serving {
+		if err := s.publishTxn(txn, servesEvent(c)); err != nil {
+			return api.Channel{}, err
+		}
 	}
 	return c, nil
 }
