@@ -60,3 +60,14 @@ type WebhookDelivery struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	DoneAt      *time.Time `json:"done_at,omitempty"` // delivered or failed
 }
+
+// Error codes of the webhook routes.
+const (
+	// CodeInvalidWebhook (400): the URL or the event list breaks a rule.
+	CodeInvalidWebhook = "invalid_webhook"
+	// CodeWebhookURLRefused (400): the URL's host is, or resolves to, an
+	// address the server does not send to (loopback, private, link-local,
+	// unspecified, multicast) and it was not started with
+	// --webhook-allow-private.
+	CodeWebhookURLRefused = "webhook_url_refused"
+)

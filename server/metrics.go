@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/server/webhooks"
 )
 
 // PathMetrics is where the Prometheus metrics are served.
@@ -32,6 +35,7 @@ const PathMetrics = "/metrics"
 //	patchwire_scrub_duration_seconds                how long it took
 //	patchwire_store_free_bytes, _reserve_bytes      the store's free disk space and reserve
 //	patchwire_store_read_only                       1 when the store is read-only
+//	patchwire_webhook_deliveries_total{status}      webhook delivery attempts: delivered, retry, failed (gave up)
 //
 // route is the ServeMux pattern that matched ("POST /updates", "GET
 // /o/{sha256}", ...) or "unmatched"; outcome is update, up_to_date, blocked,
@@ -50,6 +54,7 @@ type metrics struct {
 	checkMu  sync.RWMutex
 	checkFor map[[2]string]prometheus.Counter
 	scrub    *scrubMetrics
+	hooks    *prometheus.CounterVec
 }
 
 // routeMetrics are one route's children, looked up once.
@@ -81,8 +86,15 @@ func newMetrics() *metrics {
 		Name: "patchwire_device_reports_dropped_total",
 		Help: "Device sightings of update checks dropped because the writer fell behind.",
 	})
+	m.hooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_webhook_deliveries_total",
+		Help: "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), failed (given up).",
+	}, []string{"status"})
+	for _, st := range []string{api.DeliveryDelivered, webhooks.StatusRetry, api.DeliveryFailed} {
+		m.hooks.WithLabelValues(st)
+	}
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
-	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped,
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.hooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
@@ -109,6 +121,9 @@ func (m *metrics) StatsEvents(stored, refused int) {
 	m.stored.Add(float64(stored))
 	m.refused.Add(float64(refused))
 }
+
+// webhookDelivery is the webhooks.Observer: one attempt's outcome.
+func (m *metrics) webhookDelivery(status string) { m.hooks.WithLabelValues(status).Inc() }
 
 // DevicesDropped implements capgo.Observer.
 func (m *metrics) DevicesDropped(n int) { m.dropped.Add(float64(n)) }
