@@ -374,3 +374,62 @@ func TestWebhookPrivateRefused(t *testing.T) {
 		t.Errorf("the receiver got %d requests", rc.requests)
 	}
 }
+
+// TestWebhookHangingReceiverDoesNotSlowPublishes: a receiver that takes
+// every request and never answers holds one delivery for the attempt's
+// timeout, while uploads and channel changes through the API go on at
+// their own pace (the worker is off the request path).
+func TestWebhookHangingReceiverDoesNotSlowPublishes(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t, func(c *server.Config, _ *store.Options) {
+		c.PatchWait = -1
+		c.Webhooks = webhooks.Config{AllowPrivate: true, Timeout: time.Minute}
+	})
+	admin := env.Client(env.AdminKey, false)
+	release := make(chan struct{})
+	hung := make(chan struct{}, 100)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})}
+	go hs.Serve(ln)
+	defer hs.Close()
+	defer close(release)
+	if _, err := env.Store.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	addHook(t, admin, app, "http://"+ln.Addr().String()+"/hook")
+	publish(t, env.Store, app, "1.0.0")
+	<-hung // the first delivery is stuck in the receiver
+	start := time.Now()
+	if _, err := admin.CreateChannel(ctx, app, api.CreateChannelRequest{Name: "production"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		v := fmt.Sprintf("1.0.%d", i)
+		publish(t, env.Store, app, v)
+		if _, err := admin.SetChannelBundle(ctx, app, "production", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("11 publishes took %s behind a hanging receiver", d)
+	}
+	ds, err := admin.WebhookDeliveries(ctx, app, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 12 {
+		t.Errorf("%d deliveries queued, want 12", len(ds))
+	}
+	if len(hung) != 0 {
+		t.Errorf("%d more deliveries sent while the first hangs, want none (order)", len(hung))
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/patchwire/patchwire/api"
@@ -97,16 +98,24 @@ type Worker struct {
 	observe Observer
 	client  *http.Client
 
-	wake   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	wg     sync.WaitGroup
+	wake    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	wg      sync.WaitGroup
+	started atomic.Bool
 
 	mu       sync.Mutex
 	inflight map[string]bool // hook ids being delivered to
-	paused   int             // Pause calls not resumed yet
-	drained  *sync.Cond      // on mu: signalled when a delivery ends
+	// finished is, by hook id, the gen its last attempt was recorded at;
+	// gen counts recorded attempts. A queue read taken before a hook's
+	// attempt was recorded may still show that delivery as its head, so
+	// dispatch leaves such a hook to the next read (the finishing delivery
+	// wakes the loop for it): no delivery is sent twice.
+	finished map[string]uint64
+	gen      uint64
+	paused   int        // Pause calls not resumed yet
+	drained  *sync.Cond // on mu: signalled when a delivery ends
 }
 
 // New makes a worker over st; observe may be nil.
@@ -138,7 +147,7 @@ func New(st store.Webhooks, cfg Config, log *slog.Logger, observe Observer) *Wor
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		inflight: map[string]bool{},
+		inflight: map[string]bool{}, finished: map[string]uint64{},
 	}
 	w.drained = sync.NewCond(&w.mu)
 	return w
@@ -171,6 +180,7 @@ func (w *Worker) Config() Config { return w.cfg }
 // Start runs the worker until Close; it resumes whatever the queue holds,
 // and hears the store's publish events to look at the queue again.
 func (w *Worker) Start() {
+	w.started.Store(true)
 	cancel := w.st.Subscribe(func(store.PublishEvent) { w.Wake() })
 	go func() {
 		defer cancel()
@@ -191,7 +201,9 @@ func (w *Worker) Wake() {
 // (they are made again after a restart) and Close waits for them to end.
 func (w *Worker) Close() {
 	w.cancel()
-	<-w.done
+	if w.started.Load() {
+		<-w.done
+	}
 	w.wg.Wait()
 	w.client.CloseIdleConnections()
 }
@@ -228,6 +240,9 @@ const idle = time.Minute
 func (w *Worker) dispatch() time.Time {
 	now := time.Now()
 	next := now.Add(idle)
+	w.mu.Lock()
+	readAt := w.gen
+	w.mu.Unlock()
 	q, err := w.st.WebhookQueue(w.ctx)
 	if err != nil {
 		if w.ctx.Err() == nil {
@@ -240,8 +255,13 @@ func (w *Worker) dispatch() time.Time {
 	if w.paused > 0 {
 		return next
 	}
+	for id, g := range w.finished {
+		if g <= readAt {
+			delete(w.finished, id) // q is newer than that attempt
+		}
+	}
 	for _, d := range q {
-		if w.inflight[d.Hook.ID] {
+		if w.inflight[d.Hook.ID] || w.finished[d.Hook.ID] > readAt {
 			continue
 		}
 		if at := d.Delivery.NextAttempt; at != nil && at.After(now) {
@@ -259,6 +279,8 @@ func (w *Worker) dispatch() time.Time {
 			defer w.wg.Done()
 			w.deliver(d)
 			w.mu.Lock()
+			w.gen++
+			w.finished[d.Hook.ID] = w.gen
 			delete(w.inflight, d.Hook.ID)
 			w.drained.Broadcast()
 			w.mu.Unlock()
