@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/server/webhooks"
@@ -19,6 +21,9 @@ func (s *Server) webhookRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+api.PathWebhook, s.handleDeleteWebhook)
 	mux.HandleFunc("GET "+api.PathWebhookDeliveries, s.handleWebhookDeliveries)
 }
+
+// hostCheckTimeout bounds the DNS lookup of a new hook's host.
+const hostCheckTimeout = 5 * time.Second
 
 func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
@@ -39,7 +44,9 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(http.StatusBadRequest, api.CodeInvalidWebhook, err.Error()))
 		return
 	}
-	if err := webhooks.CheckHost(r.Context(), u.Hostname(), s.hooks.Config().AllowPrivate); err != nil {
+	lookup, cancel := context.WithTimeout(r.Context(), hostCheckTimeout)
+	defer cancel()
+	if err := webhooks.CheckHost(lookup, u.Hostname(), s.hooks.Config().AllowPrivate); err != nil {
 		code := api.CodeInvalidWebhook
 		if errors.Is(err, webhooks.ErrRefusedAddress) {
 			code = api.CodeWebhookURLRefused

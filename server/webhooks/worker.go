@@ -340,7 +340,10 @@ func (w *Worker) post(d store.QueuedDelivery) error {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		return fmt.Errorf("receiver answered %s (redirects are not followed)", resp.Status)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return nil
