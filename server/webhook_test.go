@@ -214,6 +214,10 @@ func TestWebhooksReceiverDownThenUp(t *testing.T) {
 	admin = env.Client(env.AdminKey, false)
 	bundle(apps[1], "2.1.0")
 	bundle(apps[0], "1.2.0")
+	if _, err := env.Store.Rollout(ctx, apps[0], "production", api.RolloutRequest{Action: api.RolloutStart, Bundle: "1.2.0", BasisPoints: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	want[apps[0]] = append(want[apps[0]], webhook.EventChannelChanged+" 1.1.0 production")
 	rc.listen(addr)
 	waitFor(t, "every event delivered", func() bool {
 		return len(rc.got(apps[0])) >= len(want[apps[0]]) && len(rc.got(apps[1])) >= len(want[apps[1]])
@@ -242,6 +246,24 @@ func TestWebhooksReceiverDownThenUp(t *testing.T) {
 				t.Errorf("%s: delivery %+v", a, d)
 			}
 		}
+	}
+	// What channel events say beyond the bundle: the set, then the rollout.
+	rc.mu.Lock()
+	var changes []webhook.Data
+	for _, ev := range rc.events[apps[0]] {
+		var d webhook.Data
+		if ev.Type == webhook.EventChannelChanged && json.Unmarshal(ev.Data, &d) == nil {
+			changes = append(changes, d)
+		}
+	}
+	rc.mu.Unlock()
+	wantChanges := []webhook.Data{
+		{Version: "1.0.0", Channel: "production", Action: "create"},
+		{Version: "1.1.0", Channel: "production", Action: "set", Previous: "1.0.0"},
+		{Version: "1.1.0", Channel: "production", Action: "rollout", Rollout: &webhook.Rollout{Bundle: "1.2.0", BasisPoints: 1000}},
+	}
+	if g, w := jsonBody(changes), jsonBody(wantChanges); string(g) != string(w) {
+		t.Errorf("channel.changed data\n%s\nwant\n%s", g, w)
 	}
 	total := len(want[apps[0]]) + len(want[apps[1]])
 	wantMetrics(t, metricsText(t, env), fmt.Sprintf(`patchwire_webhook_deliveries_total{status="delivered"} %d`, total))

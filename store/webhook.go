@@ -294,11 +294,25 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return nil
 }
 
-// publishTxn queues ev for every hook of its app that subscribes to its
-// type, inside the transaction that makes the change ev reports: one
-// event id and body for all of them, the app's next sequence number. Kinds
-// webhookTypes does not name, and apps without hooks, write nothing.
-func (s *Store) publishTxn(txn *badger.Txn, ev PublishEvent) error {
+// channelData is the webhook data of a change of what a channel serves,
+// from old to c, made by action (old zero: created).
+func channelData(old, c api.Channel, action string) webhook.Data {
+	d := webhook.Data{Version: c.Bundle, Channel: c.Name, Action: action}
+	if old.Bundle != c.Bundle {
+		d.Previous = old.Bundle
+	}
+	if r := c.Rollout; r != nil {
+		d.Rollout = &webhook.Rollout{Bundle: r.Bundle, BasisPoints: r.BasisPoints, Paused: r.Paused}
+	}
+	return d
+}
+
+// publishTxn queues ev, with data as its body's data, for every hook of
+// its app that subscribes to its type, inside the transaction that makes
+// the change ev reports: one event id and body for all of them, the app's
+// next sequence number. Kinds webhookTypes does not name, and apps
+// without hooks, write nothing.
+func (s *Store) publishTxn(txn *badger.Txn, ev PublishEvent, data webhook.Data) error {
 	typ := webhookTypes[ev.Kind]
 	if typ == "" {
 		return nil
@@ -329,11 +343,11 @@ func (s *Store) publishTxn(txn *badger.Txn, ev PublishEvent) error {
 		return err
 	}
 	now := s.now()
-	data, err := json.Marshal(webhook.Data{Version: ev.Version, Channel: ev.Channel})
+	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(webhook.Event{ID: "ev_" + eid, Type: typ, App: ev.App, CreatedAt: now, Data: data})
+	body, err := json.Marshal(webhook.Event{ID: "ev_" + eid, Type: typ, App: ev.App, CreatedAt: now, Data: raw})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,22 @@ type Data struct {
 	Version string `json:"version,omitempty"`
 	// Channel is the channel that changed (channel.changed).
 	Channel string `json:"channel,omitempty"`
+	// Action is what changed it, as the channel's history says: create,
+	// set, rollback, rollout, pause, resume, promote, cancel (channel.changed).
+	Action string `json:"action,omitempty"`
+	// Previous is the bundle the channel served before, when that changed
+	// (channel.changed).
+	Previous string `json:"previous,omitempty"`
+	// Rollout is the channel's rollout after the change, if it has one
+	// (channel.changed).
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is a channel's rollout in a channel.changed event.
+type Rollout struct {
+	Bundle      string `json:"bundle"`
+	BasisPoints int    `json:"basis_points"` // share of devices, 0..10000 (3000 = 30 %)
+	Paused      bool   `json:"paused"`
 }
 
 // Errors of Verify and ParseSignature.
