@@ -92,16 +92,6 @@ type DeviceActivity interface {
 	ExpireDevices(ctx context.Context, idle time.Duration) (int, error)
 }
 
-// *Store plays every role.
-var (
-	_ Objects        = (*Store)(nil)
-	_ Patches        = (*Store)(nil)
-	_ DerivedObjects = (*Store)(nil)
-	_ Catalog        = (*Store)(nil)
-	_ DeviceActivity = (*Store)(nil)
-	_ Webhooks       = (*Store)(nil)
-)
-
 // Webhooks is what the webhook worker and the admin routes use: hooks,
 // their durable delivery queue and its log.
 type Webhooks interface {
@@ -120,3 +110,13 @@ type Webhooks interface {
 	// Subscribe calls fn after every publish commits.
 	Subscribe(fn func(PublishEvent)) (cancel func())
 }
+
+// *Store plays every role.
+var (
+	_ Objects        = (*Store)(nil)
+	_ Patches        = (*Store)(nil)
+	_ DerivedObjects = (*Store)(nil)
+	_ Catalog        = (*Store)(nil)
+	_ DeviceActivity = (*Store)(nil)
+	_ Webhooks       = (*Store)(nil)
+)
