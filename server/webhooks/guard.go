@@ -29,9 +29,17 @@ var extraRefused = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b:1::/48"),     // local-use NAT64
 }
 
+// nat64 is the well-known NAT64 prefix: its addresses carry an IPv4
+// address in their last 32 bits, judged as that address.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // refusedKind names why ip is refused ("" when it is not).
 func refusedKind(ip netip.Addr) string {
 	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	switch {
 	case ip.IsLoopback():
 		return "loopback"

@@ -19,6 +19,7 @@ func TestRefusedKind(t *testing.T) {
 		"0.0.0.0": "unspecified", "::": "unspecified",
 		"224.0.0.1": "multicast", "ff02::1": "multicast", "ff01::1": "multicast",
 		"0.1.2.3": "reserved", "100.64.0.1": "reserved", "255.255.255.255": "reserved", "198.18.0.1": "reserved",
+		"64:ff9b::7f00:1": "loopback", "64:ff9b::a00:1": "private", "64:ff9b::5db8:d822": "",
 		"93.184.216.34": "", "8.8.8.8": "", "2606:4700::1111": "", "192.0.2.10": "",
 	} {
 		if got := refusedKind(netip.MustParseAddr(addr)); got != want {
