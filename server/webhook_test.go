@@ -260,7 +260,7 @@ func TestWebhooksReceiverDownThenUp(t *testing.T) {
 	wantChanges := []webhook.Data{
 		{Version: "1.0.0", Channel: "production", Action: "create"},
 		{Version: "1.1.0", Channel: "production", Action: "set", Previous: "1.0.0"},
-		{Version: "1.1.0", Channel: "production", Action: "rollout", Rollout: &webhook.Rollout{Bundle: "1.2.0", BasisPoints: 1000}},
+		{Version: "1.1.0", Channel: "production", Action: "rollout", Rollout: &webhook.Rollout{Bundle: "1.2.0", BasisPoints: 1000}, Detail: "rollout 1.2.0 at 10%"},
 	}
 	if g, w := jsonBody(changes), jsonBody(wantChanges); string(g) != string(w) {
 		t.Errorf("channel.changed data\n%s\nwant\n%s", g, w)

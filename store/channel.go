@@ -190,7 +190,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch api.Channel) (api.Channel,
 			return err
 		}
 		out = c
-		return s.publishTxn(txn, servesEvent(c), channelData(api.Channel{}, c, "create"))
+		return s.publishTxn(txn, servesEvent(c), channelData(api.Channel{}, c, ev))
 	})
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("create channel: %w", err)
@@ -319,7 +319,7 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 		return api.Channel{}, err
 	}
 	if serving {
-		if err := s.publishTxn(txn, servesEvent(c), channelData(old, c, action)); err != nil {
+		if err := s.publishTxn(txn, servesEvent(c), channelData(old, c, ev)); err != nil {
 			return api.Channel{}, err
 		}
 	}

@@ -295,9 +295,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // channelData is the webhook data of a change of what a channel serves,
-// from old to c, made by action (old zero: created).
-func channelData(old, c api.Channel, action string) webhook.Data {
-	d := webhook.Data{Version: c.Bundle, Channel: c.Name, Action: action}
+// from old to c, recorded in the history as ev (old zero: created).
+func channelData(old, c api.Channel, ev api.ChannelEvent) webhook.Data {
+	d := webhook.Data{Version: c.Bundle, Channel: c.Name, Action: ev.Action, Detail: ev.Detail}
 	if old.Bundle != c.Bundle {
 		d.Previous = old.Bundle
 	}

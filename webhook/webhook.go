@@ -68,6 +68,9 @@ type Data struct {
 	// Rollout is the channel's rollout after the change, if it has one
 	// (channel.changed).
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Detail says more, for people: for channel.changed what the channel's
+	// history records of the change ("rollout 1.2.0 at 10 %", ...).
+	Detail string `json:"detail,omitempty"`
 }
 
 // Rollout is a channel's rollout in a channel.changed event.
