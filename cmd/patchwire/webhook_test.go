@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -139,5 +141,27 @@ func TestWebhookCLIRefusesLoopback(t *testing.T) {
 	}
 	if out := c.must("webhook", "list", "--app", app, "--json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("refused hooks were stored: %s", out)
+	}
+}
+
+// TestServeWebhookFlags: webhook retry flags that make no schedule are
+// refused naming them, before anything starts.
+func TestServeWebhookFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--webhook-backoff", "0s"}, nil},
+		{[]string{"--webhook-backoff", "1m", "--webhook-max-backoff", "1s"}, nil},
+		{[]string{"--webhook-attempts", "0"}, nil},
+		{nil, map[string]string{"PATCHWIRE_WEBHOOK_TIMEOUT": "-1s"}},
+	} {
+		var out, errOut bytes.Buffer
+		e := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return tc.env[k] }}
+		args := append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)
+		err := run(context.Background(), e, args)
+		if err == nil || !strings.Contains(err.Error(), "--webhook-backoff") || !strings.Contains(err.Error(), "--webhook-attempts") {
+			t.Errorf("%v %v: %v, want an error naming the webhook flags", tc.args, tc.env, err)
+		}
 	}
 }
