@@ -273,6 +273,12 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 			return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
 		}
 		app := hooks[i].App
+		// Read the app's sequence, which every publish to the hook writes:
+		// a publish committing meanwhile makes this transaction conflict
+		// and start over, so it cannot leave a row of the removed hook.
+		if _, _, err := getValue(txn, []byte(pfxWebhookSeq+app)); err != nil {
+			return err
+		}
 		var keys [][]byte
 		if err := scan(txn, webhookQueuePrefix(app, id), false, func(item *badger.Item) error {
 			keys = append(keys, item.KeyCopy(nil))
