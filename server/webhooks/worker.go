@@ -114,8 +114,12 @@ type Worker struct {
 	// wakes the loop for it): no delivery is sent twice.
 	finished map[string]uint64
 	gen      uint64
-	paused   int        // Pause calls not resumed yet
-	drained  *sync.Cond // on mu: signalled when a delivery ends
+	// hold is, by hook id, when a hook whose last attempts could not be
+	// recorded (the store failing, or read-only) may be tried again: its
+	// row still says due, and it must not be sent in a tight loop.
+	hold    map[string]hold
+	paused  int        // Pause calls not resumed yet
+	drained *sync.Cond // on mu: signalled when a delivery ends
 }
 
 // New makes a worker over st; observe may be nil.
@@ -147,7 +151,7 @@ func New(st store.Webhooks, cfg Config, log *slog.Logger, observe Observer) *Wor
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		inflight: map[string]bool{}, finished: map[string]uint64{},
+		inflight: map[string]bool{}, finished: map[string]uint64{}, hold: map[string]hold{},
 	}
 	w.drained = sync.NewCond(&w.mu)
 	return w
@@ -232,6 +236,12 @@ func (w *Worker) run() {
 	}
 }
 
+// hold keeps a hook whose attempts could not be recorded waiting.
+type hold struct {
+	until      time.Time
+	unrecorded int // attempts in a row not recorded
+}
+
 // idle is how long the loop sleeps with nothing due and nothing queued.
 const idle = time.Minute
 
@@ -264,7 +274,11 @@ func (w *Worker) dispatch() time.Time {
 		if w.inflight[d.Hook.ID] || w.finished[d.Hook.ID] > readAt {
 			continue
 		}
-		if at := d.Delivery.NextAttempt; at != nil && at.After(now) {
+		at := d.Delivery.NextAttempt
+		if h, ok := w.hold[d.Hook.ID]; ok && (at == nil || h.until.After(*at)) {
+			at = &h.until
+		}
+		if at != nil && at.After(now) {
 			if at.Before(next) {
 				next = *at
 			}
@@ -277,8 +291,14 @@ func (w *Worker) dispatch() time.Time {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			w.deliver(d)
+			recorded := w.deliver(d)
 			w.mu.Lock()
+			if recorded {
+				delete(w.hold, d.Hook.ID)
+			} else {
+				n := w.hold[d.Hook.ID].unrecorded + 1
+				w.hold[d.Hook.ID] = hold{time.Now().Add(w.cfg.BackoffAfter(d.Delivery.Attempts + n)), n}
+			}
 			w.gen++
 			w.finished[d.Hook.ID] = w.gen
 			delete(w.inflight, d.Hook.ID)
@@ -290,11 +310,12 @@ func (w *Worker) dispatch() time.Time {
 	return next
 }
 
-// deliver makes one attempt at d and records it.
-func (w *Worker) deliver(d store.QueuedDelivery) {
+// deliver makes one attempt at d and records it, reporting whether it
+// could (or needed not: the hook is gone, the worker stopping).
+func (w *Worker) deliver(d store.QueuedDelivery) (recorded bool) {
 	attemptErr := w.post(d)
 	if w.ctx.Err() != nil {
-		return // shutting down: not the receiver's fault; sent again after a restart
+		return true // shutting down: not the receiver's fault; sent again after a restart
 	}
 	a := store.WebhookAttempt{Status: api.DeliveryDelivered}
 	observed := api.DeliveryDelivered
@@ -309,16 +330,18 @@ func (w *Worker) deliver(d store.QueuedDelivery) {
 		}
 	}
 	if _, err := w.st.RecordWebhookAttempt(w.ctx, d, a); err != nil {
-		if !errors.Is(err, store.ErrNotFound) && w.ctx.Err() == nil {
-			w.log.Error("webhooks: record attempt", "hook", d.Hook.ID, "delivery", d.Delivery.ID, "err", err)
+		if errors.Is(err, store.ErrNotFound) || w.ctx.Err() != nil {
+			return true // the hook was removed meanwhile
 		}
-		return
+		w.log.Error("webhooks: record attempt (will try the delivery again)", "hook", d.Hook.ID, "delivery", d.Delivery.ID, "err", err)
+		return false
 	}
 	w.observe(observed)
 	if a.Status == api.DeliveryFailed {
 		w.log.Warn("webhooks: delivery failed, giving up", "hook", d.Hook.ID, "delivery", d.Delivery.ID,
 			"attempts", d.Delivery.Attempts+1, "err", a.Error)
 	}
+	return true
 }
 
 // post sends d once: a 2xx answer is success.
