@@ -125,7 +125,8 @@
 //	wq/<app>\x00<hook id>\x00<seq>
 //	                        the hook's durable delivery queue and log (seq uint64 BE, the
 //	                        app's event sequence), JSON {id, event, type, body, status,
-//	                        attempts, last_error, next_attempt, created_at, done_at}:
+//	                        attempts, last_error, next_attempt, created_at, done_at}
+//	                        (webhook_queue.go):
 //	                        written in the transaction of the change it reports; the
 //	                        newest WebhookLogKeep finished ones are kept per hook
 //	wn/<app>                the app's last webhook event sequence (uint64 BE)
@@ -182,8 +183,8 @@
 //
 // A change that hooks may hear of (a bundle committed, a channel serving
 // something else) queues its deliveries in its own transaction
-// (publishTxn, webhook.go: the one table webhookTypes maps publish events
-// to webhook event types): one wq/ row per subscribed hook, all with the
+// (publishTxn, webhook_queue.go; webhookTypes in webhook.go is the one
+// table from publish events to webhook event types): one wq/ row per subscribed hook, all with the
 // same event id and body, numbered by the app's wn/ sequence. So a change
 // is committed with its deliveries or not at all, and a crash after commit
 // loses none. [Store.WebhookQueue] hands the server's worker each hook's

@@ -17,7 +17,7 @@ import (
 // Subscribers hear an event only after commit, so a crash in between loses
 // it for them. Webhooks must not lose events, so they do not rely on this:
 // the transaction that makes a change also calls publishTxn
-// (webhook.go), which writes the change's webhook deliveries in that same
+// (webhook_queue.go), which writes the change's webhook deliveries in that same
 // transaction. A new kind is emitted after commit here and, to reach
 // webhooks, passed to publishTxn in its transaction and named in
 // webhookTypes.
