@@ -251,3 +251,17 @@ func TestCreateWebhookRefuses(t *testing.T) {
 		t.Errorf("hook %d: %v", MaxWebhooksPerApp+1, err)
 	}
 }
+
+// TestEveryEventKindIsAWebhookType: a publish event kind added later
+// (guard.tripped, rollout.paused, ...) fails here until it is named in
+// webhookTypes, the one line that makes hooks able to subscribe to it.
+func TestEveryEventKindIsAWebhookType(t *testing.T) {
+	for k := EventKind(1); k.String() != "unknown"; k++ {
+		if webhookTypes[k] == "" {
+			t.Errorf("publish event %s has no webhook type: add it to webhookTypes (store/webhook.go) and call publishTxn in its transaction", k)
+		}
+	}
+	if names := WebhookEventTypes(); len(slices.Compact(names)) != len(webhookTypes) {
+		t.Errorf("two kinds share a webhook type: %v", webhookTypes)
+	}
+}
