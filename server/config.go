@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/server/webhooks"
 )
 
 // Config is everything the server needs besides its store.
@@ -37,6 +38,10 @@ type Config struct {
 	// DefaultPatchWait, negative switches at once. A request may ask for
 	// another wait (api.QueryPatchWait).
 	PatchWait time.Duration
+
+	// Webhooks configures the webhook worker (server/webhooks): retries,
+	// timeouts, and whether hooks may point at internal addresses.
+	Webhooks webhooks.Config
 
 	Limits Limits
 	// Native configures POST /v1/check and its patches (native.go).

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/server/webhooks"
 )
 
 // PathMetrics is where the Prometheus metrics are served.
@@ -35,6 +36,7 @@ const PathMetrics = "/metrics"
 //	patchwire_scrub_duration_seconds                how long it took
 //	patchwire_store_free_bytes, _reserve_bytes      the store's free disk space and reserve
 //	patchwire_store_read_only                       1 when the store is read-only
+//	patchwire_webhook_deliveries_total{status}      webhook delivery attempts: delivered, retry, failed (gave up)
 //
 // route is the ServeMux pattern that matched ("POST /updates", "GET
 // /o/{sha256}", ...) or "unmatched"; outcome is update, up_to_date, blocked,
@@ -54,6 +56,7 @@ type metrics struct {
 	checkMu  sync.RWMutex
 	checkFor map[[2]string]prometheus.Counter
 	scrub    *scrubMetrics
+	hooks    *prometheus.CounterVec
 }
 
 // routeMetrics are one route's children, looked up once.
@@ -92,8 +95,15 @@ func newMetrics() *metrics {
 	for _, a := range []string{api.GuardPause, api.GuardRollback, api.GuardNotify} {
 		m.trips.WithLabelValues(a) // shown from the start, at 0
 	}
+	m.hooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_webhook_deliveries_total",
+		Help: "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), failed (given up).",
+	}, []string{"status"})
+	for _, st := range []string{api.DeliveryDelivered, webhooks.StatusRetry, api.DeliveryFailed} {
+		m.hooks.WithLabelValues(st)
+	}
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
-	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.trips,
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.trips, m.hooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
@@ -123,6 +133,9 @@ func (m *metrics) StatsEvents(stored, refused int) {
 
 // GuardTripped counts one trip of a release guard whose action is action.
 func (m *metrics) GuardTripped(action string) { m.trips.WithLabelValues(action).Inc() }
+
+// webhookDelivery is the webhooks.Observer: one attempt's outcome.
+func (m *metrics) webhookDelivery(status string) { m.hooks.WithLabelValues(status).Inc() }
 
 // DevicesDropped implements capgo.Observer.
 func (m *metrics) DevicesDropped(n int) { m.dropped.Add(float64(n)) }

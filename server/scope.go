@@ -24,7 +24,7 @@ const (
 	// permWrite changes channels (create, settings, delete, rollback,
 	// rollout), deletes bundles and sets device overrides.
 	permWrite
-	// permAdmin manages apps and API keys.
+	// permAdmin manages apps, API keys and webhooks.
 	permAdmin
 )
 
@@ -40,7 +40,7 @@ func (p permission) String() string {
 	case permWrite:
 		return "change channels, bundles and overrides"
 	case permAdmin:
-		return "manage apps and keys"
+		return "manage apps, keys and webhooks"
 	}
 	return "?"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
 	"github.com/patchwire/patchwire/store"
+	"github.com/patchwire/patchwire/webhook"
 )
 
 const otherApp = "com.other.app"
@@ -86,6 +87,7 @@ type scopeFixture struct {
 	commitUp  map[int]string  // upload session ready to commit, by caller
 	victims   map[int]string  // a key id to delete, by caller
 	devices   map[int]string  // a device with an override, by caller
+	hooks     map[int]string  // a webhook to delete, by caller
 }
 
 // deviceN is the device id of caller i.
@@ -96,7 +98,7 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 	ctx := context.Background()
 	st := env.Store
 	f := &scopeFixture{t: t, env: env, putUpload: map[int]string{}, putObject: map[int][]byte{},
-		commitUp: map[int]string{}, victims: map[int]string{}, devices: map[int]string{}}
+		commitUp: map[int]string{}, victims: map[int]string{}, devices: map[int]string{}, hooks: map[int]string{}}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -143,6 +145,9 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 		_, k, err := st.CreateKey(ctx, api.ScopeRead, nil, fmt.Sprintf("victim %d", i))
 		must(err)
 		f.victims[i] = k.ID
+		h, _, err := st.CreateWebhook(ctx, app, "http://127.0.0.1:9/victim", []string{webhook.EventChannelChanged})
+		must(err)
+		f.hooks[i] = h.ID
 		obj := []byte(fmt.Sprintf("uploaded object %d", i))
 		up, err := st.CreateUpload(ctx, app, fmt.Sprintf("5.0.%d", i), manifestOf(t, obj), api.BundleMeta{})
 		must(err)
@@ -306,6 +311,16 @@ func scopeTable(t *testing.T) map[string]routeCase {
 			return appParams(), jsonBody(rot)
 		}},
 
+		// Webhooks (webhook_routes.go): admin keys only.
+		"POST " + api.PathWebhooks: {needAdmin, true, func(*scopeFixture, int) (map[string]string, []byte) {
+			return appParams(), jsonBody(api.CreateWebhookRequest{URL: "http://127.0.0.1:9/hook", Events: []string{webhook.EventBundleUploaded}})
+		}},
+		"GET " + api.PathWebhooks:          {needAdmin, true, onApp()},
+		"GET " + api.PathWebhookDeliveries: {needAdmin, true, onApp()},
+		"DELETE " + api.PathWebhook: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
+			return map[string]string{"id": f.hooks[i]}, nil
+		}},
+
 		// Device and object routes: no key.
 		"GET " + api.PathHealth:      {needPublic, false, none},
 		"GET " + api.PathReleaseKeys: {needPublic, false, onApp()},
@@ -348,9 +363,10 @@ func TestScopes(t *testing.T) {
 	// would wait for are paused, so that no background write lands between
 	// the state checks.
 	env := servertest.Start(t, servertest.WithLimits(server.Limits{AuthFailuresPerMinute: 1 << 20}),
-		func(c *server.Config, _ *store.Options) { c.PatchWait = -1 })
+		func(c *server.Config, _ *store.Options) { c.PatchWait = -1; c.Webhooks.AllowPrivate = true })
 	resume := server.PausePatches(env.Server)
 	defer resume()
+	defer server.PauseWebhooks(env.Server)() // deliveries would change the stored state between checks
 	f := newScopeFixture(t, env, len(scopeKeys))
 	admin := env.Client(env.AdminKey, false)
 	secrets := make([]string, len(scopeKeys))

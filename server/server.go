@@ -25,6 +25,7 @@ import (
 	"github.com/patchwire/patchwire/server/console"
 	"github.com/patchwire/patchwire/server/native"
 	"github.com/patchwire/patchwire/server/patcher"
+	"github.com/patchwire/patchwire/server/webhooks"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -48,6 +49,7 @@ type Server struct {
 	catalog     *catalog.Catalog // decoded catalog both protocols decide over (server/catalog)
 	devLimits   *deviceLimiter   // token buckets of the device endpoints (ratelimit.go)
 	switches    *switches        // pending channel switches (switch.go)
+	hooks       *webhooks.Worker // delivers the webhook queue (server/webhooks)
 
 	manifestBodies *manifestBodyCache // encodings served by /m/{sha256} (manifests.go)
 
@@ -110,6 +112,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.handler = s.routes()
 	s.switches = newSwitches()
 	s.resumeSwitches()
+	s.hooks = webhooks.New(st, cfg.Webhooks, log, s.metrics.webhookDelivery)
+	s.hooks.Start()
 	return s, nil
 }
 
@@ -340,6 +344,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.unsubscribe()
+		s.hooks.Close()
 		s.patcher.Close()
 		add(s.capgo.Close())
 	})
@@ -386,6 +391,7 @@ func (s *Server) routes() http.Handler {
 	s.channelRoutes(mux)
 	s.nativeRoutes(mux)
 	s.releaseRoutes(mux)
+	s.webhookRoutes(mux)
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)

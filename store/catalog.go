@@ -17,6 +17,7 @@ import (
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/webhook"
 )
 
 // Rules for names the catalog accepts.
@@ -357,8 +358,10 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 				return err
 			}
 		}
-		b, err = putBundleTxn(txn, app, version, r)
-		return err
+		if b, err = putBundleTxn(txn, app, version, r); err != nil {
+			return err
+		}
+		return s.publishTxn(txn, PublishEvent{Kind: BundleCommitted, App: app, Version: version}, webhook.Data{Version: version})
 	})
 	if err != nil {
 		return api.Bundle{}, fmt.Errorf("commit bundle %s %s: %w", app, version, err)

@@ -192,7 +192,10 @@ func (s *Store) CreateChannel(ctx context.Context, ch api.Channel) (api.Channel,
 			return err
 		}
 		out = c
-		return nil
+		if err := s.publishTxn(txn, servesEvent(c), channelData(api.Channel{}, c, ev)); err != nil {
+			return err
+		}
+		return s.publishPausedTxn(txn, api.Channel{}, c, ev, true)
 	})
 	if err != nil {
 		return api.Channel{}, fmt.Errorf("create channel: %w", err)
@@ -323,7 +326,24 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 	if err := appendHistory(txn, c.App, c.Name, []api.ChannelEvent{ev}); err != nil {
 		return api.Channel{}, err
 	}
+	if serving {
+		if err := s.publishTxn(txn, servesEvent(c), channelData(old, c, ev)); err != nil {
+			return api.Channel{}, err
+		}
+	}
+	if err := s.publishPausedTxn(txn, old, c, ev, false); err != nil {
+		return api.Channel{}, err
+	}
 	return c, nil
+}
+
+// publishPausedTxn queues ChannelPaused for hooks when c is paused and
+// old was not (or c was created so), as emitServes emits it after commit.
+func (s *Store) publishPausedTxn(txn *badger.Txn, old, c api.Channel, ev api.ChannelEvent, created bool) error {
+	if !Paused(c) || !created && Paused(old) {
+		return nil
+	}
+	return s.publishTxn(txn, PublishEvent{Kind: ChannelPaused, App: c.App, Channel: c.Name, Version: c.Bundle}, channelData(old, c, ev))
 }
 
 // servingChanged reports whether c serves other bundles than old, or to

@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/webhook"
 )
 
 // MaxGuardMinInstalls bounds a guard's minimum sample.
@@ -158,6 +159,12 @@ func (s *Store) TripGuard(ctx context.Context, app, name string, trip api.GuardT
 		c.GuardTrips = append(slices.Clone(old.GuardTrips), t)
 		if n := len(c.GuardTrips) - api.MaxGuardTrips; n > 0 {
 			c.GuardTrips = c.GuardTrips[n:]
+		}
+		// guard.tripped goes to hooks before the change it makes
+		// (channel.changed, rollout.paused), in this transaction.
+		tripEvent := PublishEvent{Kind: GuardTripped, App: app, Channel: name, Version: t.Bundle}
+		if err := s.publishTxn(txn, tripEvent, webhook.Data{Version: t.Bundle, Channel: name, Action: t.Action, Detail: t.Detail}); err != nil {
+			return err
 		}
 		out, err = s.saveChannel(txn, old, c, action, "guard: "+t.Bundle+": "+t.Detail)
 		tripped = err == nil

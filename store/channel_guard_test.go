@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/webhook"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -141,11 +143,16 @@ func TestTripGuard(t *testing.T) {
 			} else if _, err := s.SetChannelBundle(ctx, "app", "production", "1.1.0"); err != nil {
 				t.Fatal(err)
 			}
+			hook, _, err := s.CreateWebhook(ctx, "app", "https://hooks.example.com/guard", WebhookEventTypes())
+			if err != nil {
+				t.Fatal(err)
+			}
 			var mu sync.Mutex
-			var kinds []string
+			var kinds, hookTypes []string
 			defer s.Subscribe(func(ev PublishEvent) {
 				mu.Lock()
 				kinds = append(kinds, ev.Kind.String()+" "+ev.Version)
+				hookTypes = append(hookTypes, webhookTypes[ev.Kind])
 				mu.Unlock()
 			})()
 			trip := api.GuardTrip{Bundle: "1.1.0", Failures: 18, Attempts: 60, LowerBound: 0.2}
@@ -184,6 +191,21 @@ func TestTripGuard(t *testing.T) {
 			}
 			if paused := w.paused || w.rolloutPaused; paused != strings.Contains(got, "rollout.paused") {
 				t.Errorf("events %q: rollout.paused is there = %t, want %t", got, !paused, paused)
+			}
+			// The hook's queue holds the same events, in that order,
+			// written with the trip.
+			ds, err := s.ListWebhookDeliveries(ctx, "app", hook.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var queued []string
+			for _, d := range ds {
+				queued = append(queued, d.Type)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(queued, hookTypes) || queued[0] != webhook.EventGuardTripped {
+				t.Errorf("hook deliveries %v, want %v (guard.tripped first)", queued, hookTypes)
 			}
 		})
 	}

@@ -104,7 +104,7 @@ func (s *Store) CompleteSwitch(ctx context.Context, app, name string, since time
 		return ch, false, fmt.Errorf("switch channel %q of app %q: %w", name, app, err)
 	}
 	if done {
-		s.emit(PublishEvent{Kind: ChannelServes, App: ch.App, Channel: ch.Name, Version: ch.Bundle})
+		s.emit(servesEvent(ch))
 	}
 	return ch, done, nil
 }

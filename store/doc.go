@@ -125,6 +125,16 @@
 //	                        the same counters for one UTC hour (hour: Unix seconds, uint64 BE):
 //	                        the counts added that hour, devices the gauge after its last
 //	                        write (series.go)
+//	wh/<app>\x00<hook id>   webhook, JSON {url, events, secret, created_at} (webhook.go);
+//	                        the secret is kept as is: deliveries are signed with it
+//	wq/<app>\x00<hook id>\x00<seq>
+//	                        the hook's durable delivery queue and log (seq uint64 BE, the
+//	                        app's event sequence), JSON {id, event, type, body, status,
+//	                        attempts, last_error, next_attempt, created_at, done_at}
+//	                        (webhook_queue.go):
+//	                        written in the transaction of the change it reports; the
+//	                        newest WebhookLogKeep finished ones are kept per hook
+//	wn/<app>                the app's last webhook event sequence (uint64 BE)
 //
 // # Derived objects
 //
@@ -176,6 +186,21 @@
 // [Store.Snapshot] reads the app, its channels, its bundles and the device's
 // override and self-assignment in one read transaction, with no cache: a
 // device decision sees every change committed before it.
+//
+// # Webhooks
+//
+// A change that hooks may hear of (a bundle committed, a channel serving
+// something else) queues its deliveries in its own transaction
+// (publishTxn, webhook_queue.go; webhookTypes in webhook.go is the one
+// table from publish events to webhook event types): one wq/ row per subscribed hook, all with the
+// same event id and body, numbered by the app's wn/ sequence. So a change
+// is committed with its deliveries or not at all, and a crash after commit
+// loses none. [Store.WebhookQueue] hands the server's worker each hook's
+// first pending delivery only (a hook hears an app's events in order);
+// [Store.RecordWebhookAttempt] records each attempt, and prunes the
+// hook's finished deliveries to its newest [WebhookLogKeep]. Delivery is
+// at least once: a crash between the receiver's answer and the record of
+// it sends that delivery again (same event id) after the restart.
 //
 // # Durability
 //

@@ -13,6 +13,14 @@ import (
 // guessing from HTTP routes. Subscribers are called synchronously on the
 // writer's goroutine, in commit order per writer, and must not block (hand
 // the work to a goroutine or queue of their own).
+//
+// Subscribers hear an event only after commit, so a crash in between loses
+// it for them. Webhooks must not lose events, so they do not rely on this:
+// the transaction that makes a change also calls publishTxn
+// (webhook_queue.go), which writes the change's webhook deliveries in that same
+// transaction. A new kind is emitted after commit here and, to reach
+// webhooks, passed to publishTxn in its transaction and named in
+// webhookTypes.
 
 // EventKind is what a PublishEvent reports.
 type EventKind int
@@ -98,9 +106,14 @@ func (s *Store) emit(ev PublishEvent) {
 // paused and old was not.
 func (s *Store) emitServes(old, c api.Channel, created bool) {
 	if created || servingChanged(old, c) {
-		s.emit(PublishEvent{Kind: ChannelServes, App: c.App, Channel: c.Name, Version: c.Bundle})
+		s.emit(servesEvent(c))
 	}
 	if Paused(c) && (created || !Paused(old)) {
 		s.emit(PublishEvent{Kind: ChannelPaused, App: c.App, Channel: c.Name, Version: c.Bundle})
 	}
+}
+
+// servesEvent is the ChannelServes event of c.
+func servesEvent(c api.Channel) PublishEvent {
+	return PublishEvent{Kind: ChannelServes, App: c.App, Channel: c.Name, Version: c.Bundle}
 }

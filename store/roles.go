@@ -92,6 +92,25 @@ type DeviceActivity interface {
 	ExpireDevices(ctx context.Context, idle time.Duration) (int, error)
 }
 
+// Webhooks is what the webhook worker and the admin routes use: hooks,
+// their durable delivery queue and its log.
+type Webhooks interface {
+	// CreateWebhook registers a hook and makes its secret.
+	CreateWebhook(ctx context.Context, app, rawURL string, events []string) (api.Webhook, string, error)
+	// ListWebhooks lists an app's hooks.
+	ListWebhooks(ctx context.Context, app string) ([]api.Webhook, error)
+	// DeleteWebhook removes a hook with its queue.
+	DeleteWebhook(ctx context.Context, id string) error
+	// WebhookQueue returns each hook's next pending delivery.
+	WebhookQueue(ctx context.Context) ([]QueuedDelivery, error)
+	// RecordWebhookAttempt records one attempt at a delivery.
+	RecordWebhookAttempt(ctx context.Context, d QueuedDelivery, a WebhookAttempt) (api.WebhookDelivery, error)
+	// ListWebhookDeliveries lists an app's deliveries (one hook's, given one).
+	ListWebhookDeliveries(ctx context.Context, app, hook string) ([]api.WebhookDelivery, error)
+	// Subscribe calls fn after every publish commits.
+	Subscribe(fn func(PublishEvent)) (cancel func())
+}
+
 // *Store plays every role.
 var (
 	_ Objects        = (*Store)(nil)
@@ -99,4 +118,5 @@ var (
 	_ DerivedObjects = (*Store)(nil)
 	_ Catalog        = (*Store)(nil)
 	_ DeviceActivity = (*Store)(nil)
+	_ Webhooks       = (*Store)(nil)
 )

@@ -38,9 +38,9 @@ type serverProcess struct {
 
 var urlLine = regexp.MustCompile(`HTTPS \(HTTP/1\.1, HTTP/2\): (https://\S+)`)
 
-func startServer(t *testing.T, bin, data string) *serverProcess {
+func startServer(t *testing.T, bin, data string, extra ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

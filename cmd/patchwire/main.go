@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"key":     {"create, list and delete API keys", runKey},
 		"channel": {"create channels, set their bundle, roll out, roll back", runChannel},
 		"device":  {"pin a device to a channel (override); the reference device updater (seed, update, start, ready, status)", runDevice},
+		"webhook": {"send an app's events (bundle uploaded, channel changed) to URLs, signed; see their deliveries", runWebhook},
 		"stats":   {"per-bundle device statistics: devices, downloads, installs, failures, rollbacks", runStats},
 		"store":   {"back up, restore and verify the store (backup works on a running server)", runStore},
 		"bench":   {"measure bytes per update (vs zip, Capgo, zstd, bsdiff) and server load (vs nginx)", runBench},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/server"
+	"github.com/patchwire/patchwire/server/webhooks"
 	"github.com/patchwire/patchwire/store"
 )
 
@@ -56,6 +57,12 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Int64Var(&reserve, "reserve-bytes", 0, "free disk space the store keeps for Badger; writes that would use it answer 507 (0: the default, 960 MiB; -1: no guard)")
 	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	hooks := webhooks.DefaultConfig()
+	fs.BoolVar(&hooks.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local, unspecified and multicast addresses (refused by default: SSRF)")
+	fs.DurationVar(&hooks.Backoff, "webhook-backoff", hooks.Backoff, "wait after a webhook delivery's first failed attempt; doubled after each further failure")
+	fs.DurationVar(&hooks.MaxBackoff, "webhook-max-backoff", hooks.MaxBackoff, "longest wait between two attempts of a webhook delivery")
+	fs.IntVar(&hooks.MaxAttempts, "webhook-attempts", hooks.MaxAttempts, "attempts before a webhook delivery is marked failed")
+	fs.DurationVar(&hooks.Timeout, "webhook-timeout", hooks.Timeout, "time limit of one webhook delivery attempt")
 	mem.register(fs)
 	finishConnLimits := connLimitFlags(fs, &cfg.Limits)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -70,6 +77,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return usageError(fmt.Sprintf("--log-level %q: %v", logLevel, err))
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	if hooks.Backoff <= 0 || hooks.MaxBackoff < hooks.Backoff || hooks.MaxAttempts < 1 || hooks.Timeout <= 0 {
+		return usageError(fmt.Sprintf("--webhook-backoff %s, --webhook-max-backoff %s, --webhook-attempts %d, --webhook-timeout %s: want backoff > 0, max backoff >= backoff, attempts >= 1, timeout > 0",
+			hooks.Backoff, hooks.MaxBackoff, hooks.MaxAttempts, hooks.Timeout))
+	}
+	cfg.Webhooks = hooks
 	if err := server.CheckDeviceRates(cfg.Limits); err != nil {
 		return usageError(err.Error())
 	}

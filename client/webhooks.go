@@ -1,0 +1,36 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/patchwire/patchwire/api"
+)
+
+// CreateWebhook registers a hook of app; the answer holds its secret,
+// shown only this once.
+func (c *Client) CreateWebhook(ctx context.Context, app string, req api.CreateWebhookRequest) (api.CreateWebhookResponse, error) {
+	var out api.CreateWebhookResponse
+	err := c.do(ctx, http.MethodPost, path(api.PathWebhooks, "app", app), req, &out)
+	return out, err
+}
+
+// ListWebhooks lists app's hooks (never their secrets).
+func (c *Client) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, error) {
+	var out []api.Webhook
+	err := c.do(ctx, http.MethodGet, path(api.PathWebhooks, "app", app), nil, &out)
+	return out, err
+}
+
+// DeleteWebhook removes a hook and its pending deliveries.
+func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, path(api.PathWebhook, "id", id), nil, nil)
+}
+
+// WebhookDeliveries lists app's webhook deliveries, oldest first (only
+// hook's when hook is not "").
+func (c *Client) WebhookDeliveries(ctx context.Context, app, hook string) ([]api.WebhookDelivery, error) {
+	var out []api.WebhookDelivery
+	err := c.do(ctx, http.MethodGet, path(api.PathWebhookDeliveries, "app", app)+query(api.QueryWebhook, hook), nil, &out)
+	return out, err
+}

@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/webhook"
+)
+
+// Webhooks: an app's hooks (wh/) and a durable queue of deliveries (wq/)
+// that is also their log. A publish writes one delivery per subscribed
+// hook in the same transaction as the change it reports (publishTxn), so
+// once the change is committed its deliveries are too: a crash right after
+// commit loses none. The server's worker sends each hook's deliveries in
+// sequence order (wn/ numbers an app's events), one at a time, and records
+// every attempt (RecordWebhookAttempt).
+
+// webhookTypes maps the store's publish events to the webhook event types
+// hooks subscribe to. A new kind is one line here, plus a publishTxn call
+// inside the transaction that makes it.
+var webhookTypes = map[EventKind]string{
+	BundleCommitted: webhook.EventBundleUploaded,
+	ChannelServes:   webhook.EventChannelChanged,
+	GuardTripped:    webhook.EventGuardTripped,
+	ChannelPaused:   webhook.EventRolloutPaused,
+}
+
+// WebhookEventTypes lists the event types a hook may subscribe to, sorted.
+func WebhookEventTypes() []string {
+	var names []string
+	for _, n := range webhookTypes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+const (
+	pfxWebhook      = "wh/" // wh/<app>\x00<hook id>: hook record
+	pfxWebhookQueue = "wq/" // wq/<app>\x00<hook id>\x00<seq>: delivery
+	pfxWebhookSeq   = "wn/" // wn/<app>: last event sequence of the app
+
+	// MaxWebhooksPerApp bounds an app's hooks.
+	MaxWebhooksPerApp = 32
+	// MaxWebhookURLLen bounds a hook's URL, in bytes.
+	MaxWebhookURLLen = 2048
+	// WebhookLogKeep is how many finished (delivered or failed) deliveries
+	// each hook keeps in its log; older ones are pruned as new ones finish.
+	WebhookLogKeep = 100
+
+	webhookIDPrefix     = "wh_"
+	webhookSecretPrefix = "whsec_"
+)
+
+func webhookKey(app, id string) []byte { return appScopedKey(pfxWebhook, app, id) }
+
+// hookRecord is the wh/ value. The secret is kept as is: the worker signs
+// with it.
+type hookRecord struct {
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	Secret    string    `json:"secret"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// randomHex is n random bytes, hex.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ValidateWebhookURL checks the form of a hook URL: absolute http or https
+// with a host, no user info, at most MaxWebhookURLLen bytes. Where the
+// host points is the server's check (it resolves it).
+func ValidateWebhookURL(raw string) (*url.URL, error) {
+	if len(raw) > MaxWebhookURLLen {
+		return nil, invalid("webhook url", raw, fmt.Sprintf("longer than %d bytes", MaxWebhookURLLen))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, invalid("webhook url", raw, "not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, invalid("webhook url", raw, "must be http:// or https://")
+	}
+	if u.Hostname() == "" {
+		return nil, invalid("webhook url", raw, "has no host")
+	}
+	if u.User != nil {
+		return nil, invalid("webhook url", raw, "must not hold a user or password")
+	}
+	return u, nil
+}
+
+// normalizeEvents checks and sorts a hook's event types, dropping repeats.
+func normalizeEvents(events []string) ([]string, error) {
+	known := WebhookEventTypes()
+	var out []string
+	for _, e := range events {
+		if !slices.Contains(known, e) {
+			return nil, invalid("webhook event", e, fmt.Sprintf("unknown event type (known: %v)", known))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil, invalid("webhook events", "", fmt.Sprintf("name at least one of %v", known))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// CreateWebhook registers a hook of app that receives events (event types
+// of WebhookEventTypes) at rawURL, and returns it with its secret, which
+// is made here and shown only now. The app must exist (ErrNotFound); the
+// URL must pass ValidateWebhookURL; an app has at most MaxWebhooksPerApp.
+func (s *Store) CreateWebhook(ctx context.Context, app, rawURL string, events []string) (api.Webhook, string, error) {
+	if err := ValidateAppID(app); err != nil {
+		return api.Webhook{}, "", err
+	}
+	if _, err := ValidateWebhookURL(rawURL); err != nil {
+		return api.Webhook{}, "", err
+	}
+	events, err := normalizeEvents(events)
+	if err != nil {
+		return api.Webhook{}, "", err
+	}
+	id, err := randomHex(8)
+	if err != nil {
+		return api.Webhook{}, "", err
+	}
+	id = webhookIDPrefix + id
+	var sb [32]byte
+	if _, err := rand.Read(sb[:]); err != nil {
+		return api.Webhook{}, "", err
+	}
+	secret := webhookSecretPrefix + base64.RawURLEncoding.EncodeToString(sb[:])
+	rec := hookRecord{URL: rawURL, Events: events, Secret: secret, CreatedAt: s.now()}
+	err = s.updateData(ctx, func(txn *badger.Txn) error {
+		if _, err := getAppTxn(txn, app); err != nil {
+			return err
+		}
+		n := 0
+		if err := scan(txn, appScopedPrefix(pfxWebhook, app), false, func(*badger.Item) error { n++; return nil }); err != nil {
+			return err
+		}
+		if n >= MaxWebhooksPerApp {
+			return fmt.Errorf("app %q has %d webhooks already, the most it may have: %w", app, n, ErrInvalid)
+		}
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return txn.Set(webhookKey(app, id), v)
+	})
+	if err != nil {
+		return api.Webhook{}, "", fmt.Errorf("create webhook: %w", err)
+	}
+	return api.Webhook{ID: id, App: app, URL: rawURL, Events: events, CreatedAt: rec.CreatedAt}, secret, nil
+}
+
+// ListWebhooks lists app's hooks by id (no secrets). An unknown app is
+// ErrNotFound.
+func (s *Store) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, error) {
+	if err := ValidateAppID(app); err != nil {
+		return nil, err
+	}
+	var list []api.Webhook
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		if _, err := getAppTxn(txn, app); err != nil {
+			return err
+		}
+		hooks, err := hooksTxn(txn, appScopedPrefix(pfxWebhook, app))
+		for _, h := range hooks {
+			list = append(list, h.Webhook)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return list, nil
+}
+
+// storedHook is a hook with its secret.
+type storedHook struct {
+	api.Webhook
+	Secret string
+}
+
+// hooksTxn reads the hooks under pfx (wh/ for all, wh/<app>\x00 for one app's).
+func hooksTxn(txn *badger.Txn, pfx []byte) ([]storedHook, error) {
+	var out []storedHook
+	err := scan(txn, pfx, true, func(item *badger.Item) error {
+		app, id, ok := splitAppScoped(item.Key()[len(pfxWebhook):])
+		if !ok {
+			return fmt.Errorf("webhook key %q: %w", item.Key(), ErrCorrupt)
+		}
+		return item.Value(func(v []byte) error {
+			var r hookRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("webhook %s: %v: %w", id, err, ErrCorrupt)
+			}
+			out = append(out, storedHook{api.Webhook{ID: id, App: app, URL: r.URL, Events: r.Events, CreatedAt: r.CreatedAt}, r.Secret})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// splitAppScoped splits "<app>\x00<rest>".
+func splitAppScoped(k []byte) (app, rest string, ok bool) {
+	i := slices.Index(k, bundleSep)
+	if i < 0 {
+		return "", "", false
+	}
+	return string(k[:i]), string(k[i+1:]), true
+}
+
+// DeleteWebhook removes hook id with its queue and log (ErrNotFound when
+// there is no such hook); deliveries not yet sent are dropped.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	err := s.updateData(ctx, func(txn *badger.Txn) error {
+		hooks, err := hooksTxn(txn, []byte(pfxWebhook))
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(hooks, func(h storedHook) bool { return h.ID == id })
+		if i < 0 {
+			return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
+		}
+		app := hooks[i].App
+		// Read the app's sequence, which every publish to the hook writes:
+		// a publish committing meanwhile makes this transaction conflict
+		// and start over, so it cannot leave a row of the removed hook.
+		if _, _, err := getValue(txn, []byte(pfxWebhookSeq+app)); err != nil {
+			return err
+		}
+		var keys [][]byte
+		if err := scan(txn, webhookQueuePrefix(app, id), false, func(item *badger.Item) error {
+			keys = append(keys, item.KeyCopy(nil))
+			return nil
+		}); err != nil {
+			return err
+		}
+		keys = append(keys, webhookKey(app, id))
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	return nil
+}
