@@ -76,6 +76,12 @@ func startServerWith(t *testing.T, bin, data string, env []string, args ...strin
 	return nil
 }
 
+// stop stops the server as SIGTERM does, waiting for a clean close.
+func (p *serverProcess) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+}
+
 func (p *serverProcess) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()

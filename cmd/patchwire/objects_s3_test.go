@@ -143,7 +143,16 @@ func TestServeObjectsInS3(t *testing.T) {
 	if r := get(t, hc, srv.url+"/o/"+dd, nil, http.StatusInternalServerError); bytes.Equal(r.body, damaged) {
 		t.Error("damaged bytes served")
 	}
-	srv.kill()
+	srv.stop()
+	// The scrub re-hashes the bucket's bytes and reports the object.
+	for _, kv := range s3.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		c.env[k] = v
+	}
+	out, _, err := c.run("store", "verify", "--data", data, "--objects", objects)
+	if err == nil || !strings.Contains(out, "corrupt_object o/"+dd) || strings.Count(out, "corrupt_object") != 1 {
+		t.Errorf("store verify = %v:\n%s\nwant one corrupt_object, %s", err, out, dd)
+	}
 
 	// Redirected: presigned URLs the device can fetch, or the public base.
 	srv = startServerWith(t, bin, data, s3.Env(), "--objects", objects, "--objects-redirect", "presign")
