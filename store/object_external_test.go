@@ -190,3 +190,18 @@ func TestS3ObjectsGC(t *testing.T) {
 		t.Errorf("Verify = %+v, %v", rep, err)
 	}
 }
+
+// TestS3RefusesMismatchedBody: the upload carries the digest, so S3 itself
+// refuses a body that does not hash to it (as one damaged on the way
+// would), and nothing is left under the key.
+func TestS3RefusesMismatchedBody(t *testing.T) {
+	b := openTestS3(t, s3test.Start(t), "mismatch")
+	ctx := context.Background()
+	d := manifest.Sum([]byte("the bytes the digest names"))
+	if err := b.upload(ctx, d, []byte("other bytes on the wire")); err == nil {
+		t.Fatal("S3 accepted a body that does not hash to its digest")
+	}
+	if _, err := b.StatBlob(ctx, d); !errors.Is(err, ErrNotFound) {
+		t.Errorf("StatBlob after a refused upload = %v, want ErrNotFound", err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,6 +115,7 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags("store restore", env.stderr)
 	data := fs.String("data", "", "data directory to restore into; its store (DATA/db) must not exist yet or be empty (required)")
 	in := fs.String("in", "", "backup file, or - for stdin (required)")
+	objects := objectsFlag(fs)
 	if _, err := parsePositional(fs, args); err != nil {
 		return err
 	}
@@ -135,7 +137,11 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	st, err := openStoreDir(env, *data, false)
+	blobs, err := openObjects(ctx, *objects, "", env.getenv)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreDir(env, *data, false, blobs)
 	if err != nil {
 		return err
 	}
@@ -159,7 +165,7 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 func runStoreVerify(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags("store verify", env.stderr)
 	data := fs.String("data", "", "data directory of a stopped server (required)")
-	objects := fs.String("objects", "", "the server's --objects s3://... URL, when its objects' bytes are in S3-compatible storage (re-hashed there)")
+	objects := objectsFlag(fs)
 	if _, err := parsePositional(fs, args); err != nil {
 		return err
 	}
@@ -194,4 +200,11 @@ func printVerify(ctx context.Context, env *cliEnv, st *store.Store) error {
 	}
 	fmt.Fprintln(env.stdout, "OK: every manifest and object verified.")
 	return nil
+}
+
+// objectsFlag is the --objects flag of the store commands that read
+// objects: the server's --objects URL, when their bytes are in
+// S3-compatible storage.
+func objectsFlag(fs *flag.FlagSet) *string {
+	return fs.String("objects", "", "the server's --objects s3://... URL, when its objects' bytes are in S3-compatible storage (read and re-hashed there)")
 }
