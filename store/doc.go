@@ -122,6 +122,8 @@
 //	cd/<app>\x00<device id> device override: the channel name the device is pinned to
 //	                        (device ids lower-cased)
 //	cs/<app>\x00<device id> channel an old plugin assigned itself (channel_self)
+//	s/objects-external      1: the store was opened with Options.Blobs (object_external.go);
+//	                        `serve` refuses to start it without --objects
 //	s/channel-id            last channel id given (uint64 BE); DeleteBundle reads it so a
 //	                        CreateChannel that starts serving the bundle conflicts with it
 //	dz/<manifest digest>    32 bytes: digest of the object holding the bundle's deterministic

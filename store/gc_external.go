@@ -55,18 +55,44 @@ func (s *Store) sweepExternal(ctx context.Context, del []manifest.Digest, epoch 
 // between a blob's upload and its record's write, or by a blob delete that
 // failed. Each is checked again under its lock, so a blob being stored
 // right now is kept. It returns how many it deleted.
+//
+// It lists the whole bucket, so it runs at most once per GCGrace (the first
+// collection after start always runs it).
 func (s *Store) sweepOrphanBlobs(ctx context.Context) (int, error) {
-	var orphans []manifest.Digest
-	err := s.blobs.ListBlobs(ctx, func(d manifest.Digest, _ int64) error {
-		ok, err := s.hasRecord(ctx, d)
-		if err == nil && !ok {
-			orphans = append(orphans, d)
-		}
+	now := s.opts.Now()
+	if !s.orphanSweep.IsZero() && now.Sub(s.orphanSweep) < s.opts.GCGrace {
+		return 0, nil
+	}
+	var orphans, batch []manifest.Digest
+	check := func() error { // one read transaction per batch of listed blobs
+		err := s.view(ctx, func(txn *badger.Txn) error {
+			for _, d := range batch {
+				ok, err := exists(txn, metaKey(d))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					orphans = append(orphans, d)
+				}
+			}
+			return nil
+		})
+		batch = batch[:0]
 		return err
+	}
+	err := s.blobs.ListBlobs(ctx, func(d manifest.Digest, _ int64) error {
+		if batch = append(batch, d); len(batch) == 1024 {
+			return check()
+		}
+		return nil
 	})
+	if err == nil {
+		err = check()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("orphan blobs: %w", err)
 	}
+	s.orphanSweep = now
 	n := 0
 	for _, d := range orphans {
 		unlock := s.blobLocks.lock(d)

@@ -130,3 +130,28 @@ func (s *Store) ObjectURL(ctx context.Context, d manifest.Digest) (url string, m
 	}
 	return l.BlobURL(ctx, d)
 }
+
+// keyExternal marks a store that was opened with Options.Blobs, so a later
+// start without them can be refused (ExternalObjects) before it fails on
+// the first read of an external object.
+const keyExternal = "s/objects-external"
+
+// markExternal writes keyExternal when the store is opened with blobs
+// (once), and remembers whether it is there.
+func (s *Store) markExternal() error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		s.external, err = exists(txn, []byte(keyExternal))
+		return err
+	})
+	if err != nil || s.external || s.blobs == nil || s.readOnly != nil {
+		return err
+	}
+	s.external = true
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyExternal), []byte{1}) })
+}
+
+// ExternalObjects reports whether the store was ever opened with
+// Options.Blobs: some objects' bytes may then be in the blob store, and a
+// server must not run without it.
+func (s *Store) ExternalObjects() bool { return s.external }

@@ -187,7 +187,12 @@ type Store struct {
 	// blobs is Options.Blobs; blobLocks order its writers and the GC (blob.go).
 	blobs     Blobs
 	blobLocks digestLocks
-	space     *spaceGuard
+	// external: keyExternal is set (object_external.go).
+	external bool
+	// orphanSweep is when the GC last listed the blob store (gc_external.go);
+	// guarded by gcMu.
+	orphanSweep time.Time
+	space       *spaceGuard
 	// readOnly is what every write returns when the store is read-only
 	// (wrapping ErrReadOnly), nil when it is writable.
 	readOnly error
@@ -270,6 +275,10 @@ func Open(opts Options) (*Store, error) {
 
 	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
 		space: space, readOnly: readOnly}
+	if err := s.markExternal(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	if opts.GCInterval > 0 && readOnly == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopGC = cancel

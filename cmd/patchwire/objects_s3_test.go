@@ -153,6 +153,10 @@ func TestServeObjectsInS3(t *testing.T) {
 	if err == nil || !strings.Contains(out, "corrupt_object o/"+dd) || strings.Count(out, "corrupt_object") != 1 {
 		t.Errorf("store verify = %v:\n%s\nwant one corrupt_object, %s", err, out, dd)
 	}
+	// Started without --objects, the store is refused, not served half.
+	if _, _, err := c.run("serve", "--data", data, "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "start it with the --objects") {
+		t.Errorf("serve without --objects = %v", err)
+	}
 
 	// Redirected: presigned URLs the device can fetch, or the public base.
 	srv = startServerWith(t, bin, data, s3.Env(), "--objects", objects, "--objects-redirect", "presign")

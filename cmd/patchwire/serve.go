@@ -110,6 +110,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if st.ExternalObjects() && blobs == nil {
+		return fmt.Errorf("the store in %s keeps objects' bytes in S3-compatible storage: start it with the --objects s3://... it ran with", sopts.Dir)
+	}
 	if st.ReadOnly() {
 		log.Error("THE STORE IS READ-ONLY: serving reads only, every write answers an error", "reason", st.ReadOnlyError())
 		fmt.Fprintf(env.stderr, "patchwire: WARNING: %v\n", st.ReadOnlyError())
