@@ -178,8 +178,13 @@ func (b *S3Blobs) upload(ctx context.Context, d manifest.Digest, raw []byte) err
 	info, err := b.c.PutObject(ctx, b.cfg.Bucket, b.Key(d), bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{
 		DisableMultipart: true,
 		SendContentMd5:   true,
-		ContentType:      "application/octet-stream",
-		UserMetadata:     map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(d[:])},
+		// No streaming signature (aws-chunked) over http: some servers keep
+		// "Content-Encoding: aws-chunked" on the object, and a redirected
+		// client would refuse it. The body is covered by the SHA-256 and
+		// MD5 headers instead.
+		DisableContentSha256: true,
+		ContentType:          "application/octet-stream",
+		UserMetadata:         map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(d[:])},
 	})
 	if err != nil {
 		return fmt.Errorf("put blob %s: %w", d, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store/s3test"
 )
 
@@ -166,11 +169,33 @@ func TestServeObjectsInS3(t *testing.T) {
 	if !strings.HasPrefix(loc, s3.Endpoint+"/"+s3.Bucket+"/pw/objects/"+d+"?") || !strings.Contains(loc, "X-Amz-Signature=") || strings.Contains(r.h.Get("Cache-Control"), "immutable") {
 		t.Errorf("presign redirect: Location %q, Cache-Control %q", loc, r.h.Get("Cache-Control"))
 	}
-	if r := get(t, http.DefaultClient, loc, nil, http.StatusOK); !bytes.Equal(r.body, big) {
-		t.Errorf("the presigned URL gave %d bytes, not the object", len(r.body))
+	if r := get(t, http.DefaultClient, loc, nil, http.StatusOK); !bytes.Equal(r.body, big) || r.h.Get("Content-Encoding") != "" {
+		t.Errorf("the presigned URL gave %d bytes (Content-Encoding %q), not the object", len(r.body), r.h.Get("Content-Encoding"))
 	}
 	if r := head(t, hc, u); r.StatusCode != http.StatusFound {
 		t.Errorf("HEAD with presign: %d", r.StatusCode)
+	}
+	// The reference device updates through the redirects: its step and any
+	// whole files come from the bucket.
+	c.env["PATCHWIRE_SERVER"] = srv.url
+	next := map[string][]byte{}
+	for name, b := range files {
+		next[name] = b
+	}
+	next["assets/chunk-2.js"] = append(append([]byte{}, files["assets/chunk-2.js"]...), "\nexport const more = 1;\n"...)
+	next["assets/new.txt"] = []byte("a file the device does not have")
+	c.must("bundle", "upload", writeBundle(t, next), "--app", app, "--version", "1.3.0")
+	c.must("channel", "set", "production", "--app", app, "--bundle", "1.3.0")
+	priv, err := server.LoadSigningKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.env["PATCHWIRE_PUBLIC_KEY"] = checksig.PublicKeyBase64(priv.Public().(ed25519.PublicKey))
+	c.env["PATCHWIRE_APP"] = app
+	state := filepath.Join(t.TempDir(), "device")
+	c.must("device", "seed", "--state", state, "--from", writeBundle(t, files))
+	if out := c.must("device", "update", "--state", state); !strings.Contains(out, "-> 1.3.0") {
+		t.Errorf("device update through redirects: %s", out)
 	}
 	srv.kill()
 	srv = startServerWith(t, bin, data, s3.Env(), "--objects", objects, "--objects-redirect", "https://cdn.example.com/objects/")
