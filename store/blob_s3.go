@@ -184,7 +184,10 @@ func (b *S3Blobs) upload(ctx context.Context, d manifest.Digest, raw []byte) err
 		// MD5 headers instead.
 		DisableContentSha256: true,
 		ContentType:          "application/octet-stream",
-		UserMetadata:         map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(d[:])},
+		// A blob never changes under its key: a CDN in front of the bucket
+		// (--objects-redirect BASEURL) may keep it forever.
+		CacheControl: "public, max-age=31536000, immutable",
+		UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(d[:])},
 	})
 	if err != nil {
 		return fmt.Errorf("put blob %s: %w", d, err)

@@ -169,8 +169,8 @@ func TestServeObjectsInS3(t *testing.T) {
 	if !strings.HasPrefix(loc, s3.Endpoint+"/"+s3.Bucket+"/pw/objects/"+d+"?") || !strings.Contains(loc, "X-Amz-Signature=") || strings.Contains(r.h.Get("Cache-Control"), "immutable") {
 		t.Errorf("presign redirect: Location %q, Cache-Control %q", loc, r.h.Get("Cache-Control"))
 	}
-	if r := get(t, http.DefaultClient, loc, nil, http.StatusOK); !bytes.Equal(r.body, big) || r.h.Get("Content-Encoding") != "" {
-		t.Errorf("the presigned URL gave %d bytes (Content-Encoding %q), not the object", len(r.body), r.h.Get("Content-Encoding"))
+	if r := get(t, http.DefaultClient, loc, nil, http.StatusOK); !bytes.Equal(r.body, big) || r.h.Get("Content-Encoding") != "" || !strings.Contains(r.h.Get("Cache-Control"), "immutable") {
+		t.Errorf("the presigned URL gave %d bytes (headers %v), not the immutable object", len(r.body), r.h)
 	}
 	if r := head(t, hc, u); r.StatusCode != http.StatusFound {
 		t.Errorf("HEAD with presign: %d", r.StatusCode)
