@@ -201,9 +201,10 @@ func (b *S3Blobs) upload(ctx context.Context, d manifest.Digest, raw []byte) err
 	return nil
 }
 
-// notFound maps S3's "no such key" to ErrNotFound.
+// notFound maps S3's "no such key" to ErrNotFound (a missing bucket is
+// another error: every blob would be gone).
 func (b *S3Blobs) notFound(err error, d manifest.Digest) error {
-	if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == http.StatusNotFound {
+	if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == http.StatusNotFound && r.Code != "NoSuchBucket" {
 		return fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}
 	return fmt.Errorf("blob %s: %w", d, err)

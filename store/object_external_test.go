@@ -87,6 +87,27 @@ func TestS3ObjectsRoundTrip(t *testing.T) {
 	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Objects != len(files) {
 		t.Errorf("Verify = %+v, %v", rep, err)
 	}
+
+	// A backup holds the catalog; restored beside the same bucket it is whole.
+	var backup bytes.Buffer
+	if _, err := s.Backup(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := testOptions(t)
+	opts.Blobs = b
+	restored := openStore(t, opts)
+	if _, err := restored.Restore(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := restored.Verify(ctx); err != nil || !rep.OK() || rep.Objects != len(files) {
+		t.Errorf("Verify of the restored store = %+v, %v", rep, err)
+	}
+	if obj, err := restored.GetObject(ctx, big); err != nil || !bytes.Equal(obj.Raw, files[3].data) {
+		t.Errorf("GetObject from the restored store: %v", err)
+	}
+	if !restored.ExternalObjects() {
+		t.Error("the restored store does not know its objects are external")
+	}
 }
 
 // TestS3ObjectsDamaged: bytes changed in the bucket behind the store's
