@@ -226,3 +226,47 @@ func TestS3RefusesMismatchedBody(t *testing.T) {
 		t.Errorf("StatBlob after a refused upload = %v, want ErrNotFound", err)
 	}
 }
+
+// TestS3GCRacesPut: a PutObject of an object the collector is deleting
+// ends with the object whole (record and blob) or absent, never a record
+// without its blob.
+func TestS3GCRacesPut(t *testing.T) {
+	s, c, b := newS3Store(t)
+	ctx := context.Background()
+	for i := range 12 {
+		raw := []byte("object of round " + strconv.Itoa(i))
+		d := manifest.Sum(raw)
+		putFiles(t, s, file{"x", raw})
+		if _, err := s.CollectGarbage(ctx); err != nil { // marks it
+			t.Fatal(err)
+		}
+		c.Advance(2 * time.Hour)
+		done := make(chan error, 1)
+		go func() { _, err := s.PutObject(ctx, d, raw); done <- err }()
+		if _, err := s.CollectGarbage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := s.StatObject(ctx, d)
+		_, blobErr := b.StatBlob(ctx, d)
+		if statErr == nil && blobErr != nil {
+			t.Fatalf("round %d: a record without its blob: %v", i, blobErr)
+		}
+		if statErr == nil {
+			if obj, err := s.GetObject(ctx, d); err != nil || !bytes.Equal(obj.Raw, raw) {
+				t.Fatalf("round %d: GetObject = %v", i, err)
+			}
+		}
+	}
+	c.Advance(2 * time.Hour)
+	s.CollectGarbage(ctx)
+	c.Advance(2 * time.Hour)
+	if _, err := s.CollectGarbage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Verify(ctx); err != nil || !rep.OK() {
+		t.Errorf("Verify = %+v, %v", rep, err)
+	}
+}
