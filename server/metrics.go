@@ -43,6 +43,7 @@ type metrics struct {
 	checks   *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	dropped  prometheus.Counter
+	redirect *prometheus.CounterVec
 	stored   prometheus.Counter
 	refused  prometheus.Counter
 	handler  http.Handler
@@ -81,8 +82,12 @@ func newMetrics() *metrics {
 		Name: "patchwire_device_reports_dropped_total",
 		Help: "Device sightings of update checks dropped because the writer fell behind.",
 	})
+	m.redirect = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_object_redirects_total",
+		Help: "Object and patch downloads (/o/, /d/) answered 302 to S3-compatible storage (--objects-redirect), by mode: presign or base.",
+	}, []string{"mode"})
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
-	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped,
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.redirect,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -121,10 +121,11 @@ func (s *Server) redirectObject(w http.ResponseWriter, r *http.Request, d manife
 	if !ok {
 		return false
 	}
-	cc := CacheForever
+	cc, mode := CacheForever, "base"
 	if maxAge > 0 {
-		cc = "public, max-age=" + strconv.FormatInt(maxAge, 10)
+		cc, mode = "public, max-age="+strconv.FormatInt(maxAge, 10), "presign"
 	}
+	s.metrics.redirect.WithLabelValues(mode).Inc()
 	w.Header().Set("Cache-Control", cc)
 	http.Redirect(w, r, u, http.StatusFound)
 	return true

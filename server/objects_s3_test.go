@@ -66,6 +66,8 @@ func TestPatchesInS3(t *testing.T) {
 			}
 		case resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, tc.location):
 			t.Errorf("%s: /d/ = %d, Location %q; want 302 to %s", tc.redirect, resp.StatusCode, loc, tc.location)
+		case !strings.Contains(metricsText(t, env), `patchwire_object_redirects_total{mode="`+map[bool]string{true: "presign", false: "base"}[tc.redirect == "presign"]+`"} 1`):
+			t.Errorf("%s: the redirect is not counted in /metrics", tc.redirect)
 		case tc.redirect == "presign":
 			r, err := http.Get(loc)
 			if err != nil {
@@ -79,3 +81,4 @@ func TestPatchesInS3(t *testing.T) {
 		}
 	}
 }
+

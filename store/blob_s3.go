@@ -288,7 +288,7 @@ func (b *S3Blobs) BlobURL(ctx context.Context, d manifest.Digest) (string, int64
 		if err != nil {
 			return "", 0, false, fmt.Errorf("presign blob %s: %w", d, err)
 		}
-		return u.String(), int64(b.cfg.PresignTTL/time.Second) / 10, true, nil
+		return u.String(), max(1, int64(b.cfg.PresignTTL/time.Second)/10), true, nil
 	}
 	return strings.TrimSuffix(b.cfg.Redirect, "/") + "/" + b.Key(d), 0, true, nil
 }
