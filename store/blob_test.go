@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -144,4 +145,48 @@ func listBlobs(t *testing.T, b Blobs) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestParseS3URL: --objects URLs and --objects-redirect values, good and bad.
+func TestParseS3URL(t *testing.T) {
+	creds := envOf([]string{"AWS_ACCESS_KEY_ID=ak", "AWS_SECRET_ACCESS_KEY=sk"})
+	noCreds := envOf(nil)
+	for _, tc := range []struct {
+		url    string
+		getenv func(string) string
+		want   S3Config // compared when err is ""
+		err    string
+	}{
+		{"s3://b/p/q?endpoint=https://s3.example.com&region=eu-west-1", creds,
+			S3Config{Bucket: "b", Prefix: "p/q/", Endpoint: "https://s3.example.com", Region: "eu-west-1", AccessKey: "ak", SecretKey: "sk"}, ""},
+		{"s3://b?endpoint=http://127.0.0.1:7070", creds,
+			S3Config{Bucket: "b", Endpoint: "http://127.0.0.1:7070", Region: "us-east-1", AccessKey: "ak", SecretKey: "sk"}, ""},
+		{"s3://b/x?endpoint=http://h:1&credentials=/etc/creds", noCreds,
+			S3Config{Bucket: "b", Prefix: "x/", Endpoint: "http://h:1", Region: "us-east-1", CredentialsFile: "/etc/creds"}, ""},
+		{"https://b/x?endpoint=http://h", creds, S3Config{}, "must start with s3://"},
+		{"s3:///x?endpoint=http://h", creds, S3Config{}, "must name a bucket"},
+		{"s3://b/x", creds, S3Config{}, "needs ?endpoint=URL"},
+		{"s3://b/x?endpoint=ftp://h", creds, S3Config{}, "must be http:// or https://"},
+		{"s3://b/x?endpoint=http://h/path", creds, S3Config{}, "with no path"},
+		{"s3://b/x?endpoint=http://h&colour=red", creds, S3Config{}, `unknown query parameter "colour"`},
+		{"s3://b/x?endpoint=http://h&region=a&region=b", creds, S3Config{}, `"region" must be given once`},
+		{"s3://b/x?endpoint=http://h", noCreds, S3Config{}, "no credentials"},
+	} {
+		got, err := ParseS3URL(tc.url, tc.getenv)
+		switch {
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("ParseS3URL(%q) = %+v, %v; want %+v", tc.url, got, err, tc.want)
+		case tc.err != "" && (err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseS3URL(%q) = %v; want ErrInvalid saying %q", tc.url, err, tc.err)
+		}
+	}
+	for v, ok := range map[string]bool{
+		"presign": true, "https://cdn.example.com": true, "http://h/base/": true,
+		"": false, "cdn.example.com": false, "https://cdn.example.com?x=1": false, "ftp://h": false,
+	} {
+		var c S3Config
+		if err := c.SetRedirect(v); (err == nil) != ok || ok && c.Redirect != v {
+			t.Errorf("SetRedirect(%q) = %v, Redirect %q", v, err, c.Redirect)
+		}
+	}
 }
