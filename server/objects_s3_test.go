@@ -81,4 +81,3 @@ func TestPatchesInS3(t *testing.T) {
 		}
 	}
 }
-
