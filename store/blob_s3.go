@@ -133,7 +133,7 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3Blobs, error) {
 		cfg.PresignTTL = time.Hour
 	}
 	c, err := minio.New(e.Host, &minio.Options{Creds: creds, Secure: e.Scheme == "https", Region: cfg.Region,
-		BucketLookup: minio.BucketLookupPath, TrailingHeaders: true})
+		BucketLookup: minio.BucketLookupAuto, TrailingHeaders: true})
 	if err != nil {
 		return nil, fmt.Errorf("objects: %w", err)
 	}
