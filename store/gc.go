@@ -46,7 +46,8 @@ const gcAttempts = 3
 //  3. A live object loses its GC mark, if it has one. An unreferenced
 //     object without a mark is marked with the current time. One marked at
 //     least GCGrace ago (and created at least GCGrace ago) is deleted: its
-//     bytes (o/, or every oc/ chunk), om/ and gc/ in a transaction that
+//     bytes (o/, or every oc/ chunk; with Options.Blobs its blob, after
+//     the transaction: gc_external.go), om/ and gc/ in a transaction that
 //     rereads its mark and the reference epoch, so it conflicts with a
 //     concurrent CommitBundle or CreateUpload (see addReferences); when
 //     references changed the sweep stops and starts over from a new
