@@ -49,6 +49,7 @@ type metrics struct {
 	events   *prometheus.CounterVec
 	dropped  prometheus.Counter
 	trips    *prometheus.CounterVec
+	redirect *prometheus.CounterVec
 	stored   prometheus.Counter
 	refused  prometheus.Counter
 	handler  http.Handler
@@ -102,8 +103,12 @@ func newMetrics() *metrics {
 	for _, st := range []string{api.DeliveryDelivered, webhooks.StatusRetry, api.DeliveryFailed} {
 		m.hooks.WithLabelValues(st)
 	}
+	m.redirect = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "patchwire_object_redirects_total",
+		Help: "Object and patch downloads (/o/, /d/) answered 302 to S3-compatible storage (--objects-redirect), by mode: presign or base.",
+	}, []string{"mode"})
 	m.stored, m.refused = m.events.WithLabelValues("stored"), m.events.WithLabelValues("refused")
-	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.trips, m.hooks,
+	m.reg.MustRegister(m.latency, m.bytes, m.checks, m.events, m.dropped, m.trips, m.hooks, m.redirect,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.scrub = newScrubMetrics(m.reg)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

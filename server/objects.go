@@ -77,6 +77,9 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d manifest.
 		return
 	}
 	defer func() { rd.Close() }()
+	if rd.External() && s.redirectObject(w, r, d) {
+		return
+	}
 	etag := `"` + d.String() + `"`
 	h := w.Header()
 	if negotiateZstd(h, r, encodings && rd.Info().Encoding == store.EncodingZstd) {
@@ -100,6 +103,32 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d manifest.
 		}
 		writeError(w, r, s.log, err)
 	}
+}
+
+// redirectObject answers a request for the external object d (its bytes
+// in S3-compatible storage) with 302 to where the blob store says it can
+// be fetched (serve --objects-redirect: a presigned URL, cacheable a tenth
+// of its validity, or the bucket's public base URL and the key, cacheable
+// forever), and reports whether it did; false: the bytes are to be
+// proxied. The bytes there are the raw object, whose SHA-256 is d, so the
+// URL scheme's promise holds through the redirect.
+func (s *Server) redirectObject(w http.ResponseWriter, r *http.Request, d manifest.Digest) bool {
+	u, maxAge, ok, err := s.store.ObjectURL(r.Context(), d)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return true
+	}
+	if !ok {
+		return false
+	}
+	cc, mode := CacheForever, "base"
+	if maxAge > 0 {
+		cc, mode = "public, max-age="+strconv.FormatInt(maxAge, 10), "presign"
+	}
+	s.metrics.redirect.WithLabelValues(mode).Inc()
+	w.Header().Set("Cache-Control", cc)
+	http.Redirect(w, r, u, http.StatusFound)
+	return true
 }
 
 // contentHeaders are the headers serveContent sets that an error answer

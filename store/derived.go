@@ -159,6 +159,18 @@ func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []Derive
 	if err := s.ensureSpace(total); err != nil {
 		return nil, fmt.Errorf("put derived: %w", err)
 	}
+	if s.blobs != nil {
+		// The bytes go to the blob store first, each with its om/ record;
+		// the mappings then commit as with Badger's bytes.
+		for i, it := range items {
+			if it.None {
+				continue
+			}
+			if _, err := s.putExternal(ctx, objs[i], it.Raw); err != nil {
+				return nil, fmt.Errorf("put derived: %w", err)
+			}
+		}
+	}
 	for start := 0; start < len(items); {
 		end, size := start, 0
 		for end < len(items) && (end == start || size+derivedTxnCost(items[end]) <= maxDerivedTxnBytes) {
@@ -195,6 +207,9 @@ func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []Der
 			have, err := exists(txn, metaKey(d))
 			if err != nil {
 				return err
+			}
+			if !have && s.blobs != nil {
+				return fmt.Errorf("derived object %s was collected while being stored: try again", d)
 			}
 			if !have {
 				m, chunks := s.layoutObject(d, it.Raw, false) // compressed already

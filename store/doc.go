@@ -37,17 +37,38 @@
 // keeping their encoding and creation time, so an old store soon serves
 // every object a chunk at a time.
 //
+// # Objects in S3-compatible storage
+//
+// [Blobs] is the seam between the catalog and where objects' bytes live:
+// put verified by digest, ranged read, stat, delete, list. Without
+// Options.Blobs the bytes are Badger keys ([Store.BadgerBlobs] shows them
+// through the seam); with it ([S3Blobs]: an S3-compatible bucket) a new
+// object's bytes are one raw blob, uploaded whole and verified (the SHA-256
+// before, and S3 checking x-amz-checksum-sha256 and Content-MD5 as it
+// receives) before its om/ record of format 3 is written, which keeps the
+// chunk table and its CRC-32Cs in Badger. Every read of a chunk is a ranged
+// read of the blob checked against its CRC-32C, as for Badger chunks, and
+// [Store.Verify] re-hashes the blobs, checks their lengths and lists the
+// bucket for blobs without records. The collector deletes a record and
+// then its blob, one object at a time under a per-digest lock shared with
+// the writers (blob.go), and deletes blobs no record names (an upload cut
+// off before its record): a bucket prefix belongs to one store. Objects of
+// formats 1 and 2 stay in Badger and are read from there.
+//
 // # Key layout
 //
 // Digests in keys are the 32 raw bytes, never hex; nothing is ever looked up
 // by a prefix of user input.
 //
-//	om/<digest>             object meta (objectlayout.go): format (1 or 2), encoding (0 raw,
+//	om/<digest>             object meta (objectlayout.go): format (1, 2 or 3), encoding (0 raw,
 //	                        1 zstd), raw size, stored size (uint64 BE), created (Unix ns,
 //	                        int64 BE); format 2 then: chunk raw size, chunk count n (uint32
 //	                        BE), and n × (stored size, CRC-32C of the stored bytes) (uint32
 //	                        BE). 26 bytes + 8 per MiB. HEAD, 304 and missing-object checks
 //	                        read only this key.
+//	                        Format 3: as format 2, with the bytes not in Badger but one raw
+//	                        blob in Options.Blobs (S3: PREFIX/<hex digest>); encoding always
+//	                        raw; chunk i is the blob's bytes [i MiB, (i+1) MiB)
 //	oc/<digest><index>      chunk index (uint32 BE) of a format-2 object, as stored (raw,
 //	                        or a zstd frame)
 //	o/<digest>              the bytes of a format-1 object as stored (raw, or one zstd
@@ -106,6 +127,8 @@
 //	cd/<app>\x00<device id> device override: the channel name the device is pinned to
 //	                        (device ids lower-cased)
 //	cs/<app>\x00<device id> channel an old plugin assigned itself (channel_self)
+//	s/objects-external      1: the store was opened with Options.Blobs (object_external.go);
+//	                        `serve` refuses to start it without --objects
 //	s/channel-id            last channel id given (uint64 BE); DeleteBundle reads it so a
 //	                        CreateChannel that starts serving the bundle conflicts with it
 //	dz/<manifest digest>    32 bytes: digest of the object holding the bundle's deterministic

@@ -20,6 +20,7 @@ type GCStats struct {
 	ReclaimedVlog  bool // whether value-log GC rewrote at least one file
 	ExpiredUploads int  // expired upload sessions dropped
 	Upgraded       int  // live objects of the format before chunking rewritten as chunks
+	OrphanBlobs    int  // blobs no object record names, deleted (Options.Blobs only)
 }
 
 // errStale stops a sweep whose picture of live objects is out of date.
@@ -45,13 +46,15 @@ const gcAttempts = 3
 //  3. A live object loses its GC mark, if it has one. An unreferenced
 //     object without a mark is marked with the current time. One marked at
 //     least GCGrace ago (and created at least GCGrace ago) is deleted: its
-//     bytes (o/, or every oc/ chunk), om/ and gc/ in a transaction that
+//     bytes (o/, or every oc/ chunk; with Options.Blobs its blob, after
+//     the transaction: gc_external.go), om/ and gc/ in a transaction that
 //     rereads its mark and the reference epoch, so it conflicts with a
 //     concurrent CommitBundle or CreateUpload (see addReferences); when
 //     references changed the sweep stops and starts over from a new
 //     snapshot.
 //  4. Live objects still in the format before chunking (one value at o/)
-//     are rewritten as chunks (upgrade.go).
+//     are rewritten as chunks (upgrade.go). With Options.Blobs, blobs no
+//     om/ record names are deleted (gc_external.go).
 //  5. Value-log GC runs (ratio 0.5) until it has nothing to rewrite.
 //
 // Only one collection runs at a time; the background loop calls it every
@@ -85,6 +88,11 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 	}
 	if st.Upgraded, err = s.upgradeLegacy(ctx, legacy); err != nil {
 		return st, fmt.Errorf("collect garbage: %w", err)
+	}
+	if s.blobs != nil {
+		if st.OrphanBlobs, err = s.sweepOrphanBlobs(ctx); err != nil {
+			return st, fmt.Errorf("collect garbage: %w", err)
+		}
 	}
 	for ctx.Err() == nil {
 		err := s.db.RunValueLogGC(0.5)
@@ -295,6 +303,9 @@ func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, 
 // deleteBatch objects and about deleteKeys keys (all of an object's chunks
 // go in the transaction that deletes its om/ record).
 func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) (removed int, stale bool, err error) {
+	if s.blobs != nil {
+		return s.sweepExternal(ctx, del, epoch)
+	}
 	grace := s.opts.GCGrace
 	for len(del) > 0 {
 		used, n := 0, 0
@@ -314,32 +325,14 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 					break
 				}
 				used++
-				mv, ok, err := getValue(txn, gcMarkKey(d))
+				_, k, err := deleteObjectTxn(txn, d, now, grace)
 				if err != nil {
 					return err
 				}
-				t, okMark := decodeMark(mv)
-				if !ok || !okMark || now.Sub(t) < grace {
-					continue
+				if k > 0 {
+					keys += k
+					n++
 				}
-				mb, ok, err := getValue(txn, metaKey(d))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-				m, err := decodeObjectMeta(d, mb)
-				if err != nil || now.Sub(m.info.CreatedAt) < grace {
-					continue
-				}
-				for _, k := range append(m.keys(), metaKey(d), gcMarkKey(d)) {
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-					keys++
-				}
-				n++
 			}
 			return nil
 		})
@@ -417,4 +410,34 @@ func (s *Store) gcLoop(ctx context.Context) {
 				"lsm_bytes", lsm, "vlog_bytes", vlog, "took", time.Since(start))
 		}
 	}
+}
+
+// deleteObjectTxn deletes object d in txn (its bytes' keys, om/ and gc/)
+// if its mark and its creation are both at least grace old. It returns
+// the record of the object deleted and the number of keys deleted (0:
+// nothing was).
+func deleteObjectTxn(txn *badger.Txn, d manifest.Digest, now time.Time, grace time.Duration) (objectMeta, int, error) {
+	mv, ok, err := getValue(txn, gcMarkKey(d))
+	if err != nil {
+		return objectMeta{}, 0, err
+	}
+	t, okMark := decodeMark(mv)
+	if !ok || !okMark || now.Sub(t) < grace {
+		return objectMeta{}, 0, nil
+	}
+	mb, ok, err := getValue(txn, metaKey(d))
+	if err != nil || !ok {
+		return objectMeta{}, 0, err
+	}
+	m, err := decodeObjectMeta(d, mb)
+	if err != nil || now.Sub(m.info.CreatedAt) < grace {
+		return objectMeta{}, 0, nil
+	}
+	keys := append(m.keys(), metaKey(d), gcMarkKey(d))
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return objectMeta{}, 0, err
+		}
+	}
+	return m, len(keys), nil
 }

@@ -54,9 +54,8 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 		return false, &manifest.Error{Code: manifest.CodeTooLarge,
 			Reason: fmt.Sprintf("object %s is %d bytes, more than the limit of %d", d, len(raw), lim)}
 	}
-	if got := manifest.Sum(raw); got != d {
-		return false, &manifest.Error{Code: manifest.CodeDigestMismatch,
-			Reason: fmt.Sprintf("object bytes hash to %s, not %s", got, d)}
+	if err := checkBlob(d, raw); err != nil {
+		return false, err
 	}
 
 	// The common dedup case costs no compression and no write.
@@ -64,6 +63,15 @@ func (s *Store) PutObject(ctx context.Context, d manifest.Digest, raw []byte) (c
 	if err != nil || have {
 		return false, err
 	}
+	if s.blobs != nil {
+		return s.putExternal(ctx, d, raw)
+	}
+	return s.putBadger(ctx, d, raw)
+}
+
+// putBadger stores raw (verified to hash to d) as chunks in Badger with
+// its om/ record, in one transaction.
+func (s *Store) putBadger(ctx context.Context, d manifest.Digest, raw []byte) (created bool, err error) {
 	if err := s.ensureSpace(int64(len(raw))); err != nil {
 		return false, fmt.Errorf("put object %s: %w", d, err)
 	}
@@ -185,7 +193,7 @@ func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error
 			return err
 		}
 		if m.chunked() {
-			obj, err = s.readChunkedTxn(txn, m)
+			obj, err = s.readChunkedTxn(ctx, txn, m)
 			return err
 		}
 		stored, ok, err := getValue(txn, objectKey(d))
@@ -208,7 +216,7 @@ func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error
 }
 
 // readChunkedTxn reads a format-2 object whole and verifies its SHA-256.
-func (s *Store) readChunkedTxn(txn *badger.Txn, m objectMeta) (Object, error) {
+func (s *Store) readChunkedTxn(ctx context.Context, txn *badger.Txn, m objectMeta) (Object, error) {
 	if err := s.checkRawSize(m.info); err != nil {
 		return Object{}, err
 	}
@@ -220,14 +228,14 @@ func (s *Store) readChunkedTxn(txn *badger.Txn, m objectMeta) (Object, error) {
 	}
 	for i := range m.chunks {
 		if m.info.Encoding == "" {
-			b, err := s.readChunkTxn(txn, m, i, true, obj.Raw[len(obj.Raw):])
+			b, err := s.readChunkTxn(ctx, txn, m, i, true, obj.Raw[len(obj.Raw):])
 			if err != nil {
 				return Object{}, err
 			}
 			obj.Raw = obj.Raw[:len(obj.Raw)+len(b)]
 			continue
 		}
-		z, err := s.readChunkTxn(txn, m, i, false, buf)
+		z, err := s.readChunkTxn(ctx, txn, m, i, false, buf)
 		if err != nil {
 			return Object{}, err
 		}

@@ -31,8 +31,12 @@ const (
 	maxChunkRaw = 16 << 20
 
 	metaVersionChunked = 2
-	metaChunkedHead    = metaLen + 8 // header, chunk raw size, chunk count
-	metaChunkEntry     = 8           // stored size, CRC-32C
+	// metaVersionExternal is format 2 whose chunks are not in Badger but
+	// ranges of a blob in Options.Blobs (raw, never zstd): the record and
+	// its CRC-32Cs stay in the catalog, only the bytes move (blob.go).
+	metaVersionExternal = 3
+	metaChunkedHead     = metaLen + 8 // header, chunk raw size, chunk count
+	metaChunkEntry      = 8           // stored size, CRC-32C
 )
 
 // Integrity. A SHA-256 of the whole object is checked when it is written
@@ -82,16 +86,27 @@ type objectMeta struct {
 	storedAt []int64
 }
 
-// chunked reports whether the object is stored as chunks (format 2).
-func (m objectMeta) chunked() bool { return m.version == metaVersionChunked }
+// chunked reports whether the object is stored as chunks (format 2, or 3
+// with the chunks in the blob store).
+func (m objectMeta) chunked() bool {
+	return m.version == metaVersionChunked || m.version == metaVersionExternal
+}
+
+// external reports whether the object's bytes are a blob in Options.Blobs
+// (format 3), not Badger keys.
+func (m objectMeta) external() bool { return m.version == metaVersionExternal }
 
 // rawChunkLen is the raw length of chunk i.
 func (m objectMeta) rawChunkLen(i int) int64 {
 	return min(m.chunkRaw, m.info.Size-int64(i)*m.chunkRaw)
 }
 
-// keys returns every key holding the object's bytes.
+// keys returns every Badger key holding the object's bytes (none for an
+// external object).
 func (m objectMeta) keys() [][]byte {
+	if m.external() {
+		return nil
+	}
 	if !m.chunked() {
 		return [][]byte{objectKey(m.info.Digest)}
 	}
@@ -108,9 +123,14 @@ func (m objectMeta) keys() [][]byte {
 //	[26:30] chunk raw size, big-endian uint32
 //	[30:34] chunk count n, big-endian uint32
 //	then n × (stored size, CRC-32C of the stored bytes), big-endian uint32 each
+//
+// A format-3 record (external) is laid out the same, with 3 in [0].
 func encodeObjectMeta(m objectMeta) []byte {
 	b := encodeMeta(m.info)
 	b[0] = metaVersionChunked
+	if m.external() {
+		b[0] = metaVersionExternal
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(m.chunkRaw))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.chunks)))
 	for _, c := range m.chunks {
@@ -144,8 +164,10 @@ func decodeObjectMeta(d manifest.Digest, b []byte) (objectMeta, error) {
 	switch {
 	case m.version == metaVersion && len(b) == metaLen:
 		return m, nil
-	case m.version != metaVersionChunked || len(b) < metaChunkedHead:
+	case !m.chunked() || len(b) < metaChunkedHead:
 		return bad("unknown format")
+	case m.external() && m.info.Encoding != "":
+		return bad("external object stored zstd")
 	}
 	m.chunkRaw = int64(binary.BigEndian.Uint32(b[metaLen:]))
 	n := int64(binary.BigEndian.Uint32(b[metaLen+4:]))

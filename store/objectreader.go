@@ -242,7 +242,7 @@ func (s *Store) readChunk(ctx context.Context, m objectMeta, i int, raw bool, bu
 	var out []byte
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
-		out, err = s.readChunkTxn(txn, m, i, raw, buf)
+		out, err = s.readChunkTxn(ctx, txn, m, i, raw, buf)
 		if errors.Is(err, errChunkAbsent) {
 			if ok, e := exists(txn, metaKey(m.info.Digest)); e == nil && !ok {
 				return fmt.Errorf("object %s: deleted while being read: %w", m.info.Digest, ErrNotFound)
@@ -250,8 +250,19 @@ func (s *Store) readChunk(ctx context.Context, m objectMeta, i int, raw bool, bu
 		}
 		return err
 	})
+	if m.external() && errors.Is(err, errChunkAbsent) {
+		// The collector deletes the record first, then the blob: a record
+		// gone by now means the object was deleted, not damaged.
+		if ok, e := s.hasRecord(ctx, m.info.Digest); e == nil && !ok {
+			err = fmt.Errorf("object %s: deleted while being read: %w", m.info.Digest, ErrNotFound)
+		}
+	}
 	if errors.Is(err, ErrCorrupt) {
-		s.log.Error("corrupt object", "key", fmt.Sprintf("%s%s/%d", pfxChunk, m.info.Digest, i), "err", err)
+		key := fmt.Sprintf("%s%s/%d", pfxChunk, m.info.Digest, i)
+		if m.external() {
+			key = fmt.Sprintf("blob %s (chunk %d)", m.info.Digest, i)
+		}
+		s.log.Error("corrupt object", "key", key, "err", err)
 	}
 	return out, err
 }
@@ -260,11 +271,15 @@ func (s *Store) readChunk(ctx context.Context, m objectMeta, i int, raw bool, bu
 var errChunkAbsent = errors.New("chunk absent")
 
 // readChunkTxn reads chunk i of m in txn into buf[:0] (growing it if need
-// be): the stored bytes, or with raw the decoded ones. The stored bytes
+// be): the stored bytes, or with raw the decoded ones; an external
+// object's chunk comes from the blob store (readBlobChunk). The stored bytes
 // must have the length and CRC-32C the record lists, and decode to the
 // chunk's raw length; anything else is ErrCorrupt, and nothing is
 // returned.
-func (s *Store) readChunkTxn(txn *badger.Txn, m objectMeta, i int, raw bool, buf []byte) ([]byte, error) {
+func (s *Store) readChunkTxn(ctx context.Context, txn *badger.Txn, m objectMeta, i int, raw bool, buf []byte) ([]byte, error) {
+	if m.external() {
+		return s.readBlobChunk(ctx, m, i, buf)
+	}
 	d, c := m.info.Digest, m.chunks[i]
 	corrupt := func(why string, a ...any) error {
 		return fmt.Errorf("object %s: chunk %d: %s: %w", d, i, fmt.Sprintf(why, a...), ErrCorrupt)

@@ -76,6 +76,11 @@ type Options struct {
 	// most downloaded are served without a database read. Default (0)
 	// 32 MiB; negative: none.
 	ObjectCacheSize int64
+	// Blobs, when set, is where the bytes of new objects go ([S3Blobs]: an
+	// S3-compatible bucket); their om/ records, and everything else, stay
+	// in Badger under Dir. Objects already stored in Badger stay readable.
+	// Default nil: objects' bytes are Badger keys too.
+	Blobs Blobs
 	// ReadOnly opens the database read-only (another read-only opener may
 	// share it): every write fails with ErrReadOnly and no GC runs.
 	ReadOnly bool
@@ -179,7 +184,15 @@ type Store struct {
 	cache *manifestCache
 	// chunks keeps recently read small object chunks (chunkcache.go).
 	chunks *chunkCache
-	space  *spaceGuard
+	// blobs is Options.Blobs; blobLocks order its writers and the GC (blob.go).
+	blobs     Blobs
+	blobLocks digestLocks
+	// external: keyExternal is set (object_external.go).
+	external bool
+	// orphanSweep is when the GC last listed the blob store (gc_external.go);
+	// guarded by gcMu.
+	orphanSweep time.Time
+	space       *spaceGuard
 	// readOnly is what every write returns when the store is read-only
 	// (wrapping ErrReadOnly), nil when it is writable.
 	readOnly error
@@ -260,8 +273,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize),
+	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
 		space: space, readOnly: readOnly}
+	if err := s.markExternal(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	if opts.GCInterval > 0 && readOnly == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopGC = cancel

@@ -24,7 +24,7 @@ const (
 // Problem is one thing Verify found wrong.
 type Problem struct {
 	Kind    string          // one of the Problem constants
-	Key     string          // the Badger key concerned, printable: "b/<app>@<version>", "o/<hex digest>"
+	Key     string          // the Badger key concerned, printable: "b/<app>@<version>", "o/<hex digest>"; or "blob <hex digest>"
 	App     string          // the app of the bundle concerned, when there is one
 	Version string          // the version of that bundle
 	Digest  manifest.Digest // the manifest or object concerned, when there is one
@@ -51,7 +51,8 @@ func (r VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // decodes, its manifest loads and hashes to its digest, and every object a
 // manifest references exists and its bytes hash to its digest (read a chunk
 // at a time, so memory does not grow with object size); every om/ record
-// has the keys holding its bytes (o/, or each oc/ chunk) and the reverse.
+// has the keys holding its bytes (o/, or each oc/ chunk, or with
+// Options.Blobs its blob) and the reverse.
 // Problems go into the report (each corrupt key is also logged); the error
 // is for a failed scrub (a cancelled context, a Badger error). Verify reads
 // every referenced byte: run it off-peak.
@@ -131,7 +132,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 			}
 			r := objects[d]
 			key := fmt.Sprintf("%s%s", pfxObject, d)
-			info, err := s.verifyObjectTxn(txn, d, hs)
+			info, err := s.verifyObjectTxn(ctx, txn, d, hs)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				add(Problem{Kind: ProblemMissingObject, Key: key, App: r.app, Version: r.version, Digest: d, Detail: "object absent"})
@@ -145,7 +146,13 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 			rep.Objects++
 			rep.Bytes += info.Size
 		}
-		return verifyObjectKeys(txn, add)
+		if err := verifyObjectKeys(txn, add); err != nil {
+			return err
+		}
+		if s.blobs == nil {
+			return nil
+		}
+		return s.verifyBlobs(ctx, txn, add)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("verify: %w", err)

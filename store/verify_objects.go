@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ func (hs *hashStream) close() { hs.zr.Close() }
 // verifyObjectTxn reads object d in txn and checks that its bytes hash to
 // d: ErrNotFound when it is absent, ErrCorrupt when anything does not
 // verify.
-func (s *Store) verifyObjectTxn(txn *badger.Txn, d manifest.Digest, hs *hashStream) (ObjectInfo, error) {
+func (s *Store) verifyObjectTxn(ctx context.Context, txn *badger.Txn, d manifest.Digest, hs *hashStream) (ObjectInfo, error) {
 	m, err := getObjectMetaTxn(txn, d)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -46,13 +47,18 @@ func (s *Store) verifyObjectTxn(txn *badger.Txn, d manifest.Digest, hs *hashStre
 	var n int64
 	if m.chunked() {
 		for i := range m.chunks {
-			b, err := s.readChunkTxn(txn, m, i, true, hs.buf)
+			b, err := s.readChunkTxn(ctx, txn, m, i, true, hs.buf)
 			if err != nil {
 				return m.info, err
 			}
 			hs.h.Write(b)
 			n += int64(len(b))
 			hs.buf = b[:0]
+		}
+		if m.external() {
+			if err := s.checkBlobSize(ctx, m.info); err != nil {
+				return m.info, err
+			}
 		}
 	} else if n, err = hashLegacyTxn(txn, m.info, hs); err != nil {
 		return m.info, err

@@ -40,7 +40,15 @@ var urlLine = regexp.MustCompile(`HTTPS \(HTTP/1\.1, HTTP/2\): (https://\S+)`)
 
 func startServer(t *testing.T, bin, data string, extra ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
+	return startServerWith(t, bin, data, nil, extra...)
+}
+
+// startServerWith is startServer with more environment (KEY=VALUE) and
+// flags.
+func startServerWith(t *testing.T, bin, data string, env []string, args ...string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +74,12 @@ func startServer(t *testing.T, bin, data string, extra ...string) *serverProcess
 		t.Fatal("server did not print its URL")
 	}
 	return nil
+}
+
+// stop stops the server as SIGTERM does, waiting for a clean close.
+func (p *serverProcess) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
 }
 
 func (p *serverProcess) kill() {

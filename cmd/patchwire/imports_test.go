@@ -30,6 +30,7 @@ func TestImportDirections(t *testing.T) {
 		"client/device":     {"api", "checksig", "delta", "manifest", "step"},
 		"client/capgo":      {"api", "manifest"},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
+		"store/s3test":      {},
 	}
 	const mod = "github.com/patchwire/patchwire/"
 	for pkg, ok := range allowed {

@@ -28,6 +28,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		reserve   int64
 		scrubT    time.Duration
 		mem       memoryFlags
+		objects   string
+		redirect  string
 	)
 	fs.StringVar(&cfg.DataDir, "data", "./patchwire-data", "data directory (store, TLS certificate, admin key)")
 	fs.StringVar(&cfg.Addr, "addr", ":8443", "HOST:PORT for HTTPS (TCP) and HTTP/3 (UDP)")
@@ -56,6 +58,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&shutdownT, "shutdown-timeout", 20*time.Second, "how long requests in flight may finish after SIGINT/SIGTERM")
 	fs.Int64Var(&reserve, "reserve-bytes", 0, "free disk space the store keeps for Badger; writes that would use it answer 507 (0: the default, 960 MiB; -1: no guard)")
 	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
+	fs.StringVar(&objects, "objects", "", "keep objects' bytes in S3-compatible storage: s3://BUCKET/PREFIX?endpoint=URL&region=R[&credentials=FILE] (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); default: in the store under --data")
+	fs.StringVar(&redirect, "objects-redirect", "", "with --objects, answer /o/ and /d/ downloads with 302: \"presign\" (presigned URLs) or the bucket's public base URL; default: stream them")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	hooks := webhooks.DefaultConfig()
 	fs.BoolVar(&hooks.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local, unspecified and multicast addresses (refused by default: SSRF)")
@@ -108,11 +112,19 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		GCGrace: gcGrace, GCInterval: gcEvery, Reserve: reserve,
 	}
 	mem.storeOptions(&sopts)
+	blobs, err := openObjects(ctx, objects, redirect, env.getenv)
+	if err != nil {
+		return err
+	}
+	sopts.Blobs = blobs
 	st, err := store.Open(sopts)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if st.ExternalObjects() && blobs == nil {
+		return fmt.Errorf("the store in %s keeps objects' bytes in S3-compatible storage: start it with the --objects s3://... it ran with", sopts.Dir)
+	}
 	if st.ReadOnly() {
 		log.Error("THE STORE IS READ-ONLY: serving reads only, every write answers an error", "reason", st.ReadOnlyError())
 		fmt.Fprintf(env.stderr, "patchwire: WARNING: %v\n", st.ReadOnlyError())
@@ -189,4 +201,32 @@ func displayAddr(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// openObjects opens the S3-compatible object storage of --objects and
+// --objects-redirect, checking at start that it can be used; nil without
+// --objects (objects stay in the store).
+func openObjects(ctx context.Context, objects, redirect string, getenv func(string) string) (store.Blobs, error) {
+	if objects == "" {
+		if redirect != "" {
+			return nil, usageError("--objects-redirect needs --objects")
+		}
+		return nil, nil
+	}
+	cfg, err := store.ParseS3URL(objects, getenv)
+	if err != nil {
+		return nil, usageError("--objects: " + err.Error())
+	}
+	if redirect != "" {
+		if err := cfg.SetRedirect(redirect); err != nil {
+			return nil, usageError("--objects-redirect: " + err.Error())
+		}
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	b, err := store.OpenS3(octx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }

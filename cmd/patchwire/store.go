@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,10 +28,15 @@ func runStore(ctx context.Context, env *cliEnv, args []string) error {
 func storeDir(data string) string { return filepath.Join(data, "db") }
 
 // openStoreDir opens the store of data directory data for a CLI command:
-// quiet (warnings only), no background GC.
-func openStoreDir(env *cliEnv, data string, readOnly bool) (*store.Store, error) {
+// quiet (warnings only), no background GC; blobs is where its objects'
+// bytes are (serve --objects), or nil.
+func openStoreDir(env *cliEnv, data string, readOnly bool, blobs ...store.Blobs) (*store.Store, error) {
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(store.Options{Dir: storeDir(data), Logger: log, GCInterval: -1, ReadOnly: readOnly})
+	opts := store.Options{Dir: storeDir(data), Logger: log, GCInterval: -1, ReadOnly: readOnly}
+	if len(blobs) > 0 {
+		opts.Blobs = blobs[0]
+	}
+	st, err := store.Open(opts)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("the store in %s is in use by a running server: stop it, or back up the running server with `patchwire store backup --out FILE` (no --data: it uses the saved login and an admin key): %w", data, err)
 	}
@@ -109,6 +115,7 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags("store restore", env.stderr)
 	data := fs.String("data", "", "data directory to restore into; its store (DATA/db) must not exist yet or be empty (required)")
 	in := fs.String("in", "", "backup file, or - for stdin (required)")
+	objects := objectsFlag(fs)
 	if _, err := parsePositional(fs, args); err != nil {
 		return err
 	}
@@ -130,7 +137,11 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	st, err := openStoreDir(env, *data, false)
+	blobs, err := openObjects(ctx, *objects, "", env.getenv)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreDir(env, *data, false, blobs)
 	if err != nil {
 		return err
 	}
@@ -154,13 +165,18 @@ func runStoreRestore(ctx context.Context, env *cliEnv, args []string) error {
 func runStoreVerify(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags("store verify", env.stderr)
 	data := fs.String("data", "", "data directory of a stopped server (required)")
+	objects := objectsFlag(fs)
 	if _, err := parsePositional(fs, args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return usageError("store verify needs --data DIR")
 	}
-	st, err := openStoreDir(env, *data, true)
+	blobs, err := openObjects(ctx, *objects, "", env.getenv)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreDir(env, *data, true, blobs)
 	if err != nil {
 		return err
 	}
@@ -184,4 +200,11 @@ func printVerify(ctx context.Context, env *cliEnv, st *store.Store) error {
 	}
 	fmt.Fprintln(env.stdout, "OK: every manifest and object verified.")
 	return nil
+}
+
+// objectsFlag is the --objects flag of the store commands that read
+// objects: the server's --objects URL, when their bytes are in
+// S3-compatible storage.
+func objectsFlag(fs *flag.FlagSet) *string {
+	return fs.String("objects", "", "the server's --objects s3://... URL, when its objects' bytes are in S3-compatible storage (read and re-hashed there)")
 }
