@@ -113,7 +113,8 @@ function signOut(userAsked) {
 
 function tabs(app, on) {
   const t = (id, label) => h("a", { href: "#/apps/" + enc(app) + "/" + id, class: on === id ? "on" : null, "data-testid": "tab-" + id }, label);
-  return h("nav", { class: "tabs" }, t("bundles", "Bundles"), t("channels", "Channels"), t("devices", "Devices"), t("stats", "Stats"));
+  return h("nav", { class: "tabs" }, t("bundles", "Bundles"), t("channels", "Channels"), t("devices", "Devices"), t("stats", "Stats"),
+    can("admin") ? t("webhooks", "Webhooks") : null);
 }
 
 // ---- router ----
@@ -134,6 +135,7 @@ async function render() {
       case "channels": return parts[3] ? await pageChannel(app, parts[3]) : await pageChannels(app);
       case "devices": return parts[3] ? await pageDevice(app, parts[3]) : await pageDevices(app);
       case "stats": return await pageStats(app);
+      case "webhooks": return await pageWebhooks(app);
       default: return await pageBundles(app);
     }
   } catch (err) {
@@ -455,6 +457,50 @@ async function pageStats(app) {
   lineChart(bytes, "Download bytes per " + bucket + ": sent vs full zips", series.times,
     any ? [{ label: "sent", values: served }, { label: "full zips", values: full, color: "#98a2b3" }, { label: "saved", values: saved, color: "#16a34a" }] : [],
     { format: fmtBytes });
+}
+
+// ---- webhooks ----
+
+// WEBHOOK_EVENTS are the event types a hook may subscribe to
+// (store.WebhookEventTypes; the browser test checks they agree).
+const WEBHOOK_EVENTS = ["bundle.uploaded", "channel.changed", "guard.tripped", "rollout.paused"];
+
+// pageWebhooks lists an app's hooks and their deliveries, and adds and
+// removes hooks (admin keys only, as the API). added is the answer of the
+// hook just added: its secret is shown this once.
+async function pageWebhooks(app, added) {
+  setCrumbs([{ label: "Apps", href: "#/apps" }, { label: app }, { label: "Webhooks" }]);
+  const [hooks, deliveries] = await Promise.all([api("GET", appPath(app) + "/webhooks"), api("GET", appPath(app) + "/webhook-deliveries")]);
+  const hookRows = hooks.map((w) => h("tr", { "data-hook": w.id },
+    h("td", { class: "mono" }, w.id), h("td", { class: "mono" }, w.url), h("td", {}, w.events.join(", ")), h("td", { class: "muted" }, fmtTime(w.created_at)),
+    h("td", {}, h("button", { class: "plain", "data-testid": "remove-hook", onclick: () => {
+      if (confirm("Remove " + w.url + " and its pending deliveries?")) act(() => api("DELETE", "/api/v1/webhooks/" + enc(w.id)), "Webhook removed");
+    } }, "Remove"))));
+  const deliveryRows = deliveries.map((d) => h("tr", { "data-delivery": d.id, "data-status": d.status },
+    h("td", { class: "muted" }, fmtTime(d.created_at)), h("td", { class: "mono" }, d.hook), h("td", {}, d.type),
+    h("td", {}, h("span", { class: d.status === "failed" ? "badge warn" : "badge" }, d.status)), h("td", { class: "num" }, d.attempts),
+    h("td", { class: "muted" }, d.next_attempt ? fmtTime(d.next_attempt) : fmtTime(d.done_at)), h("td", { class: "muted" }, d.last_error || "")));
+  const url = h("input", { id: "hook-url", type: "url", placeholder: "https://ci.example.com/patchwire", required: true, size: 40 });
+  const boxes = WEBHOOK_EVENTS.map((e) => h("input", { type: "checkbox", value: e, checked: true, "data-testid": "hook-event" }));
+  const form = h("form", { class: "panel row", id: "add-hook-form", onsubmit: async (e) => {
+    e.preventDefault();
+    clearBanner();
+    try {
+      const res = await api("POST", appPath(app) + "/webhooks", { url: url.value.trim(), events: boxes.filter((b) => b.checked).map((b) => b.value) });
+      await pageWebhooks(app, res);
+      showInfo("Webhook " + res.id + " added");
+    } catch (err) {
+      showError(err);
+    }
+  } }, h("label", {}, "URL", url), boxes.map((b) => h("label", {}, b, b.value)), h("button", { type: "submit", id: "add-hook" }, "Add webhook"));
+  const secret = added ? h("div", { class: "panel", id: "hook-secret-panel" }, h("h2", {}, "Secret of " + added.id),
+    h("p", {}, "Shown only now: the receiver checks each delivery's Patchwire-Signature with it."),
+    h("code", { class: "mono", id: "hook-secret" }, added.secret)) : null;
+  replace(main, h("h1", {}, app), tabs(app, "webhooks"), secret,
+    h("div", { class: "panel" }, h("h2", {}, "Hooks"), table(["Id", "URL", "Events", "Added", ""], hookRows, { testid: "hooks", empty: "No webhooks yet." })),
+    form,
+    h("div", { class: "panel" }, h("h2", {}, "Deliveries"),
+      table(["Event at", "Hook", "Type", "Status", ["Attempts", "num"], "Next / done", "Last error"], deliveryRows, { testid: "webhook-deliveries", empty: "No deliveries yet." })));
 }
 
 render();
