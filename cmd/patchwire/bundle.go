@@ -208,19 +208,7 @@ type uploadChannel struct {
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func runBundleList(ctx context.Context, env *cliEnv, args []string) error {
-	cmd := newAPICommand("bundle list", env)
-	app := cmd.requireApp()
-	asJSON := cmd.Bool("json", false, "print JSON")
-	c, _, err := cmd.connect(env, args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	bundles, err := c.ListBundles(ctx, *app)
-	if err != nil {
-		return err
-	}
-	return printList(env, *asJSON, bundles, "VERSION\tFILES\tSIZE\tCREATED\tMANIFEST", func(b api.Bundle) string {
+	return listOfApp(ctx, env, args, "bundle list", (*client.Client).ListBundles, "VERSION\tFILES\tSIZE\tCREATED\tMANIFEST", func(b api.Bundle) string {
 		return fmt.Sprintf("%s\t%d\t%s\t%s\t%s", b.Version, b.Files, humanBytes(b.Size),
 			b.CreatedAt.Format(timeLayout), b.Manifest.String()[:12])
 	})

@@ -249,19 +249,7 @@ func runChannelSet(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runChannelList(ctx context.Context, env *cliEnv, args []string) error {
-	cmd := newAPICommand("channel list", env)
-	app := cmd.requireApp()
-	asJSON := cmd.Bool("json", false, "print JSON")
-	c, _, err := cmd.connect(env, args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	list, err := c.ListChannels(ctx, *app)
-	if err != nil {
-		return err
-	}
-	return printList(env, *asJSON, list, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSTATE\tGUARD\tSEQUENCE", func(ch api.Channel) string {
+	return listOfApp(ctx, env, args, "channel list", (*client.Client).ListChannels, "NAME\tBUNDLE\tPUBLIC\tPLATFORMS\tPOLICY\tROLLOUT\tSTATE\tGUARD\tSEQUENCE", func(ch api.Channel) string {
 		return fmt.Sprintf("%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%d", ch.Name, bundleLabel(ch.Bundle), ch.Public,
 			platformList(ch), ch.Policy, rolloutLabel(ch.Rollout), stateWord(ch), guardLabel(ch), ch.Sequence)
 	})

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/patchwire/patchwire/client"
 )
 
 // printJSON writes v as indented JSON on stdout.
@@ -28,6 +31,25 @@ func newTable(env *cliEnv, flags uint, header string) *tabwriter.Writer {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', flags)
 	fmt.Fprintln(tw, header)
 	return tw
+}
+
+// listOfApp runs a list command of one app (`NAME --app A [--json]`):
+// fetch asks the server, and printList prints what it answers.
+func listOfApp[T any](ctx context.Context, env *cliEnv, args []string, name string,
+	fetch func(*client.Client, context.Context, string) ([]T, error), header string, row func(T) string) error {
+	cmd := newAPICommand(name, env)
+	app := cmd.requireApp()
+	asJSON := cmd.Bool("json", false, "print JSON")
+	c, _, err := cmd.connect(env, args)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, err := fetch(c, ctx, *app)
+	if err != nil {
+		return err
+	}
+	return printList(env, *asJSON, items, header, row)
 }
 
 // printList prints items as JSON when asJSON, or else as a table: header,

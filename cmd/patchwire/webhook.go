@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/client"
 )
 
 func runWebhook(ctx context.Context, env *cliEnv, args []string) error {
@@ -47,19 +48,7 @@ func runWebhookAdd(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runWebhookList(ctx context.Context, env *cliEnv, args []string) error {
-	cmd := newAPICommand("webhook list", env)
-	app := cmd.requireApp()
-	asJSON := cmd.Bool("json", false, "print JSON")
-	c, _, err := cmd.connect(env, args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	hooks, err := c.ListWebhooks(ctx, *app)
-	if err != nil {
-		return err
-	}
-	return printList(env, *asJSON, hooks, "ID\tEVENTS\tURL\tCREATED", func(h api.Webhook) string {
+	return listOfApp(ctx, env, args, "webhook list", (*client.Client).ListWebhooks, "ID\tEVENTS\tURL\tCREATED", func(h api.Webhook) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s", h.ID, strings.Join(h.Events, ","), h.URL, h.CreatedAt.Format(timeLayout))
 	})
 }
