@@ -28,26 +28,22 @@ func badgerTxnOf(t kvTxn) (*badger.Txn, bool) {
 	return bt.t, ok
 }
 
+// Update is db.Update without its closure: fn's error comes back as is,
+// the commit's mapped (badgerErr).
 func (k badgerKV) Update(_ context.Context, fn func(kvTxn) error) error {
-	return runBadger(k.db.Update, fn)
-}
-
-func (k badgerKV) View(_ context.Context, fn func(kvTxn) error) error {
-	return runBadger(k.db.View, fn)
-}
-
-// runBadger runs fn in a transaction of run (db.Update or db.View):
-// fn's own error comes back as is, Badger's (the commit's) mapped.
-func runBadger(run func(func(*badger.Txn) error) error, fn func(kvTxn) error) error {
-	var fnErr error
-	err := run(func(t *badger.Txn) error {
-		fnErr = fn(badgerTxn{t})
-		return fnErr
-	})
-	if fnErr != nil {
-		return fnErr
+	t := k.db.NewTransaction(true)
+	defer t.Discard()
+	if err := fn(badgerTxn{t}); err != nil {
+		return err
 	}
-	return badgerErr(err)
+	return badgerErr(t.Commit())
+}
+
+// View is db.View: a read-only transaction, discarded after fn.
+func (k badgerKV) View(_ context.Context, fn func(kvTxn) error) error {
+	t := k.db.NewTransaction(false)
+	defer t.Discard()
+	return fn(badgerTxn{t})
 }
 
 func (k badgerKV) Close() error { return k.db.Close() }
