@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 )
@@ -316,24 +315,4 @@ func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 			tc.run(t, kv)
 		})
 	}
-}
-
-// TestKVConformanceBadger holds the Badger adapter to the kv contract,
-// on Badger tuned as Open tunes it.
-func TestKVConformanceBadger(t *testing.T) {
-	kvConformance(t, func(t *testing.T) kvStore {
-		opts := Options{Dir: t.TempDir(), ValueLogFileSize: 1 << 20, MemTableSize: 1 << 20, Logger: slog.New(slog.DiscardHandler)}
-		opts.setDefaults()
-		db, err := openBadger(badgerOptions(opts, opts.Logger))
-		if err != nil {
-			t.Fatal(err)
-		}
-		kv := badgerKV{db}
-		t.Cleanup(func() {
-			if err := kv.Close(); err != nil {
-				t.Error(err)
-			}
-		})
-		return kv
-	})
 }
