@@ -134,9 +134,10 @@ const maxDerivedTxnBytes = 2 << 20
 // zstd: derived forms are compressed already) and the mapping from its
 // Src. It returns the objects' digests in input order (zero for None
 // items). Objects already stored are not rewritten. Items are written in as
-// few transactions as Badger allows, each one durable when it commits; an
-// object larger than Limits.MaxFileBytes fails the call with a
-// *manifest.Error (CodeTooLarge) before anything is written.
+// few transactions as the engine allows (errKVTooBig splits them), each
+// one durable when it commits; an object larger than Limits.MaxFileBytes
+// fails the call with a *manifest.Error (CodeTooLarge) before anything is
+// written.
 func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []DerivedItem) ([]manifest.Digest, error) {
 	if !kind.valid() {
 		return nil, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)

@@ -7,7 +7,7 @@ import (
 	"github.com/patchwire/patchwire/api"
 )
 
-// AppSnapshot is what one device decision reads, taken from one Badger read
+// AppSnapshot is what one device decision reads, taken from one read
 // transaction so it sees one consistent catalog: every change committed
 // before it, nothing committed after.
 type AppSnapshot struct {

@@ -22,7 +22,7 @@ const (
 // Problem is one thing Verify found wrong.
 type Problem struct {
 	Kind    string          // one of the Problem constants
-	Key     string          // the Badger key concerned, printable: "b/<app>@<version>", "o/<hex digest>"; or "blob <hex digest>"
+	Key     string          // the key concerned, printable: "b/<app>@<version>", "o/<hex digest>"; or "blob <hex digest>"
 	App     string          // the app of the bundle concerned, when there is one
 	Version string          // the version of that bundle
 	Digest  manifest.Digest // the manifest or object concerned, when there is one
