@@ -14,8 +14,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -80,7 +78,7 @@ func (s *Store) CreateScopedKey(ctx context.Context, req api.CreateKeyRequest) (
 		return "", api.Key{}, err
 	}
 
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		for {
 			id, sec, err := newSecret()
 			if err != nil {
@@ -232,7 +230,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (api.Key, error
 		r     keyRecord
 		found bool
 	)
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		v, ok, err := getValue(txn, keyKey(id))
 		if err != nil || !ok {
 			return err
@@ -262,16 +260,14 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (api.Key, error
 // ListKeys returns every key (never a secret), ordered by key id.
 func (s *Store) ListKeys(ctx context.Context) ([]api.Key, error) {
 	keys := []api.Key{}
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxKey), true, func(item *badger.Item) error {
-			return item.Value(func(v []byte) error {
-				var r keyRecord
-				if err := decodeRecord(item.Key(), v, &r); err != nil {
-					return err
-				}
-				keys = append(keys, r.key(string(item.Key()[len(pfxKey):])))
-				return nil
-			})
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxKey), true, func(key, v []byte) error {
+			var r keyRecord
+			if err := decodeRecord(key, v, &r); err != nil {
+				return err
+			}
+			keys = append(keys, r.key(string(key[len(pfxKey):])))
+			return nil
 		})
 	})
 	if err != nil {
@@ -286,7 +282,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	if !validKeyID(id) {
 		return fmt.Errorf("delete key %q: %w", clip(id), ErrNotFound)
 	}
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		ok, err := exists(txn, keyKey(id))
 		if err != nil {
 			return err
@@ -306,8 +302,8 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 // admin key when there are none).
 func (s *Store) CountKeys(ctx context.Context) (int, error) {
 	n := 0
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxKey), false, func(*badger.Item) error { n++; return nil })
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxKey), false, func(_, _ []byte) error { n++; return nil })
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count keys: %w", err)

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
+// Backup and restore are Badger's own (its backup stream and Load over
+// s.db): they move a Badger store's every key, objects' chunks included,
+// and have no counterpart on another kvStore.
+//
 // Backup format: Badger's backup stream (badger.DB.Backup), a sequence of
 // frames, each a little-endian uint64 length and that many bytes of a
 // protobuf KVList. It holds every live key of the store (objects, catalog,
@@ -39,7 +41,8 @@ type BackupStats struct {
 // Backup writes a consistent snapshot of the whole store to w (Badger's
 // backup stream, see above) and returns its size. It reads in one
 // snapshot while the store keeps serving and writing, so it can run on a
-// live server. A cancelled ctx stops it at the next write to w.
+// live server. A cancelled ctx stops it at the next write to w. Badger
+// only (its stream over s.db, see above).
 func (s *Store) Backup(ctx context.Context, w io.Writer) (BackupStats, error) {
 	cw := &ctxWriter{ctx: ctx, w: w}
 	if err := ctx.Err(); err != nil {
@@ -73,22 +76,22 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 // (a damaged backup is ErrCorrupt) and for disk space before Badger reads
 // it. Run Verify afterwards: Restore checks the framing, not the content.
 // A failed Restore leaves a partly loaded store: delete its directory.
+// Badger only (Badger's Load over s.db, see above).
 func (s *Store) Restore(ctx context.Context, r io.Reader) (BackupStats, error) {
 	if s.readOnly != nil {
 		return BackupStats{}, fmt.Errorf("restore: %w", s.readOnly)
 	}
 	empty := true
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		it.Rewind()
-		if it.Valid() && string(it.Item().Key()) == keyExternal {
-			it.Next() // written by Open with Options.Blobs: still empty
-		}
-		empty = !it.Valid()
-		return nil
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, nil, false, func(key, _ []byte) error {
+			if string(key) == keyExternal {
+				return nil // written by Open with Options.Blobs: still empty
+			}
+			empty = false
+			return errStopScan
+		})
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopScan) {
 		return BackupStats{}, fmt.Errorf("restore: %w", err)
 	}
 	if !empty {

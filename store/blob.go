@@ -10,7 +10,8 @@ import (
 // Blobs is the seam between the store's catalog and where objects' bytes
 // live: a flat space of blobs, each the raw bytes of one object under its
 // SHA-256. The catalog (om/ records with the chunk table and its CRC-32Cs,
-// GC marks, references) stays in Badger; only the bytes move. [BadgerBlobs]
+// GC marks, references) stays in the catalog's kv store (kv.go); only the
+// bytes move. [BadgerBlobs]
 // keeps them in Badger (the default: no Blobs in Options), [S3Blobs] in an
 // S3-compatible bucket. TestBlobConformance (blob_test.go) holds both to
 // this contract.

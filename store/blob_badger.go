@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -42,7 +40,7 @@ func (b badgerBlobs) StatBlob(ctx context.Context, d manifest.Digest) (int64, er
 }
 
 func (b badgerBlobs) DeleteBlob(ctx context.Context, d manifest.Digest) error {
-	err := b.s.updateData(ctx, func(txn *badger.Txn) error {
+	err := b.s.updateData(ctx, func(txn kvTxn) error {
 		v, ok, err := getValue(txn, metaKey(d))
 		if err != nil || !ok {
 			return err
@@ -65,14 +63,14 @@ func (b badgerBlobs) DeleteBlob(ctx context.Context, d manifest.Digest) error {
 }
 
 func (b badgerBlobs) ListBlobs(ctx context.Context, fn func(d manifest.Digest, size int64) error) error {
-	return b.s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
-			d, ok := digestFromKey(pfxMeta, item.Key())
+	return b.s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxMeta), true, func(key, v []byte) error {
+			d, ok := digestFromKey(pfxMeta, key)
 			if !ok {
 				return nil
 			}
-			var m objectMeta
-			if err := item.Value(func(v []byte) (err error) { m, err = decodeObjectMeta(d, v); return }); err != nil {
+			m, err := decodeObjectMeta(d, v)
+			if err != nil {
 				return err
 			}
 			if err := ctx.Err(); err != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -55,7 +53,7 @@ func ValidateCapgoEncryption(meta api.BundleMeta, m *manifest.Manifest) error {
 }
 
 // putCapgoEncryptionTxn writes the encryption of a bundle being committed.
-func putCapgoEncryptionTxn(txn *badger.Txn, app, version string, enc *api.CapgoEncryption) error {
+func putCapgoEncryptionTxn(txn kvTxn, app, version string, enc *api.CapgoEncryption) error {
 	v, err := json.Marshal(enc)
 	if err != nil {
 		return err
@@ -69,7 +67,7 @@ func putCapgoEncryptionTxn(txn *badger.Txn, app, version string, enc *api.CapgoE
 // api.CapgoEncryptionPath) or does not exist.
 func (s *Store) CapgoEncryption(ctx context.Context, app, version string) (api.CapgoEncryption, error) {
 	var enc api.CapgoEncryption
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		k := capgoEncryptionKey(app, version)
 		v, ok, err := getValue(txn, k)
 		if err != nil {

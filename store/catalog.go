@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
@@ -171,7 +170,7 @@ func (s *Store) MarkBuiltin(ctx context.Context, app, version, nativeVersion str
 		return api.Bundle{}, err
 	}
 	var b api.Bundle
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		r, err := getBundleTxn(txn, app, version)
 		if err != nil {
 			return err
@@ -204,7 +203,7 @@ func (s *Store) CreateApp(ctx context.Context, id string) (api.App, error) {
 		return api.App{}, err
 	}
 	var app api.App
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		ok, err := exists(txn, appKey(id))
 		if err != nil {
 			return err
@@ -231,7 +230,7 @@ func (s *Store) GetApp(ctx context.Context, id string) (api.App, error) {
 		return api.App{}, err
 	}
 	var app api.App
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		app, err = getAppTxn(txn, id)
 		return err
@@ -242,7 +241,7 @@ func (s *Store) GetApp(ctx context.Context, id string) (api.App, error) {
 	return app, nil
 }
 
-func getAppTxn(txn *badger.Txn, id string) (api.App, error) {
+func getAppTxn(txn kvTxn, id string) (api.App, error) {
 	v, ok, err := getValue(txn, appKey(id))
 	if err != nil {
 		return api.App{}, err
@@ -260,16 +259,14 @@ func getAppTxn(txn *badger.Txn, id string) (api.App, error) {
 // ListApps returns every app, ordered by id.
 func (s *Store) ListApps(ctx context.Context) ([]api.App, error) {
 	apps := []api.App{}
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxApp), true, func(item *badger.Item) error {
-			return item.Value(func(v []byte) error {
-				var r appRecord
-				if err := decodeRecord(item.Key(), v, &r); err != nil {
-					return err
-				}
-				apps = append(apps, api.App{ID: string(item.Key()[len(pfxApp):]), CreatedAt: r.CreatedAt})
-				return nil
-			})
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxApp), true, func(key, v []byte) error {
+			var r appRecord
+			if err := decodeRecord(key, v, &r); err != nil {
+				return err
+			}
+			apps = append(apps, api.App{ID: string(key[len(pfxApp):]), CreatedAt: r.CreatedAt})
+			return nil
 		})
 	})
 	if err != nil {
@@ -319,7 +316,7 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 	}
 
 	var b api.Bundle
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {
 			return err
 		}
@@ -372,7 +369,7 @@ func (s *Store) CommitBundle(ctx context.Context, app, version string, m *manife
 
 // putBundleTxn writes r as the record of bundle version of app in txn and
 // returns the bundle it describes.
-func putBundleTxn(txn *badger.Txn, app, version string, r bundleRecord) (api.Bundle, error) {
+func putBundleTxn(txn kvTxn, app, version string, r bundleRecord) (api.Bundle, error) {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return api.Bundle{}, err
@@ -381,7 +378,7 @@ func putBundleTxn(txn *badger.Txn, app, version string, r bundleRecord) (api.Bun
 }
 
 // checkBundleFree checks inside txn that app exists and version does not.
-func checkBundleFree(txn *badger.Txn, app, version string) error {
+func checkBundleFree(txn kvTxn, app, version string) error {
 	ok, err := exists(txn, appKey(app))
 	if err != nil {
 		return err
@@ -403,7 +400,7 @@ func checkBundleFree(txn *badger.Txn, app, version string) error {
 // (CommitBundle, CreateUpload): it clears their GC marks and rewrites the
 // reference epoch, which a GC delete transaction reads, so a GC sweep
 // working from an older picture of what is live conflicts and stops.
-func addReferences(txn *badger.Txn, digests []manifest.Digest) error {
+func addReferences(txn kvTxn, digests []manifest.Digest) error {
 	for _, d := range digests {
 		marked, err := exists(txn, gcMarkKey(d))
 		if err != nil {
@@ -431,7 +428,7 @@ func (s *Store) GetBundle(ctx context.Context, app, version string) (api.Bundle,
 		return api.Bundle{}, err
 	}
 	var b api.Bundle
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		r, err := getBundleTxn(txn, app, version)
 		b = r.bundle(app, version)
 		return err
@@ -442,7 +439,7 @@ func (s *Store) GetBundle(ctx context.Context, app, version string) (api.Bundle,
 	return b, nil
 }
 
-func getBundleTxn(txn *badger.Txn, app, version string) (bundleRecord, error) {
+func getBundleTxn(txn kvTxn, app, version string) (bundleRecord, error) {
 	k := bundleKey(app, version)
 	v, ok, err := getValue(txn, k)
 	if err != nil {
@@ -468,25 +465,23 @@ func (s *Store) ListBundles(ctx context.Context, app string) ([]api.Bundle, erro
 		sv *semver.Version
 	}
 	var list []versioned
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
 		pfx := bundlePrefix(app)
-		return scan(txn, pfx, true, func(item *badger.Item) error {
-			version := string(item.Key()[len(pfx):])
+		return scan(txn, pfx, true, func(key, v []byte) error {
+			version := string(key[len(pfx):])
 			sv, err := semver.StrictNewVersion(version)
 			if err != nil {
-				return fmt.Errorf("record %q: version: %v: %w", item.Key(), err, ErrCorrupt)
+				return fmt.Errorf("record %q: version: %v: %w", key, err, ErrCorrupt)
 			}
-			return item.Value(func(v []byte) error {
-				var r bundleRecord
-				if err := decodeRecord(item.Key(), v, &r); err != nil {
-					return err
-				}
-				list = append(list, versioned{r.bundle(app, version), sv})
-				return nil
-			})
+			var r bundleRecord
+			if err := decodeRecord(key, v, &r); err != nil {
+				return err
+			}
+			list = append(list, versioned{r.bundle(app, version), sv})
+			return nil
 		})
 	})
 	if err != nil {
@@ -518,7 +513,7 @@ func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
 	if _, err := ParseVersion(version); err != nil {
 		return err
 	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		r, err := getBundleTxn(txn, app, version)
 		if err != nil {
 			return err
@@ -550,21 +545,19 @@ func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
 		}
 		shared := false
 		errShared := errors.New("shared")
-		err = scan(txn, []byte(pfxBundle), true, func(item *badger.Item) error {
-			if string(item.Key()) == string(self) {
+		err = scan(txn, []byte(pfxBundle), true, func(key, v []byte) error {
+			if string(key) == string(self) {
 				return nil
 			}
-			return item.Value(func(v []byte) error {
-				var o bundleRecord
-				if err := decodeRecord(item.Key(), v, &o); err != nil {
-					return err
-				}
-				if o.Manifest == r.Manifest {
-					shared = true
-					return errShared
-				}
-				return nil
-			})
+			var o bundleRecord
+			if err := decodeRecord(key, v, &o); err != nil {
+				return err
+			}
+			if o.Manifest == r.Manifest {
+				shared = true
+				return errShared
+			}
+			return nil
 		})
 		if err != nil && !errors.Is(err, errShared) {
 			return err
@@ -589,7 +582,7 @@ func (s *Store) DeleteBundle(ctx context.Context, app, version string) error {
 // result as immutable.
 func (s *Store) LoadManifest(ctx context.Context, d manifest.Digest) (*manifest.Manifest, error) {
 	var m *manifest.Manifest
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		m, err = s.loadManifestTxn(txn, d)
 		return err
@@ -600,20 +593,25 @@ func (s *Store) LoadManifest(ctx context.Context, d manifest.Digest) (*manifest.
 	return m, nil
 }
 
-func (s *Store) loadManifestTxn(txn *badger.Txn, d manifest.Digest) (*manifest.Manifest, error) {
-	item, err := txn.Get(manifestKey(d))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("manifest %s: %w", d, ErrNotFound)
-	}
+func (s *Store) loadManifestTxn(txn kvTxn, d manifest.Digest) (*manifest.Manifest, error) {
+	// Presence first (on Badger it reads no value), so a cached manifest
+	// the collector deleted is not served.
+	ok, err := exists(txn, manifestKey(d))
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("manifest %s: %w", d, ErrNotFound)
 	}
 	if m := s.cache.get(d); m != nil {
 		return m, nil
 	}
-	z, err := item.ValueCopy(nil)
+	z, ok, err := getValue(txn, manifestKey(d))
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("manifest %s: %w", d, ErrNotFound)
 	}
 	m, err := s.decodeManifest(d, z)
 	if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -12,8 +13,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -162,7 +161,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch api.Channel) (api.Channel,
 		return api.Channel{}, err
 	}
 	var out api.Channel
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, ch.App); err != nil {
 			return err
 		}
@@ -211,7 +210,7 @@ func (s *Store) GetChannel(ctx context.Context, app, name string) (api.Channel, 
 		return api.Channel{}, err
 	}
 	var c api.Channel
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		c, err = getChannelTxn(txn, app, name)
 		return err
@@ -229,7 +228,7 @@ func (s *Store) ListChannels(ctx context.Context, app string) ([]api.Channel, er
 		return nil, err
 	}
 	var list []api.Channel
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -254,7 +253,7 @@ func (s *Store) ListChannels(ctx context.Context, app string) ([]api.Channel, er
 // A rollout whose bundle becomes the channel's bundle is cleared (it has
 // nothing left to roll out); a new rollout without an ID gets a random one.
 func (s *Store) UpdateChannel(ctx context.Context, app, name string, action string, fn func(*api.Channel) error) (api.Channel, error) {
-	return s.editChannel(ctx, "update", app, name, false, fn, func(txn *badger.Txn, old, c api.Channel) (api.Channel, error) {
+	return s.editChannel(ctx, "update", app, name, false, fn, func(txn kvTxn, old, c api.Channel) (api.Channel, error) {
 		return s.saveChannel(txn, old, c, action, "")
 	})
 }
@@ -265,12 +264,12 @@ func (s *Store) UpdateChannel(ctx context.Context, app, name string, action stri
 // no Pending, with dropPending), and has save write c, returning what save
 // returns. An invalid app id is returned as is; any other error is wrapped
 // as "<verb> channel %q of app %q".
-func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPending bool, fn func(*api.Channel) error, save func(txn *badger.Txn, old, c api.Channel) (api.Channel, error)) (api.Channel, error) {
+func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPending bool, fn func(*api.Channel) error, save func(txn kvTxn, old, c api.Channel) (api.Channel, error)) (api.Channel, error) {
 	if err := ValidateAppID(app); err != nil {
 		return api.Channel{}, err
 	}
 	var before, out api.Channel
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
 			return err
@@ -296,7 +295,7 @@ func (s *Store) editChannel(ctx context.Context, verb, app, name string, dropPen
 
 // saveChannel validates c (the new state of old), and writes it with a
 // history event unless nothing changed. It returns what is stored.
-func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail string) (api.Channel, error) {
+func (s *Store) saveChannel(txn kvTxn, old, c api.Channel, action, detail string) (api.Channel, error) {
 	c.App, c.Name, c.ID, c.CreatedAt, c.Sequence, c.UpdatedAt = old.App, old.Name, old.ID, old.CreatedAt, old.Sequence, old.UpdatedAt
 	if old.Bundle != c.Bundle {
 		c.Paused = false // a pause holds one bundle
@@ -339,7 +338,7 @@ func (s *Store) saveChannel(txn *badger.Txn, old, c api.Channel, action, detail 
 
 // publishPausedTxn queues ChannelPaused for hooks when c is paused and
 // old was not (or c was created so), as emitServes emits it after commit.
-func (s *Store) publishPausedTxn(txn *badger.Txn, old, c api.Channel, ev api.ChannelEvent, created bool) error {
+func (s *Store) publishPausedTxn(txn kvTxn, old, c api.Channel, ev api.ChannelEvent, created bool) error {
 	if !Paused(c) || !created && Paused(old) {
 		return nil
 	}
@@ -375,7 +374,7 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 		return api.Channel{}, err
 	}
 	var before, out api.Channel
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
 			return err
@@ -404,7 +403,7 @@ func (s *Store) RollbackChannel(ctx context.Context, app, name string) (api.Chan
 
 // rollbackTarget finds the bundle RollbackChannel moves old back to, and
 // the deleted bundles it skipped on the way.
-func rollbackTarget(txn *badger.Txn, old api.Channel) (string, []string, error) {
+func rollbackTarget(txn kvTxn, old api.Channel) (string, []string, error) {
 	hist, err := getHistory(txn, old.App, old.Name)
 	if err != nil {
 		return "", nil, err
@@ -468,7 +467,7 @@ func (s *Store) ChannelHistory(ctx context.Context, app, name string) ([]api.Cha
 		return nil, err
 	}
 	var hist []api.ChannelEvent
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if _, err := getChannelTxn(txn, app, name); err != nil {
 			return err
 		}
@@ -492,7 +491,7 @@ func (s *Store) DeleteChannel(ctx context.Context, app, name string) error {
 	if err := ValidateAppID(app); err != nil {
 		return err
 	}
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		if _, err := getChannelTxn(txn, app, name); err != nil {
 			return err
 		}
@@ -503,13 +502,11 @@ func (s *Store) DeleteChannel(ctx context.Context, app, name string) error {
 		}
 		for _, pfx := range []string{pfxOverride, pfxSelfAssigned} {
 			var stale [][]byte
-			err := scan(txn, appScopedPrefix(pfx, app), true, func(item *badger.Item) error {
-				return item.Value(func(v []byte) error {
-					if string(v) == name {
-						stale = append(stale, item.KeyCopy(nil))
-					}
-					return nil
-				})
+			err := scan(txn, appScopedPrefix(pfx, app), true, func(key, v []byte) error {
+				if string(v) == name {
+					stale = append(stale, bytes.Clone(key))
+				}
+				return nil
 			})
 			if err != nil {
 				return err
@@ -568,7 +565,7 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 		return err
 	}
 	key := appScopedKey(prefix, app, dev)
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -601,7 +598,7 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 
 // checkChannel normalises and validates c inside txn: name, policy, bundle,
 // rollout, and public uniqueness against the app's other channels.
-func (s *Store) checkChannel(txn *badger.Txn, c *api.Channel) error {
+func (s *Store) checkChannel(txn kvTxn, c *api.Channel) error {
 	if err := ValidateChannelName(c.Name); err != nil {
 		return err
 	}
@@ -666,7 +663,7 @@ func (s *Store) checkChannel(txn *badger.Txn, c *api.Channel) error {
 
 // checkServedBundle checks that version may be served: a version of app
 // that exists, or "builtin" (and "" when allowEmpty).
-func checkServedBundle(txn *badger.Txn, app, version string, allowEmpty bool) error {
+func checkServedBundle(txn kvTxn, app, version string, allowEmpty bool) error {
 	if version == BuiltinBundle || version == "" && allowEmpty {
 		return nil
 	}
@@ -683,7 +680,7 @@ func checkServedBundle(txn *badger.Txn, app, version string, allowEmpty bool) er
 	return nil
 }
 
-func getChannelTxn(txn *badger.Txn, app, name string) (api.Channel, error) {
+func getChannelTxn(txn kvTxn, app, name string) (api.Channel, error) {
 	if err := ValidateChannelName(name); err != nil {
 		return api.Channel{}, err
 	}
@@ -711,23 +708,21 @@ func decodeChannel(k []byte, app, name string, v []byte) (api.Channel, error) {
 }
 
 // listChannelsTxn returns app's channels in name order (key order).
-func listChannelsTxn(txn *badger.Txn, app string) ([]api.Channel, error) {
+func listChannelsTxn(txn kvTxn, app string) ([]api.Channel, error) {
 	list := []api.Channel{}
 	pfx := appScopedPrefix(pfxChannel, app)
-	err := scan(txn, pfx, true, func(item *badger.Item) error {
-		name := string(item.Key()[len(pfx):])
-		return item.Value(func(v []byte) error {
-			c, err := decodeChannel(item.Key(), app, name, v)
-			if err == nil {
-				list = append(list, c)
-			}
-			return err
-		})
+	err := scan(txn, pfx, true, func(key, v []byte) error {
+		name := string(key[len(pfx):])
+		c, err := decodeChannel(key, app, name, v)
+		if err == nil {
+			list = append(list, c)
+		}
+		return err
 	})
 	return list, err
 }
 
-func putChannel(txn *badger.Txn, c api.Channel) error {
+func putChannel(txn kvTxn, c api.Channel) error {
 	rec := c
 	rec.App, rec.Name = "", "" // the key holds them
 	v, err := json.Marshal(rec)
@@ -737,7 +732,7 @@ func putChannel(txn *badger.Txn, c api.Channel) error {
 	return txn.Set(channelKey(c.App, c.Name), v)
 }
 
-func getHistory(txn *badger.Txn, app, name string) ([]api.ChannelEvent, error) {
+func getHistory(txn kvTxn, app, name string) ([]api.ChannelEvent, error) {
 	k := channelHistoryKey(app, name)
 	v, ok, err := getValue(txn, k)
 	if err != nil || !ok {
@@ -750,7 +745,7 @@ func getHistory(txn *badger.Txn, app, name string) ([]api.ChannelEvent, error) {
 
 // appendHistory adds events to a channel's history, keeping the last
 // MaxChannelHistory.
-func appendHistory(txn *badger.Txn, app, name string, evs []api.ChannelEvent) error {
+func appendHistory(txn kvTxn, app, name string, evs []api.ChannelEvent) error {
 	hist, err := getHistory(txn, app, name)
 	if err != nil {
 		return err
@@ -769,7 +764,7 @@ func appendHistory(txn *badger.Txn, app, name string, evs []api.ChannelEvent) er
 // nextChannelID increments and returns the store's channel id counter.
 // DeleteBundle reads this key, so it conflicts with any CreateChannel that
 // commits in between (a new channel key is invisible to its scan).
-func nextChannelID(txn *badger.Txn) (int64, error) {
+func nextChannelID(txn kvTxn) (int64, error) {
 	v, ok, err := getValue(txn, []byte(keyChannelSeq))
 	if err != nil {
 		return 0, err
@@ -787,7 +782,7 @@ func nextChannelID(txn *badger.Txn) (int64, error) {
 
 // channelServing returns the first channel of app whose bundle or rollout
 // is version (and which of the two), reading every channel key in txn.
-func channelServing(txn *badger.Txn, app, version string) (string, string, error) {
+func channelServing(txn kvTxn, app, version string) (string, string, error) {
 	if _, err := exists(txn, []byte(keyChannelSeq)); err != nil {
 		return "", "", err
 	}

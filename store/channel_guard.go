@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/webhook"
 )
@@ -97,7 +95,7 @@ func Paused(c api.Channel) bool {
 func (s *Store) ChannelBundleStats(ctx context.Context, app, channel, bundle string) (api.BundleStats, error) {
 	out := api.BundleStats{Version: bundle}
 	k := counterKey{app, channel, bundle}.key()
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		v, ok, err := getValue(txn, k)
 		if err != nil || !ok {
 			return err
@@ -137,7 +135,7 @@ func (s *Store) TripGuard(ctx context.Context, app, name string, trip api.GuardT
 	}
 	var before, out api.Channel
 	var tripped bool
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		tripped = false
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
@@ -182,7 +180,7 @@ func (s *Store) TripGuard(ctx context.Context, app, name string, trip api.GuardT
 
 // guardAct applies c's guard action to c and returns the history action
 // and what it did, in words.
-func guardAct(txn *badger.Txn, c *api.Channel) (action, did string, err error) {
+func guardAct(txn kvTxn, c *api.Channel) (action, did string, err error) {
 	r := c.Rollout
 	switch c.Guard.Action {
 	case api.GuardPause:

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/webhook"
 )
@@ -88,7 +86,7 @@ func TestOldChannelRecordDecodes(t *testing.T) {
 		`"allow_device":true,"allow_dev":true,"allow_prod":true,"policy":"major","allow_under_native":false,` +
 		`"rollout":{"id":"r","bundle":"1.0.0","basis_points":100,"paused":false,"started_at":"2026-01-01T00:00:00Z"},` +
 		`"sequence":3,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(channelKey("app", "production"), []byte(old)) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Set(channelKey("app", "production"), []byte(old)) }); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.GetChannel(ctx, "app", "production")

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -33,7 +31,7 @@ var ErrSwitchFailed error = &kindError{"switch failed", ErrInvalid}
 // wins) and is saved as UpdateChannel saves it. The stored channel is
 // returned: Pending is set when a switch waits.
 func (s *Store) StageChannel(ctx context.Context, app, name, action string, since, deadline time.Time, fn func(*api.Channel) error) (api.Channel, error) {
-	return s.editChannel(ctx, "stage change of", app, name, true, fn, func(txn *badger.Txn, old, c api.Channel) (api.Channel, error) {
+	return s.editChannel(ctx, "stage change of", app, name, true, fn, func(txn kvTxn, old, c api.Channel) (api.Channel, error) {
 		c.App, c.Name, c.ID, c.CreatedAt, c.Sequence = old.App, old.Name, old.ID, old.CreatedAt, old.Sequence
 		if err := s.checkChannel(txn, &c); err != nil {
 			return api.Channel{}, err
@@ -73,7 +71,7 @@ func (s *Store) CompleteSwitch(ctx context.Context, app, name string, since time
 		return api.Channel{}, false, err
 	}
 	var failed error
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.update(ctx, func(txn kvTxn) error {
 		failed, done = nil, false
 		old, err := getChannelTxn(txn, app, name)
 		if err != nil {
@@ -116,7 +114,7 @@ func (s *Store) SetSwitchProgress(ctx context.Context, app, name string, since t
 	if err := ValidateAppID(app); err != nil {
 		return err
 	}
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		c, err := getChannelTxn(txn, app, name)
 		if err != nil {
 			return err
@@ -136,23 +134,21 @@ func (s *Store) SetSwitchProgress(ctx context.Context, app, name string, since t
 // switch (the server resumes them at start).
 func (s *Store) PendingSwitches(ctx context.Context) ([]api.Channel, error) {
 	var list []api.Channel
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		list = nil
 		pfx := []byte(pfxChannel)
-		return scan(txn, pfx, true, func(item *badger.Item) error {
-			rest := item.Key()[len(pfx):]
+		return scan(txn, pfx, true, func(key, v []byte) error {
+			rest := key[len(pfx):]
 			i := bytes.IndexByte(rest, bundleSep)
 			if i < 0 {
-				return fmt.Errorf("record %q: no app separator: %w", item.Key(), ErrCorrupt)
+				return fmt.Errorf("record %q: no app separator: %w", key, ErrCorrupt)
 			}
 			app, name := string(rest[:i]), string(rest[i+1:])
-			return item.Value(func(v []byte) error {
-				c, err := decodeChannel(item.Key(), app, name, v)
-				if err == nil && c.Pending != nil {
-					list = append(list, c)
-				}
-				return err
-			})
+			c, err := decodeChannel(key, app, name, v)
+			if err == nil && c.Pending != nil {
+				list = append(list, c)
+			}
+			return err
 		})
 	})
 	if err != nil {
@@ -162,7 +158,7 @@ func (s *Store) PendingSwitches(ctx context.Context) ([]api.Channel, error) {
 }
 
 // checkPending checks the bundles a pending switch will serve exist.
-func checkPending(txn *badger.Txn, c *api.Channel) error {
+func checkPending(txn kvTxn, c *api.Channel) error {
 	p := c.Pending
 	if p == nil {
 		return nil

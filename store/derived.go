@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -74,7 +72,7 @@ func (s *Store) GetDerived(ctx context.Context, kind DerivedKind, srcs []manifes
 		return nil, fmt.Errorf("get derived: kind %q: %w", kind, ErrInvalid)
 	}
 	out := make([]Derived, len(srcs))
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		for i, src := range srcs {
 			if i%1024 == 1023 {
 				if err := ctx.Err(); err != nil {
@@ -95,7 +93,7 @@ func (s *Store) GetDerived(ctx context.Context, kind DerivedKind, srcs []manifes
 	return out, nil
 }
 
-func getDerivedTxn(txn *badger.Txn, kind DerivedKind, src manifest.Digest) (Derived, error) {
+func getDerivedTxn(txn kvTxn, kind DerivedKind, src manifest.Digest) (Derived, error) {
 	v, ok, err := getValue(txn, derivedKey(kind, src))
 	if err != nil || !ok {
 		return Derived{}, err
@@ -136,9 +134,10 @@ const maxDerivedTxnBytes = 2 << 20
 // zstd: derived forms are compressed already) and the mapping from its
 // Src. It returns the objects' digests in input order (zero for None
 // items). Objects already stored are not rewritten. Items are written in as
-// few transactions as Badger allows, each one durable when it commits; an
-// object larger than Limits.MaxFileBytes fails the call with a
-// *manifest.Error (CodeTooLarge) before anything is written.
+// few transactions as the engine allows (errKVTooBig splits them), each
+// one durable when it commits; an object larger than Limits.MaxFileBytes
+// fails the call with a *manifest.Error (CodeTooLarge) before anything is
+// written.
 func (s *Store) PutDerived(ctx context.Context, kind DerivedKind, items []DerivedItem) ([]manifest.Digest, error) {
 	if !kind.valid() {
 		return nil, fmt.Errorf("put derived: kind %q: %w", kind, ErrInvalid)
@@ -194,7 +193,7 @@ func derivedTxnCost(it DerivedItem) int {
 }
 
 func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []DerivedItem, objs []manifest.Digest) error {
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		var refs []manifest.Digest
 		for i, it := range items {
 			if it.None {
@@ -227,7 +226,7 @@ func (s *Store) putDerivedTxn(ctx context.Context, kind DerivedKind, items []Der
 		}
 		return addReferences(txn, refs)
 	})
-	if errors.Is(err, badger.ErrTxnTooBig) && len(items) > 1 {
+	if errors.Is(err, errKVTooBig) && len(items) > 1 {
 		half := len(items) / 2
 		if err := s.putDerivedTxn(ctx, kind, items[:half], objs[:half]); err != nil {
 			return err
@@ -247,7 +246,7 @@ func (s *Store) DerivedRefresh() time.Duration { return s.opts.GCGrace / 4 }
 // returns the digests of objs that are no longer stored, in input order;
 // whoever holds them must derive them again.
 func (s *Store) TouchDerived(ctx context.Context, objs []manifest.Digest) (missing []manifest.Digest, err error) {
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		missing = missing[:0]
 		present := make([]manifest.Digest, 0, len(objs))
 		for _, d := range objs {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -218,7 +216,7 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 			chunk[i] = batches[k]
 		}
 		keys = keys[n:]
-		if err := s.updateData(ctx, func(txn *badger.Txn) error { return s.recordTxn(txn, chunk) }); err != nil {
+		if err := s.updateData(ctx, func(txn kvTxn) error { return s.recordTxn(txn, chunk) }); err != nil {
 			return fmt.Errorf("record activity: %w", err)
 		}
 	}
@@ -226,7 +224,7 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 }
 
 // recordTxn writes one chunk of devices. It may run more than once.
-func (s *Store) recordTxn(txn *badger.Txn, chunk []*deviceBatch) error {
+func (s *Store) recordTxn(txn kvTxn, chunk []*deviceBatch) error {
 	now := s.now()
 	deltas := map[counterKey]*bundleCounters{}
 	delta := func(app, channel, bundle string) *bundleCounters {
@@ -355,7 +353,7 @@ func (s *Store) GetDevice(ctx context.Context, app, id string) (api.Device, erro
 		return api.Device{}, fmt.Errorf("get device: %w", err)
 	}
 	var rec deviceRecord
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		k := deviceKey(app, id)
 		v, ok, err := getValue(txn, k)
 		if err != nil {
@@ -379,10 +377,10 @@ func (s *Store) DeviceEvents(ctx context.Context, app, id string) ([]api.DeviceE
 		return nil, fmt.Errorf("device events: %w", err)
 	}
 	out := []api.DeviceEvent{}
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, eventPrefix(app, id), true, func(item *badger.Item) error {
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, eventPrefix(app, id), true, func(key, v []byte) error {
 			var ev api.DeviceEvent // the ev/ value is its JSON
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &ev) }); err != nil {
+			if err := decodeRecord(key, v, &ev); err != nil {
 				return err
 			}
 			out = append(out, ev)
@@ -403,12 +401,12 @@ func (s *Store) DeviceEvents(ctx context.Context, app, id string) ([]api.DeviceE
 func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, error) {
 	cutoff := s.now().Add(-idle)
 	var expired [][]byte
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxDevice), true, func(item *badger.Item) error {
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxDevice), true, func(key, v []byte) error {
 			var rec deviceRecord
-			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+			err := json.Unmarshal(v, &rec)
 			if err == nil && rec.LastSeen.Before(cutoff) {
-				expired = append(expired, item.KeyCopy(nil))
+				expired = append(expired, bytes.Clone(key))
 			}
 			return ctx.Err()
 		})
@@ -421,7 +419,7 @@ func (s *Store) ExpireDevices(ctx context.Context, idle time.Duration) (int, err
 		batch := expired[:min(len(expired), 256)]
 		expired = expired[len(batch):]
 		n := 0
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			n = 0
 			deltas := map[counterKey]*bundleCounters{}
 			for _, k := range batch {
@@ -482,7 +480,7 @@ func (s *Store) ClearDeviceChannels(ctx context.Context, app, id string) (api.De
 // deviceChannelsTxn reads device dev's override (cd/) and self-assigned
 // channel (cs/) records of app in txn, "" for one that is absent; with
 // clear it deletes the records it found.
-func deviceChannelsTxn(txn *badger.Txn, app, dev string, clear bool) (override, selfAssigned string, err error) {
+func deviceChannelsTxn(txn kvTxn, app, dev string, clear bool) (override, selfAssigned string, err error) {
 	for _, x := range []struct {
 		key []byte
 		dst *string
@@ -515,7 +513,7 @@ func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear 
 		return api.DeviceChannels{}, err
 	}
 	var dc api.DeviceChannels
-	fn := func(txn *badger.Txn) error {
+	fn := func(txn kvTxn) error {
 		dc = api.DeviceChannels{App: app, Device: dev}
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err

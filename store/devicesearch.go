@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -28,11 +26,11 @@ func (s *Store) SearchDevices(ctx context.Context, app, q string, limit int) ([]
 	q = strings.ToLower(q)
 	var found []api.Device
 	prefix := appScopedPrefix(pfxDevice, app)
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, prefix, true, func(item *badger.Item) error {
-			id := string(item.Key()[len(prefix):])
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, prefix, true, func(key, v []byte) error {
+			id := string(key[len(prefix):])
 			var rec deviceRecord
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+			if err := json.Unmarshal(v, &rec); err != nil {
 				return nil // a record that does not decode is not a match
 			}
 			if q != "" && !strings.HasPrefix(strings.ToLower(id), q) && !strings.Contains(strings.ToLower(rec.CustomID), q) {

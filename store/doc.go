@@ -1,7 +1,18 @@
-// Package store keeps patchwire's data in Badger v4: content-addressed
-// objects, shared by every app and version, and the catalog (apps,
-// bundles, manifests, API keys, upload sessions, channels and device
-// overrides), plus device records and stats.
+// Package store keeps patchwire's data: content-addressed objects, shared
+// by every app and version, and the catalog (apps, bundles, manifests, API
+// keys, upload sessions, channels and device overrides), plus device
+// records and stats.
+//
+// The store's rules are written once, over two seams. The kv seam
+// (kv.go: kvStore, kvTxn) runs the catalog's transactions, every record
+// of the key layout below; Badger v4 is its implementation
+// (kv_badger.go), held to the seam's contract by kvConformance, so the
+// same catalog code can run on another engine (PostgreSQL, issue 12). The
+// blob seam ([Blobs]) is where objects' bytes live: Badger's own chunks
+// ([Store.BadgerBlobs], the default) or an S3-compatible bucket
+// ([S3Blobs]). With Badger behind both, an object's chunks and its om/
+// record are written in one Badger transaction. Backup and restore,
+// value-log GC and the upgrade of format-1 objects are Badger's own.
 //
 // # Objects
 //

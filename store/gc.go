@@ -94,6 +94,8 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 			return st, fmt.Errorf("collect garbage: %w", err)
 		}
 	}
+	// Value-log GC is Badger's own (s.db): it reclaims the space of the
+	// deleted values Badger keeps in its value log.
 	for ctx.Err() == nil {
 		err := s.db.RunValueLogGC(0.5)
 		if err != nil {
@@ -167,7 +169,7 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 		marks:   map[manifest.Digest]time.Time{},
 	}
 	now := s.opts.Now()
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		if snap.epoch, _, err = getValue(txn, []byte(keyRefEpoch)); err != nil {
 			return err
@@ -175,12 +177,8 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 		// Unexpired upload sessions. A session that does not decode is
 		// logged and ignored: at worst its upload fails at commit with
 		// missing objects; a bundle never loses one.
-		err = scan(txn, []byte(pfxUpload), true, func(item *badger.Item) error {
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			h, z, err := decodeUploadHeader(item.Key(), v)
+		err = scan(txn, []byte(pfxUpload), true, func(key, v []byte) error {
+			h, z, err := decodeUploadHeader(key, v)
 			if err == nil && !now.Before(h.ExpiresAt) {
 				return nil
 			}
@@ -189,7 +187,7 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 				m, err = s.decodeManifest(h.Manifest, z)
 			}
 			if err != nil {
-				s.log.Error("gc: ignoring upload session that does not decode", "key", string(item.Key()), "err", err)
+				s.log.Error("gc: ignoring upload session that does not decode", "key", string(key), "err", err)
 				return nil
 			}
 			for _, d := range m.Digests() {
@@ -202,9 +200,9 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 		}
 		// Bundles. Any failure here aborts the collection.
 		seen := map[manifest.Digest]bool{}
-		err = scan(txn, []byte(pfxBundle), true, func(item *badger.Item) error {
+		err = scan(txn, []byte(pfxBundle), true, func(key, v []byte) error {
 			var r bundleRecord
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &r) }); err != nil {
+			if err := decodeRecord(key, v, &r); err != nil {
 				return err
 			}
 			if seen[r.Manifest] {
@@ -213,7 +211,7 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 			seen[r.Manifest] = true
 			m, err := s.loadManifestTxn(txn, r.Manifest)
 			if err != nil {
-				return fmt.Errorf("bundle %q: %w", item.Key(), err)
+				return fmt.Errorf("bundle %q: %w", key, err)
 			}
 			for _, e := range m.Entries() {
 				snap.live[e.Digest] = true
@@ -227,40 +225,36 @@ func (s *Store) snapshot(ctx context.Context) (gcSnapshot, error) {
 		if err := s.livePatches(ctx, txn, snap.live, seen); err != nil {
 			return err
 		}
-		err = scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
-			d, ok := digestFromKey(pfxMeta, item.Key())
+		err = scan(txn, []byte(pfxMeta), true, func(key, v []byte) error {
+			d, ok := digestFromKey(pfxMeta, key)
 			if !ok {
 				return nil
 			}
-			return item.Value(func(v []byte) error {
-				m, err := decodeObjectMeta(d, v)
-				if err != nil {
-					// Unknown age: treat it as new, so it is kept a full grace.
-					s.log.Error("gc: object meta does not decode", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)
-					m.info.CreatedAt = now
-				} else if !m.chunked() {
-					snap.legacy = append(snap.legacy, d)
-				}
-				snap.objects[d] = m.info.CreatedAt
-				return nil
-			})
+			m, err := decodeObjectMeta(d, v)
+			if err != nil {
+				// Unknown age: treat it as new, so it is kept a full grace.
+				s.log.Error("gc: object meta does not decode", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)
+				m.info.CreatedAt = now
+			} else if !m.chunked() {
+				snap.legacy = append(snap.legacy, d)
+			}
+			snap.objects[d] = m.info.CreatedAt
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return scan(txn, []byte(pfxGCMark), true, func(item *badger.Item) error {
-			d, ok := digestFromKey(pfxGCMark, item.Key())
+		return scan(txn, []byte(pfxGCMark), true, func(key, v []byte) error {
+			d, ok := digestFromKey(pfxGCMark, key)
 			if !ok {
 				return nil
 			}
-			return item.Value(func(v []byte) error {
-				if t, ok := decodeMark(v); ok {
-					snap.marks[d] = t
-				} else {
-					snap.marks[d] = now // unreadable: restart the grace period
-				}
-				return nil
-			})
+			if t, ok := decodeMark(v); ok {
+				snap.marks[d] = t
+			} else {
+				snap.marks[d] = now // unreadable: restart the grace period
+			}
+			return nil
 		})
 	})
 	return snap, err
@@ -277,7 +271,7 @@ func (s *Store) writeMarks(ctx context.Context, unmark, mark []manifest.Digest, 
 		if n < batch {
 			m = min(len(mark), batch-n)
 		}
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			for _, d := range unmark[:n] {
 				if err := txn.Delete(gcMarkKey(d)); err != nil {
 					return err
@@ -309,7 +303,7 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 	grace := s.opts.GCGrace
 	for len(del) > 0 {
 		used, n := 0, 0
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			used, n = 0, 0
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
@@ -352,15 +346,13 @@ func (s *Store) sweep(ctx context.Context, del []manifest.Digest, epoch []byte) 
 func (s *Store) dropExpiredUploads(ctx context.Context) (int, error) {
 	now := s.opts.Now()
 	var expired [][]byte
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxUpload), true, func(item *badger.Item) error {
-			return item.Value(func(v []byte) error {
-				h, _, err := decodeUploadHeader(item.Key(), v)
-				if err == nil && !now.Before(h.ExpiresAt) {
-					expired = append(expired, item.KeyCopy(nil))
-				}
-				return nil
-			})
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxUpload), true, func(key, v []byte) error {
+			h, _, err := decodeUploadHeader(key, v)
+			if err == nil && !now.Before(h.ExpiresAt) {
+				expired = append(expired, bytes.Clone(key))
+			}
+			return nil
 		})
 	})
 	if err != nil || len(expired) == 0 {
@@ -370,7 +362,7 @@ func (s *Store) dropExpiredUploads(ctx context.Context) (int, error) {
 	for len(expired) > 0 {
 		batch := expired[:min(len(expired), 1024)]
 		expired = expired[len(batch):]
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			for _, k := range batch {
 				if err := deleteUploadTxn(txn, k); err != nil {
 					return err
@@ -416,7 +408,7 @@ func (s *Store) gcLoop(ctx context.Context) {
 // if its mark and its creation are both at least grace old. It returns
 // the record of the object deleted and the number of keys deleted (0:
 // nothing was).
-func deleteObjectTxn(txn *badger.Txn, d manifest.Digest, now time.Time, grace time.Duration) (objectMeta, int, error) {
+func deleteObjectTxn(txn kvTxn, d manifest.Digest, now time.Time, grace time.Duration) (objectMeta, int, error) {
 	mv, ok, err := getValue(txn, gcMarkKey(d))
 	if err != nil {
 		return objectMeta{}, 0, err

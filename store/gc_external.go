@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -22,7 +20,7 @@ func (s *Store) sweepExternal(ctx context.Context, del []manifest.Digest, epoch 
 		unlock := s.blobLocks.lock(d)
 		var m objectMeta
 		var keys int
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
 				return err
@@ -65,7 +63,7 @@ func (s *Store) sweepOrphanBlobs(ctx context.Context) (int, error) {
 	}
 	var orphans, batch []manifest.Digest
 	check := func() error { // one read transaction per batch of listed blobs
-		err := s.view(ctx, func(txn *badger.Txn) error {
+		err := s.view(ctx, func(txn kvTxn) error {
 			for _, d := range batch {
 				ok, err := exists(txn, metaKey(d))
 				if err != nil {
@@ -113,7 +111,7 @@ func (s *Store) sweepOrphanBlobs(ctx context.Context) (int, error) {
 // hasRecord reports whether d has an om/ record.
 func (s *Store) hasRecord(ctx context.Context, d manifest.Digest) (bool, error) {
 	var ok bool
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		ok, err = exists(txn, metaKey(d))
 		return err
@@ -123,7 +121,7 @@ func (s *Store) hasRecord(ctx context.Context, d manifest.Digest) (bool, error) 
 
 // verifyBlobs is verifyObjectKeys for the blob store: every blob has an
 // om/ record, every external record its blob.
-func (s *Store) verifyBlobs(ctx context.Context, txn *badger.Txn, add func(Problem)) error {
+func (s *Store) verifyBlobs(ctx context.Context, txn kvTxn, add func(Problem)) error {
 	blobs := map[manifest.Digest]bool{}
 	err := s.blobs.ListBlobs(ctx, func(d manifest.Digest, _ int64) error {
 		blobs[d] = true
@@ -136,13 +134,12 @@ func (s *Store) verifyBlobs(ctx context.Context, txn *badger.Txn, add func(Probl
 	if err != nil {
 		return err
 	}
-	return scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
-		d, ok := digestFromKey(pfxMeta, item.Key())
+	return scan(txn, []byte(pfxMeta), true, func(key, v []byte) error {
+		d, ok := digestFromKey(pfxMeta, key)
 		if !ok || blobs[d] {
 			return nil
 		}
-		var m objectMeta
-		if err := item.Value(func(v []byte) (err error) { m, err = decodeObjectMeta(d, v); return }); err != nil || !m.external() {
+		if m, err := decodeObjectMeta(d, v); err != nil || !m.external() {
 			return nil // records that do not decode are the referenced-object checks' to report
 		}
 		add(Problem{Kind: ProblemOrphanRecord, Key: fmt.Sprintf("%s%s", pfxMeta, d), Digest: d, Detail: "no blob"})

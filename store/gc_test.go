@@ -8,15 +8,13 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 )
 
 func keyExists(s *Store, k []byte) (bool, error) {
 	var ok bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.kv.View(context.Background(), func(txn kvTxn) error {
 		var err error
 		ok, err = exists(txn, k)
 		return err

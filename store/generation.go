@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // generations are counters that move after every committed write a reader
@@ -73,18 +71,16 @@ func (s *Store) AppDeviceChannels(ctx context.Context, app string) (DeviceChanne
 	if ValidateAppID(app) != nil {
 		return m, nil
 	}
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		for _, t := range []struct {
 			prefix string
 			into   map[string]string
 		}{{pfxOverride, m.Override}, {pfxSelfAssigned, m.SelfAssigned}} {
 			clear(t.into)
 			pfx := appScopedPrefix(t.prefix, app)
-			err := scan(txn, pfx, true, func(item *badger.Item) error {
-				return item.Value(func(v []byte) error {
-					t.into[string(item.Key()[len(pfx):])] = string(v)
-					return nil
-				})
+			err := scan(txn, pfx, true, func(key, v []byte) error {
+				t.into[string(key[len(pfx):])] = string(v)
+				return nil
 			})
 			if err != nil {
 				return err

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -135,17 +133,11 @@ func someFiles(n int, tag string) []file {
 func allKeys(t testing.TB, s *Store) []string {
 	t.Helper()
 	var out []string
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.DefaultIteratorOptions)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			out = append(out, fmt.Sprintf("%q=%s", it.Item().Key(), manifest.Sum(v)))
-		}
-		return nil
+	err := s.kv.View(context.Background(), func(txn kvTxn) error {
+		return scan(txn, nil, true, func(key, v []byte) error {
+			out = append(out, fmt.Sprintf("%q=%s", key, manifest.Sum(v)))
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,17 +146,17 @@ func allKeys(t testing.TB, s *Store) []string {
 	return out
 }
 
-// setRaw writes key=value straight into Badger, bypassing the store.
+// setRaw writes key=value straight into the kv store, bypassing the store.
 func setRaw(t testing.TB, s *Store, key, value []byte) {
 	t.Helper()
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, value) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Set(key, value) }); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func deleteRaw(t testing.TB, s *Store, key []byte) {
 	t.Helper()
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Delete(key) }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -16,27 +14,20 @@ import (
 func (s *Store) StateDigest(ctx context.Context) (int, manifest.Digest, error) {
 	h := manifest.NewHash()
 	n := 0
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.DefaultIteratorOptions)
-		defer it.Close()
+	err := s.view(ctx, func(txn kvTxn) error {
 		var lenBuf [8]byte
-		for it.Rewind(); it.Valid(); it.Next() {
+		return scan(txn, nil, true, func(key, v []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			item := it.Item()
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			for _, b := range [][]byte{item.Key(), v} {
+			for _, b := range [][]byte{key, v} {
 				binary.BigEndian.PutUint64(lenBuf[:], uint64(len(b)))
 				h.Write(lenBuf[:])
 				h.Write(b)
 			}
 			n++
-		}
-		return nil
+			return nil
+		})
 	})
 	var d manifest.Digest
 	h.Sum(d[:0])
@@ -46,16 +37,11 @@ func (s *Store) StateDigest(ctx context.Context) (int, manifest.Digest, error) {
 // ListUploads returns the upload sessions that have not expired.
 func (s *Store) ListUploads(ctx context.Context) ([]Upload, error) {
 	var ids []string
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte(pfxUpload)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			ids = append(ids, string(it.Item().Key()[len(pfxUpload):]))
-		}
-		return nil
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxUpload), false, func(key, _ []byte) error {
+			ids = append(ids, string(key[len(pfxUpload):]))
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,10 @@ import (
 // PostgreSQL (several nodes over one database). Objects' bytes are not
 // here: they go through Blobs (blob.go), in Badger or in S3-compatible
 // storage.
+//
+// badgerKV (kv_badger.go) is the Badger implementation; kvConformance
+// (kv_conformance_test.go) is the contract below as a test, which every
+// implementation passes.
 
 // kvStore runs the catalog's transactions.
 type kvStore interface {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -77,7 +75,7 @@ func (s *Store) putBadger(ctx context.Context, d manifest.Digest, raw []byte) (c
 	}
 
 	m, chunks := s.layoutObject(d, raw, true)
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		created = false
 		ok, err := exists(txn, metaKey(d))
 		if err != nil || ok {
@@ -98,7 +96,7 @@ func (s *Store) putBadger(ctx context.Context, d manifest.Digest, raw []byte) (c
 // touchObject reports whether d is stored and, if it is, removes its GC mark.
 func (s *Store) touchObject(ctx context.Context, d manifest.Digest) (bool, error) {
 	var have bool
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		var err error
 		if have, err = exists(txn, metaKey(d)); err != nil || !have {
 			return err
@@ -119,7 +117,7 @@ func (s *Store) touchObject(ctx context.Context, d manifest.Digest) (bool, error
 // bytes. An absent object is ErrNotFound.
 func (s *Store) StatObject(ctx context.Context, d manifest.Digest) (ObjectInfo, error) {
 	var info ObjectInfo
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		info, err = statTxn(txn, d)
 		return err
@@ -130,14 +128,14 @@ func (s *Store) StatObject(ctx context.Context, d manifest.Digest) (ObjectInfo, 
 	return info, nil
 }
 
-func statTxn(txn *badger.Txn, d manifest.Digest) (ObjectInfo, error) {
+func statTxn(txn kvTxn, d manifest.Digest) (ObjectInfo, error) {
 	m, err := getObjectMetaTxn(txn, d)
 	return m.info, err
 }
 
 // getObjectMetaTxn reads and decodes the om/ record of d in txn: an absent
 // record is ErrNotFound, one that does not decode ErrCorrupt.
-func getObjectMetaTxn(txn *badger.Txn, d manifest.Digest) (objectMeta, error) {
+func getObjectMetaTxn(txn kvTxn, d manifest.Digest) (objectMeta, error) {
 	v, ok, err := getValue(txn, metaKey(d))
 	if err != nil {
 		return objectMeta{}, err
@@ -152,7 +150,7 @@ func getObjectMetaTxn(txn *badger.Txn, d manifest.Digest) (objectMeta, error) {
 // input order, each once. It reads only the small om/ records.
 func (s *Store) MissingObjects(ctx context.Context, ds []manifest.Digest) ([]manifest.Digest, error) {
 	missing := []manifest.Digest{}
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		seen := make(map[manifest.Digest]bool, len(ds))
 		for i, d := range ds {
 			if i%1024 == 1023 {
@@ -187,7 +185,7 @@ func (s *Store) MissingObjects(ctx context.Context, ds []manifest.Digest) ([]man
 // when stored zstd: Raw and Zstd); to serve an object, use OpenObject.
 func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error) {
 	var obj Object
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		m, err := getObjectMetaTxn(txn, d)
 		if err != nil {
 			return err
@@ -216,7 +214,7 @@ func (s *Store) GetObject(ctx context.Context, d manifest.Digest) (Object, error
 }
 
 // readChunkedTxn reads a format-2 object whole and verifies its SHA-256.
-func (s *Store) readChunkedTxn(ctx context.Context, txn *badger.Txn, m objectMeta) (Object, error) {
+func (s *Store) readChunkedTxn(ctx context.Context, txn kvTxn, m objectMeta) (Object, error) {
 	if err := s.checkRawSize(m.info); err != nil {
 		return Object{}, err
 	}

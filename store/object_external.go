@@ -7,8 +7,6 @@ import (
 	"hash/crc32"
 	"io"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -30,7 +28,7 @@ func (s *Store) putExternal(ctx context.Context, d manifest.Digest, raw []byte) 
 		return false, err
 	}
 	created := false
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		created = false
 		ok, err := exists(txn, metaKey(d))
 		if err != nil || ok {
@@ -50,7 +48,7 @@ func (s *Store) putExternal(ctx context.Context, d manifest.Digest, raw []byte) 
 // lock.
 func (s *Store) uploadExternal(ctx context.Context, d manifest.Digest, raw []byte) (*objectMeta, error) {
 	var have bool
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		have, err = exists(txn, metaKey(d))
 		return err
@@ -139,7 +137,8 @@ const keyExternal = "s/objects-external"
 // markExternal writes keyExternal when the store is opened with blobs
 // (once), and remembers whether it is there.
 func (s *Store) markExternal() error {
-	err := s.db.View(func(txn *badger.Txn) error {
+	ctx := context.Background()
+	err := s.kv.View(ctx, func(txn kvTxn) error {
 		var err error
 		s.external, err = exists(txn, []byte(keyExternal))
 		return err
@@ -148,7 +147,7 @@ func (s *Store) markExternal() error {
 		return err
 	}
 	s.external = true
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyExternal), []byte{1}) })
+	return s.kv.Update(ctx, func(txn kvTxn) error { return txn.Set([]byte(keyExternal), []byte{1}) })
 }
 
 // ExternalObjects reports whether the store was ever opened with

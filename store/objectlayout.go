@@ -6,8 +6,6 @@ import (
 	"hash/crc32"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -233,8 +231,12 @@ func (s *Store) layoutChunks(d manifest.Digest, raw []byte, compress bool, size 
 }
 
 // setObjectTxn writes an object laid out by layoutObject: its chunks and
-// its om/ record, created now.
-func setObjectTxn(txn *badger.Txn, m objectMeta, chunks [][]byte, now time.Time) error {
+// its om/ record, created now, in txn. Chunks (objects' bytes kept in the
+// catalog's engine) are Badger's: with Badger as the kvStore and its own
+// blobs, the chunk writes and the record are one Badger transaction. An
+// external object (format 3) has no chunks here: its bytes went to the
+// blob store first.
+func setObjectTxn(txn kvTxn, m objectMeta, chunks [][]byte, now time.Time) error {
 	m.info.CreatedAt = now
 	for i, c := range chunks {
 		if err := txn.Set(chunkKey(m.info.Digest, i), c); err != nil {

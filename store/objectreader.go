@@ -9,8 +9,6 @@ import (
 	"sort"
 	"sync"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -54,7 +52,7 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, maxStoredChunk(
 // chunk it reads.
 func (s *Store) OpenObject(ctx context.Context, d manifest.Digest) (*ObjectReader, error) {
 	var m objectMeta
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		m, err = getObjectMetaTxn(txn, d)
 		return err
@@ -240,7 +238,7 @@ func (r *ObjectReader) legacyBytes() ([]byte, int64, error) {
 // was read is ErrNotFound.
 func (s *Store) readChunk(ctx context.Context, m objectMeta, i int, raw bool, buf []byte) ([]byte, error) {
 	var out []byte
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		out, err = s.readChunkTxn(ctx, txn, m, i, raw, buf)
 		if errors.Is(err, errChunkAbsent) {
@@ -276,7 +274,7 @@ var errChunkAbsent = errors.New("chunk absent")
 // must have the length and CRC-32C the record lists, and decode to the
 // chunk's raw length; anything else is ErrCorrupt, and nothing is
 // returned.
-func (s *Store) readChunkTxn(ctx context.Context, txn *badger.Txn, m objectMeta, i int, raw bool, buf []byte) ([]byte, error) {
+func (s *Store) readChunkTxn(ctx context.Context, txn kvTxn, m objectMeta, i int, raw bool, buf []byte) ([]byte, error) {
 	if m.external() {
 		return s.readBlobChunk(ctx, m, i, buf)
 	}
@@ -284,18 +282,11 @@ func (s *Store) readChunkTxn(ctx context.Context, txn *badger.Txn, m objectMeta,
 	corrupt := func(why string, a ...any) error {
 		return fmt.Errorf("object %s: chunk %d: %s: %w", d, i, fmt.Sprintf(why, a...), ErrCorrupt)
 	}
-	item, err := txn.Get(chunkKey(d, i))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("object %s: chunk %d: meta present, bytes absent: %w (%w)", d, i, ErrCorrupt, errChunkAbsent)
-	}
-	if err != nil {
-		return nil, err
-	}
 	// Badger logs a value-log read that fails (a VerifyValueChecksum
 	// mismatch, a pointer past the end of a truncated file) and yields an
 	// empty value with no error: the length check is what turns that into
-	// ErrCorrupt.
-	err = item.Value(func(v []byte) error {
+	// ErrCorrupt. On Badger the chunk is read in place (withValue).
+	err := withValue(txn, chunkKey(d, i), func(v []byte) error {
 		if len(v) != int(c.stored) {
 			return corrupt("%d bytes stored, meta says %d", len(v), c.stored)
 		}
@@ -313,6 +304,9 @@ func (s *Store) readChunkTxn(ctx context.Context, txn *badger.Txn, m objectMeta,
 		buf = out
 		return nil
 	})
+	if errors.Is(err, errKVNotFound) {
+		return nil, fmt.Errorf("object %s: chunk %d: meta present, bytes absent: %w (%w)", d, i, ErrCorrupt, errChunkAbsent)
+	}
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
 			err = corrupt("value unreadable: %v", err)

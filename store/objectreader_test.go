@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -34,7 +32,7 @@ func readObject(ctx context.Context, s *Store, d manifest.Digest, stored bool) (
 func storedChunk(t testing.TB, s *Store, d manifest.Digest, i int) []byte {
 	t.Helper()
 	var v []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.kv.View(context.Background(), func(txn kvTxn) error {
 		var err error
 		v, _, err = getValue(txn, chunkKey(d, i))
 		return err
@@ -49,7 +47,7 @@ func storedChunk(t testing.TB, s *Store, d manifest.Digest, i int) []byte {
 func rewriteMeta(t testing.TB, s *Store, d manifest.Digest, edit func(m *objectMeta)) {
 	t.Helper()
 	var m objectMeta
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.kv.View(context.Background(), func(txn kvTxn) error {
 		v, _, err := getValue(txn, metaKey(d))
 		if err == nil {
 			m, err = decodeObjectMeta(d, v)
@@ -67,10 +65,10 @@ func rewriteMeta(t testing.TB, s *Store, d manifest.Digest, edit func(m *objectM
 func bytesKeys(t testing.TB, s *Store, d manifest.Digest) []string {
 	t.Helper()
 	var keys []string
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.kv.View(context.Background(), func(txn kvTxn) error {
 		for _, p := range [][]byte{objectKey(d), digestKey(pfxChunk, d)} {
-			err := scan(txn, p, false, func(item *badger.Item) error {
-				keys = append(keys, printableObjectKey(item.KeyCopy(nil)))
+			err := scan(txn, p, false, func(key, v []byte) error {
+				keys = append(keys, printableObjectKey(bytes.Clone(key)))
 				return nil
 			})
 			if err != nil {
@@ -90,7 +88,7 @@ func putChunked(t testing.TB, s *Store, raw []byte, compress bool, size int) man
 	t.Helper()
 	d := manifest.Sum(raw)
 	m, chunks := s.layoutChunks(d, raw, compress, size)
-	if err := s.db.Update(func(txn *badger.Txn) error { return setObjectTxn(txn, m, chunks, s.opts.Now()) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return setObjectTxn(txn, m, chunks, s.opts.Now()) }); err != nil {
 		t.Fatal(err)
 	}
 	return d

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -156,7 +154,7 @@ func (s *Store) PutPatch(ctx context.Context, k PatchKey, digest manifest.Digest
 	if size < 0 {
 		return invalid("patch size", fmt.Sprint(size), "negative")
 	}
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		if !digest.IsZero() {
 			v, ok, err := getValue(txn, metaKey(digest))
 			if err != nil {
@@ -203,7 +201,7 @@ func (s *Store) GetPatch(ctx context.Context, k PatchKey) (Patch, error) {
 // codec names are skipped.
 func (s *Store) LookupPatches(ctx context.Context, keys []PatchKey) (map[PatchKey]Patch, error) {
 	out := make(map[PatchKey]Patch, len(keys))
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		for i, k := range keys {
 			if i%256 == 255 {
 				if err := ctx.Err(); err != nil {
@@ -247,7 +245,7 @@ func (s *Store) LookupPatches(ctx context.Context, keys []PatchKey) (map[PatchKe
 // stored, in one read transaction.
 func (s *Store) StatObjects(ctx context.Context, ds []manifest.Digest) (map[manifest.Digest]ObjectInfo, error) {
 	out := make(map[manifest.Digest]ObjectInfo, len(ds))
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		for i, d := range ds {
 			if i%1024 == 1023 {
 				if err := ctx.Err(); err != nil {
@@ -282,10 +280,10 @@ func (s *Store) StatObjects(ctx context.Context, ds []manifest.Digest) (map[mani
 // adds to live the object of every mapping whose ends are live, i.e. both
 // manifests are those of bundles (manifests) or both files are in live as
 // the bundles and upload sessions made it.
-func (s *Store) livePatches(ctx context.Context, txn *badger.Txn, live, manifests map[manifest.Digest]bool) error {
+func (s *Store) livePatches(ctx context.Context, txn kvTxn, live, manifests map[manifest.Digest]bool) error {
 	var keep []manifest.Digest
-	err := scan(txn, []byte(pfxPatch), true, func(item *badger.Item) error {
-		k, ok := parsePatchKey(item.Key())
+	err := scan(txn, []byte(pfxPatch), true, func(key, v []byte) error {
+		k, ok := parsePatchKey(key)
 		if !ok {
 			return nil
 		}
@@ -296,18 +294,16 @@ func (s *Store) livePatches(ctx context.Context, txn *badger.Txn, live, manifest
 		if !ends[k.From] || !ends[k.To] {
 			return nil
 		}
-		return item.Value(func(v []byte) error {
-			p, err := decodePatch(k, v)
-			if err != nil {
-				// Keep nothing for it: at worst the patch is made again.
-				s.log.Error("gc: patch record does not decode", "key", fmt.Sprintf("%q", item.Key()), "err", err)
-				return nil
-			}
-			if !p.Useless() {
-				keep = append(keep, p.Digest)
-			}
-			return ctx.Err()
-		})
+		p, err := decodePatch(k, v)
+		if err != nil {
+			// Keep nothing for it: at worst the patch is made again.
+			s.log.Error("gc: patch record does not decode", "key", fmt.Sprintf("%q", key), "err", err)
+			return nil
+		}
+		if !p.Useless() {
+			keep = append(keep, p.Digest)
+		}
+		return ctx.Err()
 	})
 	for _, d := range keep {
 		live[d] = true

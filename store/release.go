@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/manifest"
@@ -81,7 +79,7 @@ func (s *Store) AddReleaseRotation(ctx context.Context, app string, r api.Signed
 	if err != nil {
 		return 0, err
 	}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err = s.update(ctx, func(txn kvTxn) error {
 		if ok, err := exists(txn, appKey(app)); err != nil {
 			return err
 		} else if !ok {
@@ -116,7 +114,7 @@ func (s *Store) AddReleaseRotation(ctx context.Context, app string, r api.Signed
 // unknown app).
 func (s *Store) ReleaseRotations(ctx context.Context, app string) ([]api.SignedStatement, error) {
 	var chain []api.SignedStatement
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if ok, err := exists(txn, appKey(app)); err != nil {
 			return err
 		} else if !ok {
@@ -132,17 +130,15 @@ func (s *Store) ReleaseRotations(ctx context.Context, app string) ([]api.SignedS
 	return chain, err
 }
 
-func rotationsTxn(txn *badger.Txn, app string) ([]api.SignedStatement, error) {
+func rotationsTxn(txn kvTxn, app string) ([]api.SignedStatement, error) {
 	chain := []api.SignedStatement{}
-	err := scan(txn, rotationPrefix(app), true, func(item *badger.Item) error {
-		return item.Value(func(v []byte) error {
-			var r api.SignedStatement
-			if err := decodeRecord(item.Key(), v, &r); err != nil {
-				return err
-			}
-			chain = append(chain, r)
-			return nil
-		})
+	err := scan(txn, rotationPrefix(app), true, func(key, v []byte) error {
+		var r api.SignedStatement
+		if err := decodeRecord(key, v, &r); err != nil {
+			return err
+		}
+		chain = append(chain, r)
+		return nil
 	})
 	return chain, err
 }

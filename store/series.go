@@ -10,8 +10,6 @@ import (
 	"sort"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
@@ -61,7 +59,7 @@ func hourOf(t time.Time) int64 { return t.Unix() - t.Unix()%3600 }
 
 // addSeries adds delta to the hour bucket of k at now and sets its device
 // gauge to devices (the sb/ value after the write).
-func addSeries(txn *badger.Txn, k counterKey, now time.Time, delta bundleCounters, devices int64) error {
+func addSeries(txn kvTxn, k counterKey, now time.Time, delta bundleCounters, devices int64) error {
 	key := seriesKey(k, hourOf(now))
 	var c bundleCounters
 	v, ok, err := getValue(txn, key)
@@ -147,9 +145,9 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 		}
 	}
 	prefix := seriesPrefix(app)
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, prefix, true, func(item *badger.Item) error {
-			hour, channel, bundle, ok := parseSeriesKey(item.Key()[len(prefix):])
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, prefix, true, func(key, v []byte) error {
+			hour, channel, bundle, ok := parseSeriesKey(key[len(prefix):])
 			if !ok {
 				return nil
 			}
@@ -160,7 +158,7 @@ func (s *Store) StatsSeries(ctx context.Context, app string, q SeriesQuery) (api
 				return nil
 			}
 			var c bundleCounters
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &c) }); err != nil {
+			if err := decodeRecord(key, v, &c); err != nil {
 				return err
 			}
 			idx := (hour - from) / step
@@ -229,9 +227,9 @@ func (s *Store) pruneSeries(ctx context.Context) (int, error) {
 	cutoff := hourOf(s.now().Add(-SeriesRetention))
 	var old [][]byte
 	newest := map[string]int{} // app\x00channel\x00bundle → index in old
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, []byte(pfxSeries), false, func(item *badger.Item) error {
-			k := item.Key()[len(pfxSeries):]
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, []byte(pfxSeries), false, func(key, v []byte) error {
+			k := key[len(pfxSeries):]
 			app, rest, ok := bytes.Cut(k, []byte{0})
 			if !ok {
 				return nil
@@ -250,12 +248,12 @@ func (s *Store) pruneSeries(ctx context.Context) (int, error) {
 			if i, seen := newest[id]; seen {
 				// Keys of an app are ordered by hour: the earlier one goes.
 				prev := old[i]
-				old[i] = item.KeyCopy(nil)
+				old[i] = bytes.Clone(key)
 				old = append(old, prev)
 				return ctx.Err()
 			}
 			newest[id] = len(old)
-			old = append(old, item.KeyCopy(nil))
+			old = append(old, bytes.Clone(key))
 			return ctx.Err()
 		})
 	})
@@ -277,7 +275,7 @@ func (s *Store) pruneSeries(ctx context.Context) (int, error) {
 	for len(doomed) > 0 {
 		batch := doomed[:min(len(doomed), 1000)]
 		doomed = doomed[len(batch):]
-		if err := s.updateData(ctx, func(txn *badger.Txn) error {
+		if err := s.updateData(ctx, func(txn kvTxn) error {
 			for _, k := range batch {
 				if err := txn.Delete(k); err != nil {
 					return err

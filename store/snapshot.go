@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 )
 
-// AppSnapshot is what one device decision reads, taken from one Badger read
+// AppSnapshot is what one device decision reads, taken from one read
 // transaction so it sees one consistent catalog: every change committed
 // before it, nothing committed after.
 type AppSnapshot struct {
@@ -36,7 +34,7 @@ func (s *Store) Snapshot(ctx context.Context, app, deviceID string) (AppSnapshot
 		return as, nil
 	}
 	dev, devErr := NormalizeDeviceID(deviceID)
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		as = AppSnapshot{}
 		v, ok, err := getValue(txn, appKey(app))
 		if err != nil || !ok {
@@ -52,16 +50,14 @@ func (s *Store) Snapshot(ctx context.Context, app, deviceID string) (AppSnapshot
 		}
 		as.Bundles = map[string]api.Bundle{}
 		pfx := bundlePrefix(app)
-		err = scan(txn, pfx, true, func(item *badger.Item) error {
-			version := string(item.Key()[len(pfx):])
-			return item.Value(func(v []byte) error {
-				var r bundleRecord
-				if err := decodeRecord(item.Key(), v, &r); err != nil {
-					return err
-				}
-				as.Bundles[version] = r.bundle(app, version)
-				return nil
-			})
+		err = scan(txn, pfx, true, func(key, v []byte) error {
+			version := string(key[len(pfx):])
+			var r bundleRecord
+			if err := decodeRecord(key, v, &r); err != nil {
+				return err
+			}
+			as.Bundles[version] = r.bundle(app, version)
+			return nil
 		})
 		if err != nil || devErr != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
 )
@@ -87,7 +86,7 @@ func countEvent(c *bundleCounters, action string) {
 
 // addCounters applies deltas to the sb/ records, in key order, and to
 // their hour buckets at now (sh/, series.go).
-func addCounters(txn *badger.Txn, now time.Time, deltas map[counterKey]*bundleCounters) error {
+func addCounters(txn kvTxn, now time.Time, deltas map[counterKey]*bundleCounters) error {
 	keys := make([]counterKey, 0, len(deltas))
 	for k, d := range deltas {
 		if !d.zero() {
@@ -142,14 +141,14 @@ func (s *Store) BundleStats(ctx context.Context, app, channel string) ([]api.Bun
 	}
 	sums := map[string]*bundleCounters{}
 	prefix := appScopedPrefix(pfxBundleStats, app)
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, prefix, true, func(item *badger.Item) error {
-			ch, bundle, ok := bytes.Cut(item.Key()[len(prefix):], []byte{0})
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scan(txn, prefix, true, func(key, v []byte) error {
+			ch, bundle, ok := bytes.Cut(key[len(prefix):], []byte{0})
 			if !ok || channel != "" && string(ch) != channel {
 				return nil
 			}
 			var c bundleCounters
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &c) }); err != nil {
+			if err := decodeRecord(key, v, &c); err != nil {
 				return err
 			}
 			sum := sums[string(bundle)]

@@ -163,7 +163,7 @@ const (
 	// minMemTableSize keeps Badger's batch limit (15 % of a memtable) above
 	// valueThreshold, as Badger requires.
 	minMemTableSize = 512 << 10
-	// maxRetries bounds retries of a transaction that hit badger.ErrConflict.
+	// maxRetries bounds retries of a transaction that hit errKVConflict.
 	maxRetries = 16
 	// deleteBatch is how many objects one GC delete transaction removes.
 	deleteBatch = 256
@@ -176,6 +176,11 @@ const (
 // Store is the Badger-backed object store and catalog. It is safe for
 // concurrent use. Close it exactly once, after every call has returned.
 type Store struct {
+	// kv runs the catalog's transactions (kv.go): the Badger adapter over
+	// db (kv_badger.go). db itself serves only what is Badger's own:
+	// backup and restore (backup.go), value-log GC (gc.go), the files'
+	// size (Size), and the bulk loads of tests.
+	kv    kvStore
 	db    *badger.DB
 	opts  Options
 	log   *slog.Logger
@@ -273,7 +278,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
+	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
 		space: space, readOnly: readOnly}
 	if err := s.markExternal(); err != nil {
 		s.Close()
@@ -349,7 +354,7 @@ func (s *Store) Close() error {
 		}
 		s.gcMu.Lock() // a CollectGarbage called by someone else
 		defer s.gcMu.Unlock()
-		err := s.db.Close()
+		err := s.kv.Close()
 		s.enc.Close()
 		s.dec.Close()
 		if err != nil {
@@ -362,7 +367,7 @@ func (s *Store) Close() error {
 // Size returns the bytes on disk in LSM tables (.sst) and value-log files
 // (.vlog), read from the directory: allocated blocks where the platform
 // says, since value-log files are sparse and preallocated. (Badger's own
-// counters lag by a minute and count the preallocation.)
+// counters lag by a minute and count the preallocation.) Badger only.
 func (s *Store) Size() (lsm, vlog int64) {
 	ents, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
@@ -384,11 +389,11 @@ func (s *Store) Size() (lsm, vlog int64) {
 }
 
 // update runs fn in a read-write transaction and commits it, retrying on
-// badger.ErrConflict. fn may run more than once: it must reset anything it
+// errKVConflict. fn may run more than once: it must reset anything it
 // computes. A committed update may have changed the catalog: it moves
 // CatalogGeneration. Writes that never touch an app, channel, bundle or
 // device-channel record use updateData instead.
-func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Store) update(ctx context.Context, fn func(txn kvTxn) error) error {
 	err := s.updateData(ctx, fn)
 	if err == nil {
 		s.gens.catalogChanged()
@@ -399,7 +404,7 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 // updateData is update for writes outside the catalog (objects, patches,
 // derived objects, uploads, keys, device activity, GC marks): it leaves
 // CatalogGeneration as it is.
-func (s *Store) updateData(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Store) updateData(ctx context.Context, fn func(txn kvTxn) error) error {
 	if s.readOnly != nil {
 		return s.readOnly
 	}
@@ -407,8 +412,8 @@ func (s *Store) updateData(ctx context.Context, fn func(txn *badger.Txn) error) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) || attempt == maxRetries {
+		err := s.kv.Update(ctx, fn)
+		if !errors.Is(err, errKVConflict) || attempt == maxRetries {
 			return err
 		}
 		// Back off a little, with jitter, so racing writers spread out.
@@ -429,22 +434,29 @@ func (s *Store) updateData(ctx context.Context, fn func(txn *badger.Txn) error) 
 func (s *Store) ReadTransactions() uint64 { return s.reads.Load() }
 
 // view runs fn in a read-only transaction.
-func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Store) view(ctx context.Context, fn func(txn kvTxn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.reads.Add(1)
-	return s.db.View(fn)
+	return s.kv.View(ctx, fn)
 }
 
 // exists reports whether key is present in txn's snapshot. In a read-write
-// transaction the read takes part in conflict detection.
-func exists(txn *badger.Txn, key []byte) (bool, error) {
-	_, err := txn.Get(key)
+// transaction the read takes part in conflict detection. On Badger it
+// reads no value.
+func exists(txn kvTxn, key []byte) (bool, error) {
+	var err error
+	if bt, ok := badgerTxnOf(txn); ok {
+		_, err = bt.Get(key)
+		err = badgerErr(err)
+	} else {
+		_, err = txn.Get(key)
+	}
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, badger.ErrKeyNotFound):
+	case errors.Is(err, errKVNotFound):
 		return false, nil
 	default:
 		return false, err
@@ -452,36 +464,37 @@ func exists(txn *badger.Txn, key []byte) (bool, error) {
 }
 
 // getValue returns a copy of key's value, or ok=false if it is absent.
-func getValue(txn *badger.Txn, key []byte) (v []byte, ok bool, err error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+func getValue(txn kvTxn, key []byte) (v []byte, ok bool, err error) {
+	v, err = txn.Get(key)
+	if errors.Is(err, errKVNotFound) {
 		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	v, err = item.ValueCopy(nil)
 	return v, err == nil, err
 }
 
-// scan calls fn for each key with prefix, in key order. With values false
-// only keys are read (from the LSM tree alone). The item is valid only
-// during fn.
-func scan(txn *badger.Txn, prefix []byte, values bool, fn func(item *badger.Item) error) error {
-	io := badger.DefaultIteratorOptions
-	io.Prefix = prefix
-	io.PrefetchValues = values
-	if values {
-		io.PrefetchSize = 16
-	}
-	it := txn.NewIterator(io)
-	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		if err := fn(it.Item()); err != nil {
-			return err
+// withValue calls fn with key's value, valid only during fn; an absent key
+// is errKVNotFound. On Badger the value is read in place, not copied: the
+// path for large values (objects' chunks).
+func withValue(txn kvTxn, key []byte, fn func(v []byte) error) error {
+	if bt, ok := badgerTxnOf(txn); ok {
+		item, err := bt.Get(key)
+		if err != nil {
+			return badgerErr(err)
 		}
+		return item.Value(fn)
 	}
-	return nil
+	v, err := txn.Get(key)
+	if err != nil {
+		return err
+	}
+	return fn(v)
+}
+
+// scan calls fn for each key with prefix, in key order, with its value
+// when values is true (with values false only keys are read: on Badger,
+// from the LSM tree alone). key and v are valid only during fn.
+func scan(txn kvTxn, prefix []byte, values bool, fn func(key, v []byte) error) error {
+	return txn.Scan(prefix, values, fn)
 }
 
 // badgerLogger routes Badger's log lines to slog: errors and warnings as

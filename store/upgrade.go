@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -25,6 +23,9 @@ const upgradeTxnBytes = 4 << 20
 // otherwise), keeping its encoding kind (zstd, or raw) and creation time.
 // Readers never see a mix: a format-1 reader reads the object whole in one
 // transaction. It returns how many objects it rewrote.
+//
+// Badger only: format-1 objects exist only in stores whose objects' bytes
+// are Badger keys (no Options.Blobs), written before chunking.
 func (s *Store) upgradeLegacy(ctx context.Context, ds []manifest.Digest) (int, error) {
 	type item struct {
 		record []byte // the format-1 om/ record read
@@ -42,7 +43,7 @@ func (s *Store) upgradeLegacy(ctx context.Context, ds []manifest.Digest) (int, e
 			return fmt.Errorf("upgrade objects: %w", err)
 		}
 		n := 0
-		err := s.updateData(ctx, func(txn *badger.Txn) error {
+		err := s.updateData(ctx, func(txn kvTxn) error {
 			n = 0
 			for _, it := range batch {
 				d := it.m.info.Digest
@@ -75,7 +76,7 @@ func (s *Store) upgradeLegacy(ctx context.Context, ds []manifest.Digest) (int, e
 			return done, err
 		}
 		var record []byte
-		err := s.view(ctx, func(txn *badger.Txn) error {
+		err := s.view(ctx, func(txn kvTxn) error {
 			var err error
 			record, _, err = getValue(txn, metaKey(d))
 			return err

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -102,7 +100,7 @@ func (s *Store) CreateUpload(ctx context.Context, app, version string, m *manife
 		}
 	}
 	digests := m.Digests()
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		if err := checkBundleFree(txn, app, version); err != nil {
 			return err
 		}
@@ -155,7 +153,7 @@ func (s *Store) getUpload(ctx context.Context, id string, withEncryption bool) (
 		return Upload{}, fmt.Errorf("get upload %q: %w", clip(id), ErrNotFound)
 	}
 	var v, ev []byte
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var ok bool
 		var err error
 		v, ok, err = getValue(txn, uploadKey(id))
@@ -205,7 +203,7 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	if !validUploadID(id) {
 		return fmt.Errorf("delete upload %q: %w", clip(id), ErrNotFound)
 	}
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		ok, err := exists(txn, uploadKey(id))
 		if err != nil {
 			return err
@@ -223,7 +221,7 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 
 // deleteUploadTxn deletes the session at key k (a u/ key) and its
 // encryption, if any.
-func deleteUploadTxn(txn *badger.Txn, k []byte) error {
+func deleteUploadTxn(txn kvTxn, k []byte) error {
 	if err := txn.Delete(k); err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/patchwire/patchwire/manifest"
 )
 
@@ -24,7 +22,7 @@ const (
 // Problem is one thing Verify found wrong.
 type Problem struct {
 	Kind    string          // one of the Problem constants
-	Key     string          // the Badger key concerned, printable: "b/<app>@<version>", "o/<hex digest>"; or "blob <hex digest>"
+	Key     string          // the key concerned, printable: "b/<app>@<version>", "o/<hex digest>"; or "blob <hex digest>"
 	App     string          // the app of the bundle concerned, when there is one
 	Version string          // the version of that bundle
 	Digest  manifest.Digest // the manifest or object concerned, when there is one
@@ -67,21 +65,21 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 		return rep, fmt.Errorf("verify: %w", err)
 	}
 	defer hs.close()
-	err = s.view(ctx, func(txn *badger.Txn) error {
+	err = s.view(ctx, func(txn kvTxn) error {
 		// Bundles and their manifests.
 		type ref struct{ app, version string }
 		manifests := map[manifest.Digest]ref{}
 		var order []manifest.Digest
-		err := scan(txn, []byte(pfxBundle), true, func(item *badger.Item) error {
+		err := scan(txn, []byte(pfxBundle), true, func(key, v []byte) error {
 			rep.Bundles++
-			app, version := splitBundleKey(item.Key())
-			key := fmt.Sprintf("%s%s@%s", pfxBundle, app, version)
+			app, version := splitBundleKey(key)
+			name := fmt.Sprintf("%s%s@%s", pfxBundle, app, version)
 			var r bundleRecord
-			if err := item.Value(func(v []byte) error { return decodeRecord(item.Key(), v, &r) }); err != nil {
+			if err := decodeRecord(key, v, &r); err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					return err
 				}
-				add(Problem{Kind: ProblemBadBundle, Key: key, App: app, Version: version, Detail: err.Error()})
+				add(Problem{Kind: ProblemBadBundle, Key: name, App: app, Version: version, Detail: err.Error()})
 				return nil
 			}
 			if _, ok := manifests[r.Manifest]; !ok {
@@ -99,17 +97,13 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 		for _, md := range order {
 			r := manifests[md]
 			key := fmt.Sprintf("%s%s", pfxManifest, md)
-			item, err := txn.Get(manifestKey(md))
-			if errors.Is(err, badger.ErrKeyNotFound) {
+			z, ok, err := getValue(txn, manifestKey(md))
+			if err != nil {
+				return err
+			}
+			if !ok {
 				add(Problem{Kind: ProblemMissingManifest, Key: key, App: r.app, Version: r.version, Digest: md, Detail: "manifest absent"})
 				continue
-			}
-			if err != nil {
-				return err
-			}
-			z, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
 			}
 			m, err := s.decodeManifest(md, z)
 			if err != nil {

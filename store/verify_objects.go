@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/patchwire/patchwire/manifest"
@@ -38,7 +37,7 @@ func (hs *hashStream) close() { hs.zr.Close() }
 // verifyObjectTxn reads object d in txn and checks that its bytes hash to
 // d: ErrNotFound when it is absent, ErrCorrupt when anything does not
 // verify.
-func (s *Store) verifyObjectTxn(ctx context.Context, txn *badger.Txn, d manifest.Digest, hs *hashStream) (ObjectInfo, error) {
+func (s *Store) verifyObjectTxn(ctx context.Context, txn kvTxn, d manifest.Digest, hs *hashStream) (ObjectInfo, error) {
 	m, err := getObjectMetaTxn(txn, d)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -74,17 +73,10 @@ func (s *Store) verifyObjectTxn(ctx context.Context, txn *badger.Txn, d manifest
 
 // hashLegacyTxn hashes a format-1 object straight from Badger's value (no
 // copy), decoding a zstd frame as a stream. It returns the raw length.
-func hashLegacyTxn(txn *badger.Txn, info ObjectInfo, hs *hashStream) (int64, error) {
+func hashLegacyTxn(txn kvTxn, info ObjectInfo, hs *hashStream) (int64, error) {
 	d := info.Digest
-	item, err := txn.Get(objectKey(d))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, fmt.Errorf("object %s: meta present, bytes absent: %w", d, ErrCorrupt)
-	}
-	if err != nil {
-		return 0, err
-	}
 	var n int64
-	err = item.Value(func(v []byte) error {
+	err := withValue(txn, objectKey(d), func(v []byte) error {
 		if int64(len(v)) != info.StoredSize {
 			return fmt.Errorf("object %s: %d bytes stored, meta says %d: %w", d, len(v), info.StoredSize, ErrCorrupt)
 		}
@@ -103,6 +95,9 @@ func hashLegacyTxn(txn *badger.Txn, info ObjectInfo, hs *hashStream) (int64, err
 		}
 		return nil
 	})
+	if errors.Is(err, errKVNotFound) {
+		return 0, fmt.Errorf("object %s: meta present, bytes absent: %w", d, ErrCorrupt)
+	}
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		err = fmt.Errorf("object %s: value unreadable: %v: %w", d, err, ErrCorrupt)
 	}
@@ -114,7 +109,7 @@ func hashLegacyTxn(txn *badger.Txn, info ObjectInfo, hs *hashStream) (int64, err
 // counts it, and every record the keys holding its bytes. Keys are read
 // without values; om/ records that do not decode are left to the
 // referenced-object checks.
-func verifyObjectKeys(txn *badger.Txn, add func(Problem)) error {
+func verifyObjectKeys(txn kvTxn, add func(Problem)) error {
 	metas := func(d manifest.Digest) (objectMeta, bool, error) {
 		v, ok, err := getValue(txn, metaKey(d))
 		if err != nil || !ok {
@@ -126,11 +121,11 @@ func verifyObjectKeys(txn *badger.Txn, add func(Problem)) error {
 	orphan := func(key string, d manifest.Digest, detail string) {
 		add(Problem{Kind: ProblemOrphanRecord, Key: key, Digest: d, Detail: detail})
 	}
-	err := scan(txn, []byte(pfxObject), false, func(item *badger.Item) error {
-		d, ok := digestFromKey(pfxObject, item.Key())
-		key := fmt.Sprintf("%s%x", pfxObject, item.Key()[len(pfxObject):])
+	err := scan(txn, []byte(pfxObject), false, func(key, v []byte) error {
+		d, ok := digestFromKey(pfxObject, key)
+		name := fmt.Sprintf("%s%x", pfxObject, key[len(pfxObject):])
 		if !ok {
-			orphan(key, d, "key is not prefix + 32-byte digest")
+			orphan(name, d, "key is not prefix + 32-byte digest")
 			return nil
 		}
 		m, ok, err := metas(d)
@@ -138,9 +133,9 @@ func verifyObjectKeys(txn *badger.Txn, add func(Problem)) error {
 		case err != nil:
 			return err
 		case !ok:
-			orphan(key, d, fmt.Sprintf("no %s%s key", pfxMeta, d))
+			orphan(name, d, fmt.Sprintf("no %s%s key", pfxMeta, d))
 		case m.chunked():
-			orphan(key, d, "the om/ record lists chunks")
+			orphan(name, d, "the om/ record lists chunks")
 		}
 		return nil
 	})
@@ -150,14 +145,14 @@ func verifyObjectKeys(txn *badger.Txn, add func(Problem)) error {
 	var last manifest.Digest
 	var lastMeta objectMeta
 	var lastOK, loaded bool
-	err = scan(txn, []byte(pfxChunk), false, func(item *badger.Item) error {
-		d, i, ok := chunkFromKey(item.Key())
-		key := fmt.Sprintf("%s%x", pfxChunk, item.Key()[len(pfxChunk):])
+	err = scan(txn, []byte(pfxChunk), false, func(key, v []byte) error {
+		d, i, ok := chunkFromKey(key)
+		name := fmt.Sprintf("%s%x", pfxChunk, key[len(pfxChunk):])
 		if !ok {
-			orphan(key, d, "key is not prefix + 32-byte digest + uint32 index")
+			orphan(name, d, "key is not prefix + 32-byte digest + uint32 index")
 			return nil
 		}
-		key = fmt.Sprintf("%s%s/%d", pfxChunk, d, i)
+		name = fmt.Sprintf("%s%s/%d", pfxChunk, d, i)
 		if !loaded || d != last { // a record is read once for all its chunks
 			var err error
 			if lastMeta, lastOK, err = metas(d); err != nil {
@@ -166,25 +161,20 @@ func verifyObjectKeys(txn *badger.Txn, add func(Problem)) error {
 			last, loaded = d, true
 		}
 		if !lastOK || !lastMeta.chunked() || i >= len(lastMeta.chunks) {
-			orphan(key, d, fmt.Sprintf("no %s%s record listing it", pfxMeta, d))
+			orphan(name, d, fmt.Sprintf("no %s%s record listing it", pfxMeta, d))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return scan(txn, []byte(pfxMeta), true, func(item *badger.Item) error {
-		d, ok := digestFromKey(pfxMeta, item.Key())
+	return scan(txn, []byte(pfxMeta), true, func(key, v []byte) error {
+		d, ok := digestFromKey(pfxMeta, key)
 		if !ok {
-			orphan(fmt.Sprintf("%s%x", pfxMeta, item.Key()[len(pfxMeta):]), d, "key is not prefix + 32-byte digest")
+			orphan(fmt.Sprintf("%s%x", pfxMeta, key[len(pfxMeta):]), d, "key is not prefix + 32-byte digest")
 			return nil
 		}
-		var m objectMeta
-		err := item.Value(func(v []byte) error {
-			var err error
-			m, err = decodeObjectMeta(d, v)
-			return err
-		})
+		m, err := decodeObjectMeta(d, v)
 		if errors.Is(err, ErrCorrupt) {
 			return nil
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,8 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/webhook"
@@ -150,12 +149,12 @@ func (s *Store) CreateWebhook(ctx context.Context, app, rawURL string, events []
 	}
 	secret := webhookSecretPrefix + base64.RawURLEncoding.EncodeToString(sb[:])
 	rec := hookRecord{URL: rawURL, Events: events, Secret: secret, CreatedAt: s.now()}
-	err = s.updateData(ctx, func(txn *badger.Txn) error {
+	err = s.updateData(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
 		n := 0
-		if err := scan(txn, appScopedPrefix(pfxWebhook, app), false, func(*badger.Item) error { n++; return nil }); err != nil {
+		if err := scan(txn, appScopedPrefix(pfxWebhook, app), false, func(_, _ []byte) error { n++; return nil }); err != nil {
 			return err
 		}
 		if n >= MaxWebhooksPerApp {
@@ -180,7 +179,7 @@ func (s *Store) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, er
 		return nil, err
 	}
 	var list []api.Webhook
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -203,21 +202,19 @@ type storedHook struct {
 }
 
 // hooksTxn reads the hooks under pfx (wh/ for all, wh/<app>\x00 for one app's).
-func hooksTxn(txn *badger.Txn, pfx []byte) ([]storedHook, error) {
+func hooksTxn(txn kvTxn, pfx []byte) ([]storedHook, error) {
 	var out []storedHook
-	err := scan(txn, pfx, true, func(item *badger.Item) error {
-		app, id, ok := splitAppScoped(item.Key()[len(pfxWebhook):])
+	err := scan(txn, pfx, true, func(key, v []byte) error {
+		app, id, ok := splitAppScoped(key[len(pfxWebhook):])
 		if !ok {
-			return fmt.Errorf("webhook key %q: %w", item.Key(), ErrCorrupt)
+			return fmt.Errorf("webhook key %q: %w", key, ErrCorrupt)
 		}
-		return item.Value(func(v []byte) error {
-			var r hookRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("webhook %s: %v: %w", id, err, ErrCorrupt)
-			}
-			out = append(out, storedHook{api.Webhook{ID: id, App: app, URL: r.URL, Events: r.Events, CreatedAt: r.CreatedAt}, r.Secret})
-			return nil
-		})
+		var r hookRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("webhook %s: %v: %w", id, err, ErrCorrupt)
+		}
+		out = append(out, storedHook{api.Webhook{ID: id, App: app, URL: r.URL, Events: r.Events, CreatedAt: r.CreatedAt}, r.Secret})
+		return nil
 	})
 	return out, err
 }
@@ -234,7 +231,7 @@ func splitAppScoped(k []byte) (app, rest string, ok bool) {
 // DeleteWebhook removes hook id with its queue and log (ErrNotFound when
 // there is no such hook); deliveries not yet sent are dropped.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		hooks, err := hooksTxn(txn, []byte(pfxWebhook))
 		if err != nil {
 			return err
@@ -251,8 +248,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 			return err
 		}
 		var keys [][]byte
-		if err := scan(txn, webhookQueuePrefix(app, id), false, func(item *badger.Item) error {
-			keys = append(keys, item.KeyCopy(nil))
+		if err := scan(txn, webhookQueuePrefix(app, id), false, func(key, v []byte) error {
+			keys = append(keys, bytes.Clone(key))
 			return nil
 		}); err != nil {
 			return err

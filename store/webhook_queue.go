@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,8 +10,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/webhook"
@@ -66,7 +65,7 @@ func channelData(old, c api.Channel, ev api.ChannelEvent) webhook.Data {
 // the change ev reports: one event id and body for all of them, the app's
 // next sequence number. Kinds webhookTypes does not name, and apps
 // without hooks, write nothing.
-func (s *Store) publishTxn(txn *badger.Txn, ev PublishEvent, data webhook.Data) error {
+func (s *Store) publishTxn(txn kvTxn, ev PublishEvent, data webhook.Data) error {
 	typ := webhookTypes[ev.Kind]
 	if typ == "" {
 		return nil
@@ -138,26 +137,24 @@ type QueuedDelivery struct {
 // hook receives an app's events in order.
 func (s *Store) WebhookQueue(ctx context.Context) ([]QueuedDelivery, error) {
 	var out []QueuedDelivery
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		hooks, err := hooksTxn(txn, []byte(pfxWebhook))
 		if err != nil {
 			return err
 		}
 		for _, h := range hooks {
 			pfx := webhookQueuePrefix(h.App, h.ID)
-			err := scan(txn, pfx, true, func(item *badger.Item) error {
-				return item.Value(func(v []byte) error {
-					var r deliveryRecord
-					if err := json.Unmarshal(v, &r); err != nil {
-						return fmt.Errorf("webhook delivery %q: %v: %w", item.Key(), err, ErrCorrupt)
-					}
-					if r.Status != api.DeliveryPending {
-						return nil
-					}
-					out = append(out, QueuedDelivery{Hook: h.Webhook, Secret: h.Secret, Seq: binary.BigEndian.Uint64(item.Key()[len(pfx):]),
-						Body: r.Body, Delivery: r.delivery(h.App, h.ID)})
-					return errStopScan
-				})
+			err := scan(txn, pfx, true, func(key, v []byte) error {
+				var r deliveryRecord
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("webhook delivery %q: %v: %w", key, err, ErrCorrupt)
+				}
+				if r.Status != api.DeliveryPending {
+					return nil
+				}
+				out = append(out, QueuedDelivery{Hook: h.Webhook, Secret: h.Secret, Seq: binary.BigEndian.Uint64(key[len(pfx):]),
+					Body: r.Body, Delivery: r.delivery(h.App, h.ID)})
+				return errStopScan
 			})
 			if err != nil && !errors.Is(err, errStopScan) {
 				return err
@@ -188,7 +185,7 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, d QueuedDelivery, a We
 	app, id := d.Hook.App, d.Hook.ID
 	key := webhookQueueKey(app, id, d.Seq)
 	var out api.WebhookDelivery
-	err := s.updateData(ctx, func(txn *badger.Txn) error {
+	err := s.updateData(ctx, func(txn kvTxn) error {
 		v, ok, err := getValue(txn, key)
 		if err != nil {
 			return err
@@ -230,20 +227,18 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, d QueuedDelivery, a We
 
 // pruneWebhookLog deletes the oldest finished deliveries of hook id beyond
 // WebhookLogKeep; just (finished in this transaction) counts as finished.
-func pruneWebhookLog(txn *badger.Txn, app, id string, just []byte) error {
+func pruneWebhookLog(txn kvTxn, app, id string, just []byte) error {
 	var finished [][]byte
-	err := scan(txn, webhookQueuePrefix(app, id), true, func(item *badger.Item) error {
-		if string(item.Key()) == string(just) {
-			finished = append(finished, item.KeyCopy(nil))
+	err := scan(txn, webhookQueuePrefix(app, id), true, func(key, v []byte) error {
+		if string(key) == string(just) {
+			finished = append(finished, bytes.Clone(key))
 			return nil
 		}
-		return item.Value(func(v []byte) error {
-			var r deliveryRecord
-			if err := json.Unmarshal(v, &r); err == nil && r.Status != api.DeliveryPending {
-				finished = append(finished, item.KeyCopy(nil))
-			}
-			return nil
-		})
+		var r deliveryRecord
+		if err := json.Unmarshal(v, &r); err == nil && r.Status != api.DeliveryPending {
+			finished = append(finished, bytes.Clone(key))
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -269,7 +264,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, app, hook string) ([]
 		d   api.WebhookDelivery
 	}
 	var rows []row
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -285,16 +280,14 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, app, hook string) ([]
 		}
 		for _, h := range hooks {
 			pfx := webhookQueuePrefix(app, h.ID)
-			err := scan(txn, pfx, true, func(item *badger.Item) error {
-				seq := binary.BigEndian.Uint64(item.Key()[len(pfx):])
-				return item.Value(func(v []byte) error {
-					var r deliveryRecord
-					if err := json.Unmarshal(v, &r); err != nil {
-						return fmt.Errorf("webhook delivery %q: %v: %w", item.Key(), err, ErrCorrupt)
-					}
-					rows = append(rows, row{seq, r.delivery(app, h.ID)})
-					return nil
-				})
+			err := scan(txn, pfx, true, func(key, v []byte) error {
+				seq := binary.BigEndian.Uint64(key[len(pfx):])
+				var r deliveryRecord
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("webhook delivery %q: %v: %w", key, err, ErrCorrupt)
+				}
+				rows = append(rows, row{seq, r.delivery(app, h.ID)})
+				return nil
 			})
 			if err != nil {
 				return err
