@@ -106,8 +106,11 @@ type pgTxn struct {
 	readOnly bool
 	batched  bool
 	pending  *pgx.Batch // queued writes, nil when none
-	buf      []byte     // Scan's page
 }
+
+// pgSpan is a row of Scan's page: its key is buf[k0:k1], its value
+// buf[k1:v1].
+type pgSpan struct{ k0, k1, v1 int }
 
 var errKVReadOnly = errors.New("store: write in a read-only transaction")
 
@@ -192,6 +195,10 @@ func (t *pgTxn) Scan(prefix []byte, values bool, fn func(key, value []byte) erro
 	from := append([]byte{}, prefix...) // never nil: nil is NULL
 	upper := prefixSuccessor(prefix)
 	op := ">="
+	var k, v pgtype.DriverBytes // the driver's memory, valid until the next row
+	dst := []any{&k, &v}
+	var buf []byte
+	var spans []pgSpan
 	for {
 		var rows pgx.Rows
 		var err error
@@ -203,21 +210,19 @@ func (t *pgTxn) Scan(prefix []byte, values bool, fn func(key, value []byte) erro
 		if err != nil {
 			return pgError("scan", err)
 		}
-		// The page's keys and values, one after the other in t.buf.
-		type span struct{ k0, k1, v1 int }
-		var spans []span
-		t.buf = t.buf[:0]
+		// The page's keys and values, one after the other in buf (one per
+		// Scan: fn may scan too).
+		buf, spans = buf[:0], spans[:0]
 		for rows.Next() {
-			var k, v pgtype.DriverBytes // the driver's memory, valid until Next
-			if err := rows.Scan(&k, &v); err != nil {
+			if err := rows.Scan(dst...); err != nil {
 				rows.Close()
 				return pgError("scan", err)
 			}
-			s := span{k0: len(t.buf)}
-			t.buf = append(t.buf, k...)
-			s.k1 = len(t.buf)
-			t.buf = append(t.buf, v...)
-			s.v1 = len(t.buf)
+			s := pgSpan{k0: len(buf)}
+			buf = append(buf, k...)
+			s.k1 = len(buf)
+			buf = append(buf, v...)
+			s.v1 = len(buf)
 			spans = append(spans, s)
 		}
 		rows.Close()
@@ -227,9 +232,9 @@ func (t *pgTxn) Scan(prefix []byte, values bool, fn func(key, value []byte) erro
 		for _, s := range spans {
 			var v []byte
 			if values {
-				v = t.buf[s.k1:s.v1:s.v1]
+				v = buf[s.k1:s.v1:s.v1]
 			}
-			if err := fn(t.buf[s.k0:s.k1:s.k1], v); err != nil {
+			if err := fn(buf[s.k0:s.k1:s.k1], v); err != nil {
 				return err
 			}
 		}
@@ -237,7 +242,7 @@ func (t *pgTxn) Scan(prefix []byte, values bool, fn func(key, value []byte) erro
 			return nil
 		}
 		last := spans[len(spans)-1]
-		from = append(from[:0], t.buf[last.k0:last.k1]...)
+		from = append(from[:0], buf[last.k0:last.k1]...)
 		op = ">"
 	}
 }
