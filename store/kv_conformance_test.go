@@ -210,6 +210,23 @@ func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 				t.Errorf("View returned %v, want fn's error as is", err)
 			}
 		}},
+		{"view refuses writes", func(t *testing.T, kv kvStore) {
+			err := kv.View(ctx, func(txn kvTxn) error {
+				if err := txn.Set([]byte("v"), []byte("1")); err == nil {
+					return errors.New("Set in a View succeeded")
+				}
+				if err := txn.Delete([]byte("v")); err == nil {
+					return errors.New("Delete in a View succeeded")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := get(t, kv, "v"); !errors.Is(err, errKVNotFound) {
+				t.Errorf("Get(v) after a View's Set: %v", err)
+			}
+		}},
 		{"view reads one snapshot", func(t *testing.T, kv kvStore) {
 			set(t, kv, "s/a", "1", "s/b", "1")
 			err := kv.View(ctx, func(txn kvTxn) error {

@@ -43,6 +43,46 @@ func TestKVConformancePostgresUnbatched(t *testing.T) {
 	})
 }
 
+// TestPGDeadlockIsConflict: two Updates writing two keys in opposite
+// orders (each write sent at once) deadlock; PostgreSQL aborts one
+// (SQLSTATE 40P01), which is errKVConflict, and the other commits.
+func TestPGDeadlockIsConflict(t *testing.T) {
+	kv := openTestPG(t, pgtest.Database(t))
+	kv.batch = false
+	ctx := context.Background()
+	var first, done sync.WaitGroup
+	first.Add(2)
+	done.Add(2)
+	var errs [2]error
+	for i, keys := range [2][2]string{{"a", "b"}, {"b", "a"}} {
+		go func() {
+			defer done.Done()
+			once := sync.Once{}
+			errs[i] = kv.Update(ctx, func(txn kvTxn) error {
+				err := txn.Set([]byte(keys[0]), []byte{byte(i)})
+				once.Do(func() { first.Done(); first.Wait() })
+				if err != nil {
+					return err
+				}
+				return txn.Set([]byte(keys[1]), []byte{byte(i)})
+			})
+		}()
+	}
+	done.Wait()
+	var conflicts int
+	for _, err := range errs {
+		if errors.Is(err, errKVConflict) {
+			conflicts++
+		} else if err != nil {
+			t.Errorf("Update: %v", err)
+		}
+	}
+	if conflicts != 1 {
+		t.Errorf("%d of the deadlocked Updates conflicted, want 1 (%v)", conflicts, errs)
+	}
+	t.Log(errs)
+}
+
 func TestPrefixSuccessor(t *testing.T) {
 	for _, tt := range []struct{ prefix, want []byte }{
 		{nil, nil},

@@ -45,6 +45,7 @@ var (
 	once     sync.Once
 	shared   *Server
 	startErr error
+	running  bool // inside Run, which stops the server
 )
 
 // Binaries finds initdb and pg_ctl; "" when either is absent.
@@ -75,6 +76,7 @@ func Binaries() (initdb, pgCtl string) {
 // Run runs the tests, then stops the server if one was started; TestMain
 // calls it: func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }.
 func Run(m *testing.M) int {
+	running = true
 	code := m.Run()
 	if shared != nil {
 		shared.stop()
@@ -125,6 +127,9 @@ func start(t testing.TB) *Server {
 	if initdb == "" {
 		t.Skip("PostgreSQL not installed (initdb and pg_ctl in PATH, /usr/local/bin or /usr/lib/postgresql/*/bin): apt-get install postgresql")
 	}
+	if !running {
+		t.Fatal("pgtest: the package's TestMain must call pgtest.Run, which stops the server after the tests")
+	}
 	once.Do(func() { shared, startErr = launch(initdb, pgCtl) })
 	if startErr != nil {
 		t.Fatalf("start PostgreSQL: %v", startErr)
@@ -133,7 +138,11 @@ func start(t testing.TB) *Server {
 }
 
 func launch(initdb, pgCtl string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "patchwire-pgtest-")
+	parent := os.TempDir()
+	if os.Geteuid() == 0 && !othersCanEnter(parent) {
+		parent = "/tmp" // nobody must reach the data directory
+	}
+	dir, err := os.MkdirTemp(parent, "patchwire-pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +197,20 @@ func (s *Server) run(bin string, args ...string) ([]byte, error) {
 		cmd.Env = append(cmd.Env, "HOME="+s.Dir)
 	}
 	return cmd.CombinedOutput()
+}
+
+// othersCanEnter reports whether every directory from / to dir lets other
+// users through.
+func othersCanEnter(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 func nobody() (*syscall.Credential, error) {
