@@ -295,6 +295,45 @@ func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 				t.Errorf("counter = %q, want the one committed increment 0x", v)
 			}
 		}},
+		{"concurrent increments retried on conflict lose none", func(t *testing.T, kv kvStore) {
+			const workers, each = 4, 10
+			var wg sync.WaitGroup
+			errs := make([]error, workers)
+			for w := range workers {
+				wg.Go(func() {
+					for range each {
+						for {
+							err := kv.Update(ctx, func(txn kvTxn) error {
+								v, err := txn.Get([]byte("n"))
+								if errors.Is(err, errKVNotFound) {
+									v, err = []byte{}, nil
+								}
+								if err != nil {
+									return err
+								}
+								return txn.Set([]byte("n"), append(bytes.Clone(v), 'x'))
+							})
+							if !errors.Is(err, errKVConflict) {
+								errs[w] = err
+								break
+							}
+						}
+						if errs[w] != nil {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if v, err := get(t, kv, "n"); err != nil || len(v) != workers*each {
+				t.Errorf("after %d increments n has %d (%v)", workers*each, len(v), err)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
