@@ -79,18 +79,19 @@ func (p *pgKV) View(ctx context.Context, fn func(kvTxn) error) error {
 	return p.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
+// run runs fn in a transaction of opts and commits it when fn returns nil.
 func (p *pgKV) run(ctx context.Context, opts pgx.TxOptions, fn func(kvTxn) error) error {
 	tx, err := p.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return pgError("begin", err)
 	}
+	// Rolls back on fn's error or panic; nothing once committed.
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	t := &pgTxn{ctx: ctx, tx: tx, readOnly: opts.AccessMode == pgx.ReadOnly, batched: p.batch}
 	if err := fn(t); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
 	if err := t.flush(); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -112,6 +113,7 @@ type pgTxn struct {
 // buf[k1:v1].
 type pgSpan struct{ k0, k1, v1 int }
 
+// errKVReadOnly: a Set or Delete in a View.
 var errKVReadOnly = errors.New("store: write in a read-only transaction")
 
 const (

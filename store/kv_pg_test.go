@@ -83,6 +83,36 @@ func TestPGDeadlockIsConflict(t *testing.T) {
 	t.Log(errs)
 }
 
+// TestPGPanicRollsBack: a transaction whose fn panics is rolled back and
+// gives its connection back to the pool.
+func TestPGPanicRollsBack(t *testing.T) {
+	kv := openTestPG(t, pgtest.Database(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a leak would block
+	defer cancel()
+	for i := range 2 * int(kv.pool.Config().MaxConns) {
+		func() {
+			defer func() { recover() }()
+			kv.Update(ctx, func(txn kvTxn) error {
+				if err := txn.Set(fmt.Appendf(nil, "p/%d", i), []byte("v")); err != nil {
+					return err
+				}
+				if _, err := txn.Get([]byte("x")); !errors.Is(err, errKVNotFound) {
+					return err
+				}
+				panic("fn panics")
+			})
+		}()
+	}
+	if n := kv.pool.Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d connections still held after the panics", n)
+	}
+	if err := kv.View(ctx, func(txn kvTxn) error {
+		return txn.Scan([]byte("p/"), false, func(k, _ []byte) error { return fmt.Errorf("%q was written", k) })
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestPrefixSuccessor(t *testing.T) {
 	for _, tt := range []struct{ prefix, want []byte }{
 		{nil, nil},
