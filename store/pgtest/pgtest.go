@@ -142,8 +142,15 @@ func launch(initdb, pgCtl string) (*Server, error) {
 	if os.Geteuid() == 0 && !othersCanEnter(parent) {
 		parent = "/tmp" // nobody must reach the data directory
 	}
+	sweep(parent, pgCtl)
 	dir, err := os.MkdirTemp(parent, "patchwire-pgtest-")
 	if err != nil {
+		return nil, err
+	}
+	// The test binary's pid, for the sweep of a later run should this one
+	// be killed (a -timeout panic does not get to stop the server).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Server{Host: "127.0.0.1", Dir: dir, pgCtl: pgCtl}
@@ -179,6 +186,33 @@ func launch(initdb, pgCtl string) (*Server, error) {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
 		}
+	}
+}
+
+// ownerFile, in a server's directory, holds the pid of the test binary that
+// started it.
+const ownerFile = "owner.pid"
+
+// sweep stops the servers and removes the directories of test binaries
+// that died without stopping theirs.
+func sweep(parent, pgCtl string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "patchwire-pgtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // starting, or not ours
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its test binary runs
+		}
+		old := &Server{Dir: dir, pgCtl: pgCtl}
+		if st, err := os.Stat(dir); err == nil && os.Geteuid() == 0 {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+				old.cred = &syscall.Credential{Uid: sys.Uid, Gid: sys.Gid}
+			}
+		}
+		old.stop()
 	}
 }
 
