@@ -9,23 +9,21 @@ import (
 	"testing"
 )
 
-// kvConformance holds a kvStore implementation to the contract kv.go
-// states. open returns a new, empty store for one subtest (closed by the
-// subtest's cleanup). Every engine the catalog runs on calls it:
-// TestKVConformanceBadger here, the PostgreSQL one next to its adapter.
+// kvConformance checks the contract of kvStore and kvTxn (kv.go) on an
+// engine; open returns a fresh, empty store for one subtest, closed by
+// open's own cleanup.
 func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 	ctx := context.Background()
-	put := func(t *testing.T, kv kvStore, kvs ...string) {
+	set := func(t *testing.T, kv kvStore, pairs ...string) {
 		t.Helper()
-		err := kv.Update(ctx, func(txn kvTxn) error {
-			for i := 0; i+1 < len(kvs); i += 2 {
-				if err := txn.Set([]byte(kvs[i]), []byte(kvs[i+1])); err != nil {
+		if err := kv.Update(ctx, func(txn kvTxn) error {
+			for i := 0; i < len(pairs); i += 2 {
+				if err := txn.Set([]byte(pairs[i]), []byte(pairs[i+1])); err != nil {
 					return err
 				}
 			}
 			return nil
-		})
-		if err != nil {
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -39,260 +37,247 @@ func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 		})
 		return string(v), err
 	}
-	mustGet := func(t *testing.T, kv kvStore, key, want string) {
-		t.Helper()
-		got, err := get(t, kv, key)
-		if err != nil || got != want {
-			t.Fatalf("Get(%q) = %q, %v; want %q", key, got, err, want)
-		}
-	}
-	mustAbsent := func(t *testing.T, kv kvStore, key string) {
-		t.Helper()
-		if got, err := get(t, kv, key); !errors.Is(err, errKVNotFound) {
-			t.Fatalf("Get(%q) = %q, %v; want errKVNotFound", key, got, err)
-		}
-	}
-	// scanKeys lists what Scan(prefix) yields, as key=value (value
-	// "<nil>" when Scan passed nil).
-	scanKeys := func(t *testing.T, kv kvStore, prefix []byte, values bool) []string {
-		t.Helper()
-		var out []string
-		err := kv.View(ctx, func(txn kvTxn) error {
-			return txn.Scan(prefix, values, func(key, value []byte) error {
-				v := string(value)
-				if value == nil {
-					v = "<nil>"
-				}
-				out = append(out, fmt.Sprintf("%q=%s", key, v))
-				return nil
-			})
+	// scanTxn lists prefix's keys (key=value) in txn.
+	scanTxn := func(txn kvTxn, prefix []byte, values bool) ([]string, error) {
+		var got []string
+		err := txn.Scan(prefix, values, func(k, v []byte) error {
+			if !values && v != nil {
+				return fmt.Errorf("key %q: value %q with values=false", k, v)
+			}
+			got = append(got, string(k)+"="+string(v))
+			return nil
 		})
-		if err != nil {
+		return got, err
+	}
+	scan := func(t *testing.T, kv kvStore, prefix []byte, values bool) []string {
+		t.Helper()
+		var got []string
+		if err := kv.View(ctx, func(txn kvTxn) error {
+			var err error
+			got, err = scanTxn(txn, prefix, values)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
-		return out
+		return got
 	}
-	// Keys around the prefix bounds: "a" and everything under it,
-	// including under "a\xff" (a prefix whose successor is not "a\xff"+1),
-	// and the keys just outside.
-	bounds := []string{
-		"a", "1", "a\x00", "2", "a\x01", "3", "a\xfe\xff", "4", "a\xff", "5",
-		"a\xff\x00", "6", "a\xff\xff", "7", "a\xff\xff\xff", "8", "b", "9",
-		"`\xff", "10", "\xff", "11", "\xff\xff", "12",
+	equal := func(t *testing.T, what string, got, want []string) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %q, want %q", what, got, want)
+		}
 	}
 
 	tests := []struct {
 		name string
 		run  func(t *testing.T, kv kvStore)
 	}{
-		{"get of an absent key is errKVNotFound", func(t *testing.T, kv kvStore) {
-			mustAbsent(t, kv, "nothing")
-			err := kv.Update(ctx, func(txn kvTxn) error {
-				_, err := txn.Get([]byte("nothing"))
-				return err
-			})
-			if !errors.Is(err, errKVNotFound) {
-				t.Fatalf("Get in Update: %v, want errKVNotFound", err)
+		{"absent key", func(t *testing.T, kv kvStore) {
+			if _, err := get(t, kv, "nothing"); !errors.Is(err, errKVNotFound) {
+				t.Fatalf("Get of an absent key: %v, want errKVNotFound", err)
+			}
+			if err := kv.Update(ctx, func(txn kvTxn) error { return txn.Delete([]byte("nothing")) }); err != nil {
+				t.Fatalf("Delete of an absent key: %v", err)
 			}
 		}},
-		{"set, get, replace, delete", func(t *testing.T, kv kvStore) {
-			put(t, kv, "k", "v1", "other", "o")
-			mustGet(t, kv, "k", "v1")
-			put(t, kv, "k", "v2")
-			mustGet(t, kv, "k", "v2")
-			put(t, kv, "empty", "")
-			mustGet(t, kv, "empty", "")
-			big := bytes.Repeat([]byte("0123456789abcdef"), 16<<10) // 256 KiB
-			put(t, kv, "big", string(big))
-			mustGet(t, kv, "big", string(big))
-			err := kv.Update(ctx, func(txn kvTxn) error {
-				if err := txn.Delete([]byte("k")); err != nil {
-					return err
+		{"set get delete", func(t *testing.T, kv kvStore) {
+			set(t, kv, "a", "1", "b", "", "c\x00\xff", "\x00\x01\xfe")
+			for key, want := range map[string]string{"a": "1", "b": "", "c\x00\xff": "\x00\x01\xfe"} {
+				if v, err := get(t, kv, key); err != nil || v != want {
+					t.Errorf("Get(%q) = %q, %v; want %q", key, v, err, want)
 				}
-				return txn.Delete([]byte("never there"))
-			})
-			if err != nil {
+			}
+			set(t, kv, "a", "2")
+			if v, _ := get(t, kv, "a"); v != "2" {
+				t.Errorf("after replacing, Get(a) = %q", v)
+			}
+			if err := kv.Update(ctx, func(txn kvTxn) error { return txn.Delete([]byte("a")) }); err != nil {
 				t.Fatal(err)
 			}
-			mustAbsent(t, kv, "k")
-			mustGet(t, kv, "other", "o")
+			if _, err := get(t, kv, "a"); !errors.Is(err, errKVNotFound) {
+				t.Errorf("after Delete, Get(a): %v", err)
+			}
 		}},
-		{"get returns a value the caller owns", func(t *testing.T, kv kvStore) {
-			put(t, kv, "k", "value")
+		{"reads see the transaction's own writes", func(t *testing.T, kv kvStore) {
+			set(t, kv, "p/1", "old", "p/3", "3")
+			if err := kv.Update(ctx, func(txn kvTxn) error {
+				if err := txn.Set([]byte("p/1"), []byte("new")); err != nil {
+					return err
+				}
+				if err := txn.Set([]byte("p/2"), []byte("2")); err != nil {
+					return err
+				}
+				if err := txn.Delete([]byte("p/3")); err != nil {
+					return err
+				}
+				if v, err := txn.Get([]byte("p/1")); err != nil || string(v) != "new" {
+					return fmt.Errorf("Get(p/1) in the transaction = %q, %v", v, err)
+				}
+				if _, err := txn.Get([]byte("p/3")); !errors.Is(err, errKVNotFound) {
+					return fmt.Errorf("Get(p/3) after its Delete: %v", err)
+				}
+				keys, err := scanTxn(txn, []byte("p/"), true)
+				equal(t, "Scan in the transaction", keys, []string{"p/1=new", "p/2=2"})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"scan order and prefix bounds", func(t *testing.T, kv kvStore) {
+			set(t, kv, "b", "0", "a/2", "2", "a/10", "10", "a", "x", "a/", "e", "a0", "n", "a/\xff", "ff", "a/\x00", "00")
+			equal(t, "Scan(a/)", scan(t, kv, []byte("a/"), true),
+				[]string{"a/=e", "a/\x00=00", "a/10=10", "a/2=2", "a/\xff=ff"})
+			equal(t, "Scan(a/) keys", scan(t, kv, []byte("a/"), false),
+				[]string{"a/=", "a/\x00=", "a/10=", "a/2=", "a/\xff="})
+			equal(t, "Scan(empty)", scan(t, kv, nil, false),
+				[]string{"a=", "a/=", "a/\x00=", "a/10=", "a/2=", "a/\xff=", "a0=", "b="})
+			equal(t, "Scan(zz)", scan(t, kv, []byte("zz"), true), nil)
+		}},
+		{"scan of a prefix ending in 0xff", func(t *testing.T, kv kvStore) {
+			set(t, kv, "k\xfe\xff", "below", "k\xff", "0", "k\xff\x00", "1", "k\xff\xff", "2", "k\xff\xff\xff", "3", "l", "after", "\xff", "a", "\xff\xff", "b")
+			equal(t, "Scan(k\\xff)", scan(t, kv, []byte("k\xff"), true),
+				[]string{"k\xff=0", "k\xff\x00=1", "k\xff\xff=2", "k\xff\xff\xff=3"})
+			equal(t, "Scan(k\\xff\\xff)", scan(t, kv, []byte("k\xff\xff"), true),
+				[]string{"k\xff\xff=2", "k\xff\xff\xff=3"})
+			equal(t, "Scan(\\xff)", scan(t, kv, []byte("\xff"), true), []string{"\xff=a", "\xff\xff=b"})
+		}},
+		{"scan of many keys, stopped by fn", func(t *testing.T, kv kvStore) {
+			var pairs []string
+			for i := range 1000 {
+				pairs = append(pairs, fmt.Sprintf("m/%04d", i), fmt.Sprint(i))
+			}
+			set(t, kv, pairs...)
+			if got := scan(t, kv, []byte("m/"), true); len(got) != 1000 || got[0] != "m/0000=0" || got[999] != "m/0999=999" {
+				t.Errorf("Scan(m/) got %d keys, first %q", len(got), got[:min(1, len(got))])
+			}
+			stop := errors.New("enough")
+			n := 0
 			err := kv.View(ctx, func(txn kvTxn) error {
-				v, err := txn.Get([]byte("k"))
-				if err != nil {
-					return err
-				}
-				v[0] = 'X'
-				v, err = txn.Get([]byte("k"))
-				if err == nil && string(v) != "value" {
-					err = fmt.Errorf("second Get = %q after changing the first's value", v)
-				}
-				return err
+				return txn.Scan([]byte("m/"), false, func(k, v []byte) error {
+					if n++; n == 700 {
+						return stop
+					}
+					return nil
+				})
 			})
-			if err != nil {
+			if err != stop || n != 700 {
+				t.Errorf("Scan stopped by fn: %v after %d keys, want fn's error after 700", err, n)
+			}
+		}},
+		{"fn reads and writes during a scan", func(t *testing.T, kv kvStore) {
+			var pairs []string
+			for i := range 600 {
+				pairs = append(pairs, fmt.Sprintf("d/%04d", i), "x")
+			}
+			set(t, kv, pairs...)
+			if err := kv.Update(ctx, func(txn kvTxn) error {
+				return txn.Scan([]byte("d/"), false, func(k, _ []byte) error {
+					if _, err := txn.Get(k); err != nil {
+						return err
+					}
+					return txn.Delete(bytes.Clone(k))
+				})
+			}); err != nil {
 				t.Fatal(err)
 			}
-			mustGet(t, kv, "k", "value")
+			equal(t, "Scan(d/) after deleting every key in a scan", scan(t, kv, []byte("d/"), false), nil)
 		}},
-		{"a transaction reads its own writes", func(t *testing.T, kv kvStore) {
-			put(t, kv, "gone", "g")
+		{"update is atomic when fn fails", func(t *testing.T, kv kvStore) {
+			set(t, kv, "keep", "1")
+			boom := errors.New("boom")
 			err := kv.Update(ctx, func(txn kvTxn) error {
-				if err := txn.Set([]byte("k"), []byte("new")); err != nil {
+				for i := range 50 {
+					if err := txn.Set(fmt.Appendf(nil, "w/%d", i), []byte("v")); err != nil {
+						return err
+					}
+				}
+				if err := txn.Delete([]byte("keep")); err != nil {
 					return err
 				}
-				if err := txn.Delete([]byte("gone")); err != nil {
-					return err
+				return boom
+			})
+			if err != boom {
+				t.Fatalf("Update returned %v, want fn's error as is", err)
+			}
+			if v, err := get(t, kv, "keep"); err != nil || v != "1" {
+				t.Errorf("Get(keep) after the failed Update = %q, %v", v, err)
+			}
+			equal(t, "Scan(w/) after the failed Update", scan(t, kv, []byte("w/"), false), nil)
+		}},
+		{"view's error returned as is", func(t *testing.T, kv kvStore) {
+			boom := errors.New("boom")
+			if err := kv.View(ctx, func(kvTxn) error { return boom }); err != boom {
+				t.Errorf("View returned %v, want fn's error as is", err)
+			}
+		}},
+		{"view refuses writes", func(t *testing.T, kv kvStore) {
+			err := kv.View(ctx, func(txn kvTxn) error {
+				if err := txn.Set([]byte("v"), []byte("1")); err == nil {
+					return errors.New("Set in a View succeeded")
 				}
-				if v, err := txn.Get([]byte("k")); err != nil || string(v) != "new" {
-					return fmt.Errorf("Get after Set = %q, %v", v, err)
-				}
-				if _, err := txn.Get([]byte("gone")); !errors.Is(err, errKVNotFound) {
-					return fmt.Errorf("Get after Delete: %v, want errKVNotFound", err)
+				if err := txn.Delete([]byte("v")); err == nil {
+					return errors.New("Delete in a View succeeded")
 				}
 				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"scan yields the prefix's keys in byte order", func(t *testing.T, kv kvStore) {
-			put(t, kv, bounds...)
-			for _, c := range []struct {
-				prefix string
-				want   []string
-			}{
-				{"a", []string{`"a"=1`, `"a\x00"=2`, `"a\x01"=3`, `"a\xfe\xff"=4`, `"a\xff"=5`, `"a\xff\x00"=6`, `"a\xff\xff"=7`, `"a\xff\xff\xff"=8`}},
-				{"a\xff", []string{`"a\xff"=5`, `"a\xff\x00"=6`, `"a\xff\xff"=7`, `"a\xff\xff\xff"=8`}},
-				{"a\xff\xff", []string{`"a\xff\xff"=7`, `"a\xff\xff\xff"=8`}},
-				{"\xff", []string{`"\xff"=11`, `"\xff\xff"=12`}},
-				{"a\x00", []string{`"a\x00"=2`}},
-				{"c", nil},
-				{"", []string{`"` + "`" + `\xff"=10`, `"a"=1`, `"a\x00"=2`, `"a\x01"=3`, `"a\xfe\xff"=4`, `"a\xff"=5`, `"a\xff\x00"=6`,
-					`"a\xff\xff"=7`, `"a\xff\xff\xff"=8`, `"b"=9`, `"\xff"=11`, `"\xff\xff"=12`}},
-			} {
-				got := scanKeys(t, kv, []byte(c.prefix), true)
-				if fmt.Sprint(got) != fmt.Sprint(c.want) {
-					t.Errorf("Scan(%q):\n got %v\nwant %v", c.prefix, got, c.want)
-				}
+			if _, err := get(t, kv, "v"); !errors.Is(err, errKVNotFound) {
+				t.Errorf("Get(v) after a View's Set: %v", err)
 			}
 		}},
-		{"scan without values passes nil values", func(t *testing.T, kv kvStore) {
-			put(t, kv, "p/1", "one", "p/2", "two", "q", "x")
-			got := scanKeys(t, kv, []byte("p/"), false)
-			want := []string{`"p/1"=<nil>`, `"p/2"=<nil>`}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("Scan(values=false) = %v, want %v", got, want)
-			}
-		}},
-		{"scan stops at fn's error and returns it", func(t *testing.T, kv kvStore) {
-			put(t, kv, "p/1", "1", "p/2", "2", "p/3", "3")
-			stop := errors.New("stop here")
-			n := 0
+		{"view reads one snapshot", func(t *testing.T, kv kvStore) {
+			set(t, kv, "s/a", "1", "s/b", "1")
 			err := kv.View(ctx, func(txn kvTxn) error {
-				return txn.Scan([]byte("p/"), true, func(key, value []byte) error {
-					n++
-					if string(key) == "p/2" {
-						return stop
-					}
-					return nil
-				})
-			})
-			if err != stop || n != 2 {
-				t.Fatalf("Scan = %v after %d keys, want the error as is after 2", err, n)
-			}
-		}},
-		{"an update whose fn fails writes nothing and returns the error as is", func(t *testing.T, kv kvStore) {
-			put(t, kv, "keep", "old", "del", "d")
-			fail := errors.New("fn failed")
-			err := kv.Update(ctx, func(txn kvTxn) error {
-				for _, op := range []func() error{
-					func() error { return txn.Set([]byte("keep"), []byte("new")) },
-					func() error { return txn.Set([]byte("added"), []byte("a")) },
-					func() error { return txn.Delete([]byte("del")) },
-				} {
-					if err := op(); err != nil {
-						return err
+				if v, err := txn.Get([]byte("s/a")); err != nil || string(v) != "1" {
+					return fmt.Errorf("first Get(s/a) = %q, %v", v, err)
+				}
+				set(t, kv, "s/a", "2", "s/b", "2", "s/c", "2")
+				for _, k := range []string{"s/a", "s/b"} {
+					if v, err := txn.Get([]byte(k)); err != nil || string(v) != "1" {
+						return fmt.Errorf("Get(%s) after another commit = %q, %v; want the snapshot's 1", k, v, err)
 					}
 				}
-				return fail
-			})
-			if err != fail {
-				t.Fatalf("Update = %v, want fn's error as is", err)
-			}
-			mustGet(t, kv, "keep", "old")
-			mustGet(t, kv, "del", "d")
-			mustAbsent(t, kv, "added")
-		}},
-		{"a view sees one snapshot", func(t *testing.T, kv kvStore) {
-			put(t, kv, "x", "1", "y", "1")
-			read, written := make(chan struct{}), make(chan error, 1)
-			go func() {
-				<-read
-				written <- kv.Update(ctx, func(txn kvTxn) error {
-					if err := txn.Set([]byte("x"), []byte("2")); err != nil {
-						return err
-					}
-					if err := txn.Set([]byte("z"), []byte("2")); err != nil {
-						return err
-					}
-					return txn.Set([]byte("y"), []byte("2"))
-				})
-			}()
-			err := kv.View(ctx, func(txn kvTxn) error {
-				if v, err := txn.Get([]byte("x")); err != nil || string(v) != "1" {
-					return fmt.Errorf("x = %q, %v before the update", v, err)
-				}
-				close(read)
-				if err := <-written; err != nil {
-					return fmt.Errorf("concurrent update: %w", err)
-				}
-				if v, err := txn.Get([]byte("y")); err != nil || string(v) != "1" {
-					return fmt.Errorf("y = %q, %v after an update committed during the view, want 1", v, err)
-				}
-				if v, err := txn.Get([]byte("x")); err != nil || string(v) != "1" {
-					return fmt.Errorf("x = %q, %v read again, want 1", v, err)
-				}
-				var keys []string
-				err := txn.Scan(nil, false, func(key, _ []byte) error { keys = append(keys, string(key)); return nil })
-				if err == nil && fmt.Sprint(keys) != "[x y]" {
-					err = fmt.Errorf("scan sees %v, want [x y]", keys)
-				}
+				keys, err := scanTxn(txn, []byte("s/"), true)
+				equal(t, "Scan(s/) after another commit", keys, []string{"s/a=1", "s/b=1"})
 				return err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustGet(t, kv, "y", "2")
-			mustGet(t, kv, "z", "2")
+			if v, _ := get(t, kv, "s/c"); v != "2" {
+				t.Errorf("a later View: Get(s/c) = %q, want 2", v)
+			}
 		}},
-		{"of two overlapping read-modify-writes one gets errKVConflict", func(t *testing.T, kv kvStore) {
-			put(t, kv, "n", "0")
-			var barrier, wg sync.WaitGroup
-			barrier.Add(2)
-			errs := make([]error, 2)
-			for i := range errs {
-				wg.Add(1)
+		{"concurrent read-modify-write updates conflict", func(t *testing.T, kv kvStore) {
+			set(t, kv, "counter", "0")
+			var (
+				read    sync.WaitGroup // both transactions have read the counter
+				done    sync.WaitGroup
+				errs    [2]error
+				release = make(chan struct{})
+			)
+			read.Add(2)
+			done.Add(2)
+			for i := range 2 {
 				go func() {
-					defer wg.Done()
-					first := true
+					defer done.Done()
+					once := sync.Once{}
 					errs[i] = kv.Update(ctx, func(txn kvTxn) error {
-						v, err := txn.Get([]byte("n"))
-						if first { // both have read before either writes
-							first = false
-							barrier.Done()
-							barrier.Wait()
-						}
+						v, err := txn.Get([]byte("counter"))
+						once.Do(func() { read.Done(); <-release })
 						if err != nil {
 							return err
 						}
-						return txn.Set([]byte("n"), append(v, '+'))
+						return txn.Set([]byte("counter"), append(bytes.Clone(v), 'x'))
 					})
 				}()
 			}
-			wg.Wait()
-			ok, conflicts := 0, 0
+			read.Wait()
+			close(release)
+			done.Wait()
+			var conflicts, ok int
 			for _, err := range errs {
 				switch {
 				case err == nil:
@@ -300,19 +285,60 @@ func kvConformance(t *testing.T, open func(t *testing.T) kvStore) {
 				case errors.Is(err, errKVConflict):
 					conflicts++
 				default:
-					t.Errorf("Update: %v", err)
+					t.Errorf("Update: %v, want nil or errKVConflict", err)
 				}
 			}
 			if ok != 1 || conflicts != 1 {
-				t.Fatalf("%d committed, %d conflicts (%v); want 1 and 1", ok, conflicts, errs)
+				t.Errorf("%d committed and %d conflicted, want 1 and 1 (%v)", ok, conflicts, errs)
 			}
-			mustGet(t, kv, "n", "0+")
+			if v, _ := get(t, kv, "counter"); v != "0x" {
+				t.Errorf("counter = %q, want the one committed increment 0x", v)
+			}
+		}},
+		{"concurrent increments retried on conflict lose none", func(t *testing.T, kv kvStore) {
+			const workers, each = 4, 10
+			var wg sync.WaitGroup
+			errs := make([]error, workers)
+			for w := range workers {
+				wg.Go(func() {
+					for range each {
+						for {
+							err := kv.Update(ctx, func(txn kvTxn) error {
+								v, err := txn.Get([]byte("n"))
+								if errors.Is(err, errKVNotFound) {
+									v, err = []byte{}, nil
+								}
+								if err != nil {
+									return err
+								}
+								return txn.Set([]byte("n"), append(bytes.Clone(v), 'x'))
+							})
+							if !errors.Is(err, errKVConflict) {
+								errs[w] = err
+								break
+							}
+						}
+						if errs[w] != nil {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if v, err := get(t, kv, "n"); err != nil || len(v) != workers*each {
+				t.Errorf("after %d increments n has %d (%v)", workers*each, len(v), err)
+			}
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			kv := open(t)
-			tc.run(t, kv)
+			tt.run(t, kv)
 		})
 	}
 }

@@ -31,6 +31,7 @@ func TestImportDirections(t *testing.T) {
 		"client/capgo":      {"api", "manifest"},
 		"server/servertest": {"client", "server", "store", "api", "manifest"},
 		"store/s3test":      {},
+		"store/pgtest":      {},
 	}
 	const mod = "github.com/patchwire/patchwire/"
 	for pkg, ok := range allowed {
