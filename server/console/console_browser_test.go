@@ -367,6 +367,13 @@ func TestBrowserXSS(t *testing.T) {
 	}
 	const evil = `<img src=x onerror=alert(1)>`
 	id := device(t, env, 42, evil, "", "")
+	// Sightings are written in batches: the page lists the device once
+	// its batch is in.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ds, err := c.SearchDevices(context.Background(), browserApp, "", 10); err == nil && len(ds) == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	b := newBrowser(t, env)
 	b.signIn(env.AdminKey)
 	b.open("/apps/"+browserApp+"/devices", `[data-testid="devices"]`)
