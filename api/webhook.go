@@ -4,11 +4,14 @@ import "time"
 
 // Webhook routes of the admin API (admin keys only): an app's hooks (GET
 // lists, POST adds one and answers its secret once), one hook by id
-// (DELETE), and an app's delivery log (GET, ?hook=ID to narrow it).
+// (DELETE), an app's delivery log (GET, ?hook=ID to narrow it), and the
+// redelivery of one finished delivery (POST).
 const (
 	PathWebhooks          = "/api/v1/apps/{app}/webhooks"
 	PathWebhook           = "/api/v1/webhooks/{id}"
 	PathWebhookDeliveries = "/api/v1/apps/{app}/webhook-deliveries"
+	// PathWebhookRedeliver (POST) queues a finished delivery again.
+	PathWebhookRedeliver = "/api/v1/apps/{app}/webhook-deliveries/{id}/redeliver"
 	// QueryWebhook narrows PathWebhookDeliveries to one hook.
 	QueryWebhook = "hook"
 )
@@ -70,4 +73,7 @@ const (
 	// unspecified, multicast) and it was not started with
 	// --webhook-allow-private.
 	CodeWebhookURLRefused = "webhook_url_refused"
+	// CodeDeliveryPending (409): a redelivery of a delivery that is still
+	// pending (the worker will send it).
+	CodeDeliveryPending = "delivery_pending"
 )

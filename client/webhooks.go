@@ -34,3 +34,10 @@ func (c *Client) WebhookDeliveries(ctx context.Context, app, hook string) ([]api
 	err := c.do(ctx, http.MethodGet, path(api.PathWebhookDeliveries, "app", app)+query(api.QueryWebhook, hook), nil, &out)
 	return out, err
 }
+
+// RedeliverWebhook queues a finished delivery of app again (sent as it was).
+func (c *Client) RedeliverWebhook(ctx context.Context, app, id string) (api.WebhookDelivery, error) {
+	var out api.WebhookDelivery
+	err := c.do(ctx, http.MethodPost, path(path(api.PathWebhookRedeliver, "app", app), "id", id), nil, &out)
+	return out, err
+}

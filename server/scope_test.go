@@ -88,6 +88,7 @@ type scopeFixture struct {
 	victims   map[int]string  // a key id to delete, by caller
 	devices   map[int]string  // a device with an override, by caller
 	hooks     map[int]string  // a webhook to delete, by caller
+	failed    string          // a webhook delivery that failed, to redeliver
 }
 
 // deviceN is the device id of caller i.
@@ -158,6 +159,23 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 		up, err = st.CreateUpload(ctx, app, fmt.Sprintf("6.0.%d", i), manifestOf(t, ready), api.BundleMeta{})
 		must(err)
 		f.commitUp[i] = up.ID
+	}
+	// A delivery that failed: a hook on bundle uploads, a bundle, and the
+	// worker's give-up recorded.
+	_, _, err := st.CreateWebhook(ctx, app, "http://127.0.0.1:9/failed", []string{webhook.EventBundleUploaded})
+	must(err)
+	commit("7.0.0", "<!doctype html>seven")
+	q, err := st.WebhookQueue(ctx)
+	must(err)
+	for _, d := range q {
+		if d.Delivery.Type == webhook.EventBundleUploaded {
+			_, err := st.RecordWebhookAttempt(ctx, d, store.WebhookAttempt{Status: api.DeliveryFailed, Error: "connection refused"})
+			must(err)
+			f.failed = d.Delivery.ID
+		}
+	}
+	if f.failed == "" {
+		t.Fatal("no bundle.uploaded delivery queued")
 	}
 	return f
 }
@@ -317,6 +335,9 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		}},
 		"GET " + api.PathWebhooks:          {needAdmin, true, onApp()},
 		"GET " + api.PathWebhookDeliveries: {needAdmin, true, onApp()},
+		"POST " + api.PathWebhookRedeliver: {needAdmin, true, func(f *scopeFixture, _ int) (map[string]string, []byte) {
+			return map[string]string{"app": app, "id": f.failed}, nil
+		}},
 		"DELETE " + api.PathWebhook: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return map[string]string{"id": f.hooks[i]}, nil
 		}},

@@ -20,6 +20,7 @@ func (s *Server) webhookRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathWebhooks, s.handleListWebhooks)
 	mux.HandleFunc("DELETE "+api.PathWebhook, s.handleDeleteWebhook)
 	mux.HandleFunc("GET "+api.PathWebhookDeliveries, s.handleWebhookDeliveries)
+	mux.HandleFunc("POST "+api.PathWebhookRedeliver, s.handleWebhookRedeliver)
 }
 
 // hostCheckTimeout bounds the DNS lookup of a new hook's host.
@@ -112,4 +113,26 @@ func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	writeJSON(w, http.StatusOK, nonNil(ds))
+}
+
+func (s *Server) handleWebhookRedeliver(w http.ResponseWriter, r *http.Request) {
+	app, id := r.PathValue("app"), r.PathValue("id")
+	if _, ok := s.authorize(w, r, permAdmin, app); !ok {
+		return
+	}
+	d, err := s.store.RedeliverWebhook(r.Context(), app, id)
+	switch {
+	case errors.Is(err, store.ErrExists):
+		err = errorf(http.StatusConflict, api.CodeDeliveryPending, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		err = errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("%v (see `patchwire webhook deliveries --app %s`)", err, app))
+	case errors.Is(err, store.ErrInvalid):
+		err = notFoundApp(err, app)
+	}
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	s.hooks.Wake()
+	writeJSON(w, http.StatusOK, d)
 }

@@ -307,13 +307,37 @@ func TestWebhookGivesUp(t *testing.T) {
 	}
 	wantMetrics(t, metricsText(t, env), `patchwire_webhook_deliveries_total{status="failed"} 1`,
 		`patchwire_webhook_deliveries_total{status="retry"} 2`, `patchwire_webhook_deliveries_total{status="delivered"} 1`)
+
+	// The receiver is fixed; the failed delivery is sent again on request,
+	// signed afresh, and arrives.
+	rc.mu.Lock()
+	rc.fail = nil
+	rc.mu.Unlock()
+	var ae *client.APIError
+	if _, err := admin.RedeliverWebhook(ctx, app, ds[1].ID+"x"); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Errorf("redeliver an unknown delivery: %v, want 404", err)
+	}
+	d, err := admin.RedeliverWebhook(ctx, app, ds[0].ID)
+	if err != nil || d.Status != api.DeliveryPending || d.Attempts != 0 {
+		t.Fatalf("redeliver: %+v, %v", d, err)
+	}
+	waitFor(t, "the redelivered event", func() bool { return len(rc.got(app)) == 2 })
+	if got := rc.got(app); got[1] != webhook.EventBundleUploaded+" 1.0.0" {
+		t.Errorf("received %v, want 1.0.0 again last", got)
+	}
+	waitFor(t, "the redelivery recorded", func() bool {
+		ds, err := admin.WebhookDeliveries(ctx, app, h.ID)
+		return err == nil && ds[0].Status == api.DeliveryDelivered && ds[0].Attempts == 1
+	})
+	if _, err := admin.RedeliverWebhook(ctx, app, ds[0].ID); err != nil {
+		t.Errorf("redeliver a delivered one: %v", err)
+	}
 	if err := admin.DeleteWebhook(ctx, h.ID); err != nil {
 		t.Fatal(err)
 	}
 	if hooks, err := admin.ListWebhooks(ctx, app); err != nil || len(hooks) != 0 {
 		t.Errorf("after remove: %v, %v", hooks, err)
 	}
-	var ae *client.APIError
 	if err := admin.DeleteWebhook(ctx, h.ID); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 		t.Errorf("second remove: %v", err)
 	}

@@ -107,6 +107,8 @@ type Webhooks interface {
 	RecordWebhookAttempt(ctx context.Context, d QueuedDelivery, a WebhookAttempt) (api.WebhookDelivery, error)
 	// ListWebhookDeliveries lists an app's deliveries (one hook's, given one).
 	ListWebhookDeliveries(ctx context.Context, app, hook string) ([]api.WebhookDelivery, error)
+	// RedeliverWebhook queues a finished delivery again.
+	RedeliverWebhook(ctx context.Context, app, deliveryID string) (api.WebhookDelivery, error)
 	// Subscribe calls fn after every publish commits.
 	Subscribe(fn func(PublishEvent)) (cancel func())
 }

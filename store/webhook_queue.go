@@ -42,6 +42,15 @@ type deliveryRecord struct {
 	DoneAt      *time.Time `json:"done_at,omitempty"`
 }
 
+// decodeDelivery decodes the wq/ value v of key.
+func decodeDelivery(key, v []byte) (deliveryRecord, error) {
+	var r deliveryRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("webhook delivery %q: %v: %w", key, err, ErrCorrupt)
+	}
+	return r, nil
+}
+
 func (r deliveryRecord) delivery(app, hook string) api.WebhookDelivery {
 	return api.WebhookDelivery{ID: r.ID, Hook: hook, App: app, Event: r.Event, Type: r.Type, Status: r.Status,
 		Attempts: r.Attempts, LastError: r.LastError, NextAttempt: r.NextAttempt, CreatedAt: r.CreatedAt, DoneAt: r.DoneAt}
@@ -145,9 +154,9 @@ func (s *Store) WebhookQueue(ctx context.Context) ([]QueuedDelivery, error) {
 		for _, h := range hooks {
 			pfx := webhookQueuePrefix(h.App, h.ID)
 			err := scan(txn, pfx, true, func(key, v []byte) error {
-				var r deliveryRecord
-				if err := json.Unmarshal(v, &r); err != nil {
-					return fmt.Errorf("webhook delivery %q: %v: %w", key, err, ErrCorrupt)
+				r, err := decodeDelivery(key, v)
+				if err != nil {
+					return err
 				}
 				if r.Status != api.DeliveryPending {
 					return nil
@@ -193,9 +202,9 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, d QueuedDelivery, a We
 		if !ok {
 			return fmt.Errorf("delivery %s of webhook %s: %w", d.Delivery.ID, id, ErrNotFound)
 		}
-		var r deliveryRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("webhook delivery %s: %v: %w", d.Delivery.ID, err, ErrCorrupt)
+		r, err := decodeDelivery(key, v)
+		if err != nil {
+			return err
 		}
 		now := s.now()
 		r.Attempts++
@@ -282,9 +291,9 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, app, hook string) ([]
 			pfx := webhookQueuePrefix(app, h.ID)
 			err := scan(txn, pfx, true, func(key, v []byte) error {
 				seq := binary.BigEndian.Uint64(key[len(pfx):])
-				var r deliveryRecord
-				if err := json.Unmarshal(v, &r); err != nil {
-					return fmt.Errorf("webhook delivery %q: %v: %w", key, err, ErrCorrupt)
+				r, err := decodeDelivery(key, v)
+				if err != nil {
+					return err
 				}
 				rows = append(rows, row{seq, r.delivery(app, h.ID)})
 				return nil
@@ -302,6 +311,69 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, app, hook string) ([]
 	out := make([]api.WebhookDelivery, len(rows))
 	for i, r := range rows {
 		out[i] = r.d
+	}
+	return out, nil
+}
+
+// RedeliverWebhook puts a finished delivery of app (delivered, or failed
+// after its last attempt) back in its hook's queue, to be sent again as
+// it was, with a fresh count of attempts. Its place in the queue is its
+// own: the worker sends a hook's pending deliveries oldest first, so it
+// goes ahead of any later one still pending (those after it that were
+// delivered already stay delivered). A pending delivery is ErrExists; an
+// unknown app or delivery ErrNotFound.
+func (s *Store) RedeliverWebhook(ctx context.Context, app, deliveryID string) (api.WebhookDelivery, error) {
+	if err := ValidateAppID(app); err != nil {
+		return api.WebhookDelivery{}, err
+	}
+	var out api.WebhookDelivery
+	err := s.updateData(ctx, func(txn kvTxn) error {
+		if _, err := getAppTxn(txn, app); err != nil {
+			return err
+		}
+		hooks, err := hooksTxn(txn, appScopedPrefix(pfxWebhook, app))
+		if err != nil {
+			return err
+		}
+		var key []byte
+		var r deliveryRecord
+		var hook string
+		for _, h := range hooks {
+			err := scan(txn, webhookQueuePrefix(app, h.ID), true, func(k, v []byte) error {
+				rec, err := decodeDelivery(k, v)
+				if err != nil {
+					return err
+				}
+				if rec.ID != deliveryID {
+					return nil
+				}
+				key, r, hook = slices.Clone(k), rec, h.ID
+				return errStopScan
+			})
+			if err != nil && !errors.Is(err, errStopScan) {
+				return err
+			}
+			if key != nil {
+				break
+			}
+		}
+		if key == nil {
+			return fmt.Errorf("app %q has no webhook delivery %q: %w", app, deliveryID, ErrNotFound)
+		}
+		if r.Status == api.DeliveryPending {
+			return fmt.Errorf("webhook delivery %s is pending already (attempt %d): %w", deliveryID, r.Attempts+1, ErrExists)
+		}
+		now := s.now()
+		r.Status, r.Attempts, r.LastError, r.NextAttempt, r.DoneAt = api.DeliveryPending, 0, "", &now, nil
+		v, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		out = r.delivery(app, hook)
+		return txn.Set(key, v)
+	})
+	if err != nil {
+		return api.WebhookDelivery{}, fmt.Errorf("redeliver webhook delivery: %w", err)
 	}
 	return out, nil
 }

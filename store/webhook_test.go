@@ -265,3 +265,54 @@ func TestEveryEventKindIsAWebhookType(t *testing.T) {
 		t.Errorf("two kinds share a webhook type: %v", webhookTypes)
 	}
 }
+
+// TestRedeliverWebhook: a failed (or delivered) delivery is queued again,
+// ahead of later pending ones, with a fresh count of attempts; a pending
+// one, an unknown one and an unknown app are refused.
+func TestRedeliverWebhook(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	const app = "com.example.hooks"
+	if _, err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateWebhook(ctx, app, "https://hooks.example.com/", []string{webhook.EventBundleUploaded}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.0.0", "1.0.1"} {
+		putFiles(t, s, someFiles(1, v)...)
+		if _, err := s.CommitBundle(ctx, app, v, manifestOf(t, someFiles(1, v)...), api.BundleMeta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := func() QueuedDelivery {
+		t.Helper()
+		q, err := s.WebhookQueue(ctx)
+		if err != nil || len(q) != 1 {
+			t.Fatalf("queue %v, %v", q, err)
+		}
+		return q[0]
+	}
+	first := head()
+	if _, err := s.RedeliverWebhook(ctx, app, first.Delivery.ID); !errors.Is(err, ErrExists) {
+		t.Errorf("redeliver a pending delivery: %v, want ErrExists", err)
+	}
+	if _, err := s.RecordWebhookAttempt(ctx, first, WebhookAttempt{Status: api.DeliveryFailed, Error: "HTTP 500"}); err != nil {
+		t.Fatal(err)
+	}
+	if next := head(); next.Seq == first.Seq {
+		t.Fatal("the failed delivery is still the head")
+	}
+	d, err := s.RedeliverWebhook(ctx, app, first.Delivery.ID)
+	if err != nil || d.Status != api.DeliveryPending || d.Attempts != 0 || d.LastError != "" || d.NextAttempt == nil || d.DoneAt != nil {
+		t.Fatalf("redelivered: %+v, %v", d, err)
+	}
+	if again := head(); again.Seq != first.Seq || !slices.Equal(again.Body, first.Body) {
+		t.Errorf("head after the redelivery is %d, want %d with the same body", again.Seq, first.Seq)
+	}
+	for _, tc := range []struct{ app, id string }{{app, "wd_nosuch"}, {"com.example.none", first.Delivery.ID}} {
+		if _, err := s.RedeliverWebhook(ctx, tc.app, tc.id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("redeliver %s of %s: %v, want ErrNotFound", tc.id, tc.app, err)
+		}
+	}
+}

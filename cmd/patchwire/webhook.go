@@ -15,6 +15,7 @@ func runWebhook(ctx context.Context, env *cliEnv, args []string) error {
 		"list":       runWebhookList,
 		"remove":     runWebhookRemove,
 		"deliveries": runWebhookDeliveries,
+		"redeliver":  runWebhookRedeliver,
 	})
 }
 
@@ -92,4 +93,20 @@ func runWebhookDeliveries(ctx context.Context, env *cliEnv, args []string) error
 		}
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", d.ID, d.Hook, d.Event, d.Type, d.Status, d.Attempts, next, lastErr)
 	})
+}
+
+func runWebhookRedeliver(ctx context.Context, env *cliEnv, args []string) error {
+	cmd := newAPICommand("webhook redeliver", env)
+	app := cmd.requireApp()
+	c, rest, err := cmd.connect(env, args, "DELIVERY_ID")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	d, err := c.RedeliverWebhook(ctx, *app, rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Delivery %s (%s) of webhook %s is queued again\n", d.ID, d.Type, d.Hook)
+	return nil
 }

@@ -109,6 +109,27 @@ func TestWebhookCLIKilledAfterCommit(t *testing.T) {
 	if !strings.Contains(out, "bundle.uploaded") || !strings.Contains(out, "delivered") {
 		t.Errorf("webhook deliveries:\n%s", out)
 	}
+	// Sent again on request: the receiver gets the same event a second time.
+	delivery := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if out := c.must("webhook", "redeliver", "--app", app, delivery); !strings.Contains(out, "queued again") {
+		t.Errorf("webhook redeliver: %s", out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	mu.Lock()
+	if len(got) != 2 || got[1].ID != got[0].ID {
+		t.Errorf("after the redelivery the receiver has %+v, want the same event twice", got)
+	}
+	mu.Unlock()
+	if _, _, err := c.run("webhook", "redeliver", "--app", app, "wd_nosuch"); err == nil || !strings.Contains(err.Error(), "no webhook delivery") {
+		t.Errorf("redeliver of an unknown delivery: %v", err)
+	}
 	id := strings.Fields(strings.Split(list, "\n")[1])[0]
 	c.must("webhook", "remove", id)
 	if _, _, err := c.run("webhook", "remove", id); err == nil || !strings.Contains(err.Error(), "no webhook") {

@@ -50,6 +50,17 @@ func TestBrowserWebhooks(t *testing.T) {
 		got = append(got, d)
 	}))
 	defer recv.Close()
+	// waitDeliveries waits (up to 20 s) for the receiver to hold n requests.
+	waitDeliveries := func(n int) {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			have := len(got)
+			mu.Unlock()
+			if have >= n {
+				return
+			}
+		}
+	}
 	env := servertest.Start(t, func(c *server.Config, _ *store.Options) {
 		c.PatchWait = -1
 		c.Webhooks.AllowPrivate, c.Webhooks.Backoff = true, 50*time.Millisecond
@@ -82,16 +93,7 @@ func TestBrowserWebhooks(t *testing.T) {
 
 	// CI uploads; the receiver gets the event, signed with that secret.
 	upload(t, c, "1.0.0")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDeliveries(1)
 	mu.Lock()
 	events, problems := slices.Clone(got), slices.Clone(bad)
 	mu.Unlock()
@@ -108,6 +110,13 @@ func TestBrowserWebhooks(t *testing.T) {
 	b.waitFor("delivered", `document.querySelector('tr[data-status="delivered"]')?.textContent.includes("bundle.uploaded")`)
 	b.waitFor("secret gone", `document.getElementById("hook-secret") === null`)
 	b.shot("w2-webhook-delivered")
+	b.run("redeliver", chromedp.Click(chromedp.CSS(`[data-testid="redeliver"]`)))
+	waitDeliveries(2)
+	mu.Lock()
+	if len(got) != 2 || got[1].event.ID != got[0].event.ID {
+		t.Errorf("after Redeliver the receiver got %d deliveries, want the event twice", len(got))
+	}
+	mu.Unlock()
 	b.run("remove hook", chromedp.Click(chromedp.CSS(`[data-testid="remove-hook"]`)))
 	b.waitFor("hook removed", `document.querySelectorAll('tr[data-hook]').length === 0`)
 	if hooks, err := c.ListWebhooks(ctx, browserApp); err != nil || len(hooks) != 0 {

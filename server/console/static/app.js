@@ -479,7 +479,9 @@ async function pageWebhooks(app, added) {
   const deliveryRows = deliveries.map((d) => h("tr", { "data-delivery": d.id, "data-status": d.status },
     h("td", { class: "muted" }, fmtTime(d.created_at)), h("td", { class: "mono" }, d.hook), h("td", {}, d.type),
     h("td", {}, h("span", { class: d.status === "failed" ? "badge warn" : "badge" }, d.status)), h("td", { class: "num" }, d.attempts),
-    h("td", { class: "muted" }, d.next_attempt ? fmtTime(d.next_attempt) : fmtTime(d.done_at)), h("td", { class: "muted" }, d.last_error || "")));
+    h("td", { class: "muted" }, d.next_attempt ? fmtTime(d.next_attempt) : fmtTime(d.done_at)), h("td", { class: "muted" }, d.last_error || ""),
+    h("td", {}, d.status === "pending" ? null : h("button", { class: "plain", "data-testid": "redeliver", onclick: () =>
+      act(() => api("POST", appPath(app) + "/webhook-deliveries/" + enc(d.id) + "/redeliver"), "Delivery " + d.id + " queued again") }, "Redeliver"))));
   const url = h("input", { id: "hook-url", type: "url", placeholder: "https://ci.example.com/patchwire", required: true, size: 40 });
   const boxes = WEBHOOK_EVENTS.map((e) => h("input", { type: "checkbox", value: e, checked: true, "data-testid": "hook-event" }));
   const form = h("form", { class: "panel row", id: "add-hook-form", onsubmit: async (e) => {
@@ -500,7 +502,7 @@ async function pageWebhooks(app, added) {
     h("div", { class: "panel" }, h("h2", {}, "Hooks"), table(["Id", "URL", "Events", "Added", ""], hookRows, { testid: "hooks", empty: "No webhooks yet." })),
     form,
     h("div", { class: "panel" }, h("h2", {}, "Deliveries"),
-      table(["Event at", "Hook", "Type", "Status", ["Attempts", "num"], "Next / done", "Last error"], deliveryRows, { testid: "webhook-deliveries", empty: "No deliveries yet." })));
+      table(["Event at", "Hook", "Type", "Status", ["Attempts", "num"], "Next / done", "Last error", ""], deliveryRows, { testid: "webhook-deliveries", empty: "No deliveries yet." })));
 }
 
 render();
