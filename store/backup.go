@@ -45,6 +45,9 @@ type BackupStats struct {
 // only (its stream over s.db, see above).
 func (s *Store) Backup(ctx context.Context, w io.Writer) (BackupStats, error) {
 	cw := &ctxWriter{ctx: ctx, w: w}
+	if err := s.badgerOnly("backup"); err != nil {
+		return BackupStats{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return BackupStats{}, err
 	}
@@ -78,6 +81,9 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 // A failed Restore leaves a partly loaded store: delete its directory.
 // Badger only (Badger's Load over s.db, see above).
 func (s *Store) Restore(ctx context.Context, r io.Reader) (BackupStats, error) {
+	if err := s.badgerOnly("restore"); err != nil {
+		return BackupStats{}, err
+	}
 	if s.readOnly != nil {
 		return BackupStats{}, fmt.Errorf("restore: %w", s.readOnly)
 	}
@@ -235,4 +241,12 @@ func (f *frameReader) fail(err error) error {
 		f.err = err
 	}
 	return f.err
+}
+
+// badgerOnly refuses op on a PostgreSQL catalog, naming what to use.
+func (s *Store) badgerOnly(op string) error {
+	if s.cluster == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: back up the database with pg_dump (and the objects' bucket with its own tools); patchwire's backup and restore are for a Badger catalog", op, ErrCatalogPostgres)
 }

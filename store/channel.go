@@ -565,7 +565,7 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 		return err
 	}
 	key := appScopedKey(prefix, app, dev)
-	err = s.updateData(ctx, func(txn kvTxn) error {
+	err = s.updateDevices(ctx, app, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
 			return err
 		}
@@ -592,7 +592,6 @@ func (s *Store) setDeviceChannel(ctx context.Context, what, prefix, app, deviceI
 	if err != nil {
 		return fmt.Errorf("%s for device %q: %w", what, clip(dev), err)
 	}
-	s.deviceChannelsChanged(app)
 	return nil
 }
 

@@ -523,9 +523,7 @@ func (s *Store) deviceChannels(ctx context.Context, what, app, id string, clear 
 		return err
 	}
 	if clear {
-		if err = s.updateData(ctx, fn); err == nil {
-			s.deviceChannelsChanged(app)
-		}
+		err = s.updateDevices(ctx, app, fn)
 	} else {
 		err = s.view(ctx, fn)
 	}

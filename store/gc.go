@@ -21,6 +21,7 @@ type GCStats struct {
 	ExpiredUploads int  // expired upload sessions dropped
 	Upgraded       int  // live objects of the format before chunking rewritten as chunks
 	OrphanBlobs    int  // blobs no object record names, deleted (Options.Blobs only)
+	OtherNode      bool // another node was collecting (PostgreSQL catalog): this run did nothing
 }
 
 // errStale stops a sweep whose picture of live objects is out of date.
@@ -66,6 +67,15 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	var st GCStats
+	unlock, ok, err := s.lockGC(ctx)
+	if err != nil {
+		return st, fmt.Errorf("collect garbage: %w", err)
+	}
+	if !ok {
+		st.OtherNode = true
+		return st, nil
+	}
+	defer unlock()
 	n, err := s.dropExpiredUploads(ctx)
 	st.ExpiredUploads = n
 	if err != nil {

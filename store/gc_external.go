@@ -17,10 +17,13 @@ import (
 func (s *Store) sweepExternal(ctx context.Context, del []manifest.Digest, epoch []byte) (removed int, stale bool, err error) {
 	grace := s.opts.GCGrace
 	for _, d := range del {
-		unlock := s.blobLocks.lock(d)
+		unlock, err := s.lockBlob(ctx, d)
+		if err != nil {
+			return removed, false, fmt.Errorf("delete objects: %w", err)
+		}
 		var m objectMeta
 		var keys int
-		err := s.updateData(ctx, func(txn kvTxn) error {
+		err = s.updateData(ctx, func(txn kvTxn) error {
 			cur, _, err := getValue(txn, []byte(keyRefEpoch))
 			if err != nil {
 				return err
@@ -93,7 +96,10 @@ func (s *Store) sweepOrphanBlobs(ctx context.Context) (int, error) {
 	s.orphanSweep = now
 	n := 0
 	for _, d := range orphans {
-		unlock := s.blobLocks.lock(d)
+		unlock, err := s.lockBlob(ctx, d)
+		if err != nil {
+			return n, fmt.Errorf("orphan blobs: %w", err)
+		}
 		ok, err := s.hasRecord(ctx, d)
 		if err == nil && !ok {
 			if err = s.blobs.DeleteBlob(ctx, d); err == nil {

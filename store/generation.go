@@ -42,14 +42,27 @@ func (g *generations) deviceCounter(app string) *atomic.Uint64 {
 // changed an app, channel or bundle record (or several apps' device
 // channels at once, as a channel's deletion does). A catalog read after
 // CatalogGeneration returned g is current for as long as it still returns
-// g. It is a number in memory: reading it touches no transaction.
-func (s *Store) CatalogGeneration() uint64 { return s.gens.catalog.Load() }
+// g. It is a number in memory: reading it touches no transaction. On a
+// PostgreSQL catalog it is the shared generation, read again per
+// Options.CatalogRecheck (cluster.go): another node's write that returned
+// before the call is seen.
+func (s *Store) CatalogGeneration() uint64 {
+	if s.cluster != nil {
+		return s.cluster.catalogGeneration(s)
+	}
+	return s.gens.catalog.Load()
+}
 
 // DeviceChannelsGeneration changes after every committed write of one of
 // app's device-channel records (overrides and self-assignments, see
 // AppDeviceChannels); a write that changes CatalogGeneration may change
 // them too, so readers keep both.
+//
+// On a PostgreSQL catalog it is app's shared row, as CatalogGeneration.
 func (s *Store) DeviceChannelsGeneration(app string) uint64 {
+	if s.cluster != nil {
+		return s.cluster.deviceGeneration(s, app)
+	}
 	return s.gens.deviceCounter(app).Load()
 }
 

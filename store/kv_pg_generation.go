@@ -9,14 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The cross-node change notice (issue 12), a building block for several
-// nodes over one database; NOT WIRED YET: no catalog write bumps the
-// generation and nothing watches it. Once wired, a node's catalog writes
-// bump the generation in their own transaction, and every node's
-// WatchGenerations moves its in-memory catalog generation (generation.go)
-// when another node committed, so its decoded copy is read again. Bumping
-// in every Update would make all of them conflict on the one row, so only
-// writes a reader of the catalog must see will bump.
+// The cross-node change notice (issue 12): a node's catalog writes
+// (Store.update) bump the generation in their own transaction, and every
+// node's WatchGenerations moves its in-memory catalog generation
+// (generation.go) when another node committed, so its decoded copy is read
+// again. Bumping in every Update would make all of them conflict on the
+// one row, so only writes a reader of the catalog must see bump
+// (updateData does not). cluster.go wires it.
 
 // pgGenerationChannel is the LISTEN/NOTIFY channel of the generation.
 const pgGenerationChannel = "patchwire_generation"
@@ -46,7 +45,7 @@ func (t *pgTxn) bump() (int64, error) {
 }
 
 // BumpGeneration moves the generation in a transaction of its own and
-// returns the new value. Not wired yet (see bump).
+// returns the new value.
 func (p *pgKV) BumpGeneration(ctx context.Context) (int64, error) {
 	var n int64
 	err := p.Update(ctx, func(txn kvTxn) error {
@@ -67,16 +66,18 @@ func (p *pgKV) generation(ctx context.Context) (int64, error) {
 }
 
 // WatchGenerations calls fn with the generation every node's committed
-// bumps move it to, until ctx ends. It listens on a dedicated connection
+// bumps move it to, and dev (when not nil) with an app and its device
+// generation (pgTxn.bumpDevices), until ctx ends. It listens on a dedicated connection
 // (not one of the pool's); when that connection fails it connects again,
 // after a pause that grows to 5 s, and calls fn with the current
 // generation after every (re)connection, so a bump committed while it was
-// not listening is not missed. fn runs on WatchGenerations' goroutine.
-// Not wired yet (see bump).
-func (p *pgKV) WatchGenerations(ctx context.Context, fn func(n int64)) {
+// not listening is not missed (a device bump missed then is caught by the
+// next read of its row, see cluster.deviceGeneration). fn and dev run on
+// WatchGenerations' goroutine.
+func (p *pgKV) WatchGenerations(ctx context.Context, fn func(n int64), dev func(app string, n int64)) {
 	pause := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := p.listen(ctx, fn, func() { pause = 100 * time.Millisecond })
+		err := p.listen(ctx, fn, dev, func() { pause = 100 * time.Millisecond })
 		if ctx.Err() != nil {
 			return
 		}
@@ -92,7 +93,7 @@ func (p *pgKV) WatchGenerations(ctx context.Context, fn func(n int64)) {
 
 // listen runs one connection of WatchGenerations until it fails;
 // connected is called once it listens.
-func (p *pgKV) listen(ctx context.Context, fn func(int64), connected func()) error {
+func (p *pgKV) listen(ctx context.Context, fn func(int64), dev func(string, int64), connected func()) error {
 	cfg := p.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = pgWatchApplication
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -101,6 +102,9 @@ func (p *pgKV) listen(ctx context.Context, fn func(int64), connected func()) err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+pgGenerationChannel); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgDeviceChannel); err != nil {
 		return err
 	}
 	connected()
@@ -113,6 +117,12 @@ func (p *pgKV) listen(ctx context.Context, fn func(int64), connected func()) err
 		note, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if note.Channel == pgDeviceChannel {
+			if app, n, ok := parseDeviceNotice(note.Payload); ok && dev != nil {
+				dev(app, n)
+			}
+			continue
 		}
 		n, err := strconv.ParseInt(note.Payload, 10, 64)
 		if err != nil {

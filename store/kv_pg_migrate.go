@@ -17,11 +17,13 @@ var pgMigrations = [][]string{
 	// 1: the catalog's keys and values.
 	{`CREATE TABLE patchwire_kv (k bytea PRIMARY KEY, v bytea NOT NULL)`},
 	// 2: the generation, moved by every catalog write another node must
-	// see (pgTxn.bump; not wired yet).
+	// see (pgTxn.bump).
 	{
 		`CREATE TABLE patchwire_generation (id int PRIMARY KEY CHECK (id = 1), n bigint NOT NULL)`,
 		`INSERT INTO patchwire_generation (id, n) VALUES (1, 0)`,
 	},
+	// 3: the per-app device-channel generations (pgTxn.bumpDevices).
+	{`CREATE TABLE patchwire_device_generation (app text PRIMARY KEY, n bigint NOT NULL)`},
 }
 
 // pgMigrateLock is the pg_advisory_xact_lock key under which the schema is

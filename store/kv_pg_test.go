@@ -151,7 +151,7 @@ func pgVersions(t *testing.T, dsn string) []int {
 
 func TestPGMigrations(t *testing.T) {
 	ctx := context.Background()
-	want := fmt.Sprint([]int{1, 2})
+	want := fmt.Sprint([]int{1, 2, 3})
 	t.Run("fresh database", func(t *testing.T) {
 		dsn := pgtest.Database(t)
 		kv := openTestPG(t, dsn)
@@ -240,7 +240,7 @@ func TestPGGenerationNotice(t *testing.T) {
 	seen := make(chan int64, 16)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { kv.WatchGenerations(watchCtx, func(n int64) { seen <- n }); close(watched) }()
+	go func() { kv.WatchGenerations(watchCtx, func(n int64) { seen <- n }, nil); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
 	next := func(what string) int64 {
 		t.Helper()

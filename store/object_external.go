@@ -21,7 +21,10 @@ import (
 // cannot delete the blob between the two. It reports whether the record
 // is new.
 func (s *Store) putExternal(ctx context.Context, d manifest.Digest, raw []byte) (bool, error) {
-	unlock := s.blobLocks.lock(d)
+	unlock, err := s.lockBlob(ctx, d)
+	if err != nil {
+		return false, fmt.Errorf("put object %s: %w", d, err)
+	}
 	defer unlock()
 	m, err := s.uploadExternal(ctx, d, raw)
 	if err != nil || m == nil {
@@ -152,5 +155,6 @@ func (s *Store) markExternal() error {
 
 // ExternalObjects reports whether the store was ever opened with
 // Options.Blobs: some objects' bytes may then be in the blob store, and a
-// server must not run without it.
-func (s *Store) ExternalObjects() bool { return s.external }
+// server must not run without it. (A PostgreSQL catalog over the node's own
+// Badger keeps its bytes there: false.)
+func (s *Store) ExternalObjects() bool { return s.external && !s.localBlobs }

@@ -81,6 +81,20 @@ type Options struct {
 	// in Badger under Dir. Objects already stored in Badger stay readable.
 	// Default nil: objects' bytes are Badger keys too.
 	Blobs Blobs
+	// Catalog, when set, is a PostgreSQL connection string (a URL or
+	// key=value, as libpq takes): the catalog runs there (pgKV), shared by
+	// every node given the same one, and Badger under Dir keeps only what
+	// is the node's own (cluster.go). Objects' bytes then always go
+	// through the blob seam: Blobs when set (shared, S3), else this node's
+	// Badger (one node only). A directory that ran with a Catalog refuses
+	// to open without one.
+	Catalog string
+	// CatalogRecheck is, with a Catalog, how long CatalogGeneration and
+	// DeviceChannelsGeneration trust their in-memory value (kept moving by
+	// the PostgreSQL notices) before reading the generation rows again.
+	// Default 0: every call reads them, so a read after another node's
+	// write returned always sees it (cluster.go).
+	CatalogRecheck time.Duration
 	// ReadOnly opens the database read-only (another read-only opener may
 	// share it): every write fails with ErrReadOnly and no GC runs.
 	ReadOnly bool
@@ -194,6 +208,9 @@ type Store struct {
 	blobLocks digestLocks
 	// external: keyExternal is set (object_external.go).
 	external bool
+	// localBlobs: a PostgreSQL catalog whose bytes are this node's Badger
+	// (cluster.go).
+	localBlobs bool
 	// orphanSweep is when the GC last listed the blob store (gc_external.go);
 	// guarded by gcMu.
 	orphanSweep time.Time
@@ -201,6 +218,9 @@ type Store struct {
 	// readOnly is what every write returns when the store is read-only
 	// (wrapping ErrReadOnly), nil when it is writable.
 	readOnly error
+	// cluster is the PostgreSQL side of a store opened with
+	// Options.Catalog (cluster.go), nil otherwise.
+	cluster *cluster
 	// gens tells readers that keep a decoded catalog in memory when it
 	// changed (generation.go).
 	gens generations
@@ -280,6 +300,10 @@ func Open(opts Options) (*Store, error) {
 
 	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
 		space: space, readOnly: readOnly}
+	if err := s.openCatalog(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	if err := s.markExternal(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
@@ -355,6 +379,10 @@ func (s *Store) Close() error {
 		s.gcMu.Lock() // a CollectGarbage called by someone else
 		defer s.gcMu.Unlock()
 		err := s.kv.Close()
+		if s.cluster != nil {
+			s.cluster.close()
+			err = errors.Join(err, s.db.Close())
+		}
 		s.enc.Close()
 		s.dec.Close()
 		if err != nil {
@@ -393,12 +421,52 @@ func (s *Store) Size() (lsm, vlog int64) {
 // computes. A committed update may have changed the catalog: it moves
 // CatalogGeneration. Writes that never touch an app, channel, bundle or
 // device-channel record use updateData instead.
+//
+// On a PostgreSQL catalog the transaction also bumps the shared generation
+// (its NOTIFY goes out on commit), so every node's copy is read again.
 func (s *Store) update(ctx context.Context, fn func(txn kvTxn) error) error {
-	err := s.updateData(ctx, fn)
+	n, err := s.updateBumping(ctx, fn, (*pgTxn).bump)
 	if err == nil {
-		s.gens.catalogChanged()
+		if s.cluster != nil {
+			storeMax(&s.gens.catalog, uint64(n))
+		} else {
+			s.gens.catalogChanged()
+		}
 	}
 	return err
+}
+
+// updateDevices is updateData for writes of app's device-channel records:
+// after the commit it moves app's device generation, and on a PostgreSQL
+// catalog the transaction bumps app's shared row (every node sees it).
+func (s *Store) updateDevices(ctx context.Context, app string, fn func(txn kvTxn) error) error {
+	n, err := s.updateBumping(ctx, fn, func(t *pgTxn) (int64, error) { return t.bumpDevices(app) })
+	if err == nil {
+		if s.cluster != nil {
+			storeMax(s.gens.deviceCounter(app), uint64(n))
+		} else {
+			s.deviceChannelsChanged(app)
+		}
+	}
+	return err
+}
+
+// updateBumping is updateData whose transaction, on PostgreSQL, ends with
+// bump; it returns the generation bump moved to (0 on Badger).
+func (s *Store) updateBumping(ctx context.Context, fn func(txn kvTxn) error, bump func(*pgTxn) (int64, error)) (int64, error) {
+	var n int64
+	err := s.updateData(ctx, func(txn kvTxn) error {
+		if err := fn(txn); err != nil {
+			return err
+		}
+		if pt, ok := txn.(*pgTxn); ok {
+			var err error
+			n, err = bump(pt)
+			return err
+		}
+		return nil
+	})
+	return n, err
 }
 
 // updateData is update for writes outside the catalog (objects, patches,

@@ -37,6 +37,9 @@ func openStoreDir(env *cliEnv, data string, readOnly bool, blobs ...store.Blobs)
 		opts.Blobs = blobs[0]
 	}
 	st, err := store.Open(opts)
+	if errors.Is(err, store.ErrCatalogPostgres) {
+		return nil, fmt.Errorf("the store in %s runs its catalog in PostgreSQL: `patchwire store` works on a Badger catalog only; back the database up with pg_dump (restore with pg_restore) and the objects' bucket with its own tools: %w", data, err)
+	}
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("the store in %s is in use by a running server: stop it, or back up the running server with `patchwire store backup --out FILE` (no --data: it uses the saved login and an admin key): %w", data, err)
 	}
