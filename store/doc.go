@@ -140,6 +140,8 @@
 //	cs/<app>\x00<device id> channel an old plugin assigned itself (channel_self)
 //	s/objects-external      1: the store was opened with Options.Blobs (object_external.go);
 //	                        `serve` refuses to start it without --objects
+//	s/migrated              JSON {from, at, keys, objects}: the catalog was written by Migrate
+//	                        (migrate.go), in its last transaction with s/objects-external
 //	s/channel-id            last channel id given (uint64 BE); DeleteBundle reads it so a
 //	                        CreateChannel that starts serving the bundle conflicts with it
 //	dz/<manifest digest>    32 bytes: digest of the object holding the bundle's deterministic

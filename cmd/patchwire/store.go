@@ -21,6 +21,7 @@ func runStore(ctx context.Context, env *cliEnv, args []string) error {
 		"backup":  runStoreBackup,
 		"restore": runStoreRestore,
 		"verify":  runStoreVerify,
+		"migrate": runStoreMigrate,
 	})
 }
 
