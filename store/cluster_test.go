@@ -259,3 +259,28 @@ func TestClusterRefusals(t *testing.T) {
 		t.Error("Open with an unreachable catalog succeeded")
 	}
 }
+
+// TestClusterPatchLease: a pair's patch job is one node's at a time; the
+// other gets it once released or expired.
+func TestClusterPatchLease(t *testing.T) {
+	a, b, c := twoNodes(t, 0)
+	ctx := context.Background()
+	from, to := manifest.Sum([]byte("from")), manifest.Sum([]byte("to"))
+	releaseA, ok, err := a.LeasePatchJob(ctx, from, to, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("node A's lease = %v, %v", ok, err)
+	}
+	if _, ok, err := b.LeasePatchJob(ctx, from, to, time.Minute); err != nil || ok {
+		t.Fatalf("node B's lease while A holds it = %v, %v; want refused", ok, err)
+	}
+	releaseA()
+	releaseB, ok, err := b.LeasePatchJob(ctx, from, to, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("node B's lease after A released = %v, %v", ok, err)
+	}
+	_ = releaseB // B dies holding it: it expires
+	c.Advance(2 * time.Minute)
+	if _, ok, err := a.LeasePatchJob(ctx, from, to, time.Minute); err != nil || !ok {
+		t.Fatalf("node A's lease after B's expired = %v, %v", ok, err)
+	}
+}

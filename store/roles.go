@@ -39,6 +39,9 @@ type Patches interface {
 	GetPatch(ctx context.Context, k PatchKey) (Patch, error)
 	// LookupPatches reads the records of keys; absent ones are left out.
 	LookupPatches(ctx context.Context, keys []PatchKey) (map[PatchKey]Patch, error)
+	// LeasePatchJob takes the job from → to for ttl across the nodes
+	// (ok false: another node has it).
+	LeasePatchJob(ctx context.Context, from, to manifest.Digest, ttl time.Duration) (release func(), ok bool, err error)
 }
 
 // DerivedObjects maps sources to the objects made from them (Capgo's

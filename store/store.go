@@ -208,6 +208,8 @@ type Store struct {
 	blobLocks digestLocks
 	// external: keyExternal is set (object_external.go).
 	external bool
+	// node names this opening among the nodes (patch_lease.go).
+	node string
 	// localBlobs: a PostgreSQL catalog whose bytes are this node's Badger
 	// (cluster.go).
 	localBlobs bool
@@ -299,7 +301,7 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
-		space: space, readOnly: readOnly}
+		space: space, readOnly: readOnly, node: newNodeID()}
 	if err := s.openCatalog(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)

@@ -1,6 +1,8 @@
 package patcher
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"errors"
@@ -93,8 +95,23 @@ func lookupPatches(ctx context.Context, st Store, keys []resolver.PatchKey) (map
 }
 
 // run makes the patches job j lacks, then the pair's final step, and
-// returns how many patches it stored.
-func (p *Patcher) run(ctx context.Context, j job) (int, error) {
+// returns how many patches it stored; when another node is making them it
+// waits for that node (runJob).
+func (p *Patcher) run(ctx context.Context, j job) (int, error) { return p.runJob(ctx, j, true) }
+
+// leaseTTL is how long a node's lease on a patch job lasts: past it, a
+// node that died holding one no longer holds the job up.
+const leaseTTL = 10 * time.Minute
+
+// leasePoll is how often a job waiting for another node's lease looks
+// again.
+const leasePoll = 200 * time.Millisecond
+
+// runJob is run; when another node holds the job's lease (several nodes
+// over one catalog, store.LeasePatchJob) it skips the job unless wait,
+// and then waits for the lease to go and makes what is still missing (the
+// other node's patches are served once their mappings appear).
+func (p *Patcher) runJob(ctx context.Context, j job, wait bool) (int, error) {
 	from, err := p.st.LoadManifest(ctx, j.from)
 	if err != nil {
 		return 0, ignoreNotFound(err)
@@ -105,17 +122,32 @@ func (p *Patcher) run(ctx context.Context, j job) (int, error) {
 	}
 	c := resolver.NewChanges(from, to)
 	keys := wantedPatches(c, serverCodecs())
-	_, known, err := lookupPatches(ctx, p.st, keys)
+	missing, err := missingPatches(ctx, p.st, keys)
 	if err != nil {
 		return 0, err
 	}
-	var missing []resolver.PatchKey
-	for _, k := range keys {
-		if !known[k] {
-			missing = append(missing, k)
+	made := 0
+	for len(missing) > 0 {
+		unlease, ok, err := p.st.LeasePatchJob(ctx, j.from, j.to, leaseTTL)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			defer unlease()
+			if missing, err = missingPatches(ctx, p.st, keys); err != nil {
+				return 0, err
+			}
+			break
+		}
+		if !wait {
+			return 0, nil // another node makes them
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(leasePoll):
 		}
 	}
-	made := 0
 	if len(missing) > 0 {
 		release, err := p.mem.acquire(ctx, jobMemory(c, missing))
 		if err != nil {
@@ -129,6 +161,21 @@ func (p *Patcher) run(ctx context.Context, j job) (int, error) {
 	}
 	_, err = p.steps.ensure(ctx, c, from)
 	return made, err
+}
+
+// missingPatches lists the keys that have no mapping yet.
+func missingPatches(ctx context.Context, st Store, keys []resolver.PatchKey) ([]resolver.PatchKey, error) {
+	_, known, err := lookupPatches(ctx, st, keys)
+	if err != nil {
+		return nil, err
+	}
+	var missing []resolver.PatchKey
+	for _, k := range keys {
+		if !known[k] {
+			missing = append(missing, k)
+		}
+	}
+	return missing, nil
 }
 
 func ignoreNotFound(err error) error {

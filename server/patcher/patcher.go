@@ -231,7 +231,7 @@ func (p *Patcher) work() {
 			p.mu.Unlock()
 		}
 		start := time.Now()
-		n, err := p.run(p.ctx, j)
+		n, err := p.runJob(p.ctx, j, false)
 		switch {
 		case err != nil && p.ctx.Err() == nil:
 			p.log.Error("patch job failed", "from", j.from.String(), "to", j.to.String(), "err", err)
