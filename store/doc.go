@@ -140,6 +140,12 @@
 //	cs/<app>\x00<device id> channel an old plugin assigned itself (channel_self)
 //	s/objects-external      1: the store was opened with Options.Blobs (object_external.go);
 //	                        `serve` refuses to start it without --objects
+//	s/catalog-postgres      (local Badger) the directory ran with Options.Catalog (cluster.go);
+//	                        a start without a PostgreSQL catalog is refused
+//	s/catalog-local-blobs   (shared catalog) the node whose own Badger holds the objects'
+//	                        bytes when no Options.Blobs is given: any other node is refused
+//	pl/<from><to>           patch job lease (patch_lease.go): expiry (unix ns, uint64 BE) and
+//	                        the holding node's id; one node makes a pair's patches at a time
 //	s/migrated              JSON {from, at, keys, objects}: the catalog was written by Migrate
 //	                        (migrate.go), in its last transaction with s/objects-external
 //	s/channel-id            last channel id given (uint64 BE); DeleteBundle reads it so a
