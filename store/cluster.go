@@ -71,12 +71,12 @@ type cluster struct {
 	// transaction of the main pool (never the other way round, so the
 	// two cannot starve each other).
 	locks *pgxpool.Pool
-	// checked is when the generation row was last read (unix ns).
-	checked atomic.Int64
-	devMu   sync.Mutex
-	devSeen map[string]time.Time // app -> when its row was last read
-	stop    context.CancelFunc
-	done    chan struct{}
+	// checked is when the generation row was last read (unix ns);
+	// devChecked, per app (*atomic.Int64), when its device row was.
+	checked    atomic.Int64
+	devChecked sync.Map
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // openCluster connects to the catalog at dsn.
@@ -93,7 +93,7 @@ func openCluster(ctx context.Context, dsn string, s *Store) (*cluster, error) {
 		pg.Close()
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	return &cluster{pg: pg, locks: locks, devSeen: map[string]time.Time{}}, nil
+	return &cluster{pg: pg, locks: locks}, nil
 }
 
 // close stops the watch and the pools.
@@ -216,50 +216,37 @@ func storeMax(a *atomic.Uint64, v uint64) {
 }
 
 // catalogGeneration is CatalogGeneration on PostgreSQL: the generation
-// row, read again when the last read is older than Options.CatalogRecheck.
-// A failed read moves the in-memory value by one (no reader then trusts
-// its copy; its catalog read reports the failure).
+// row (recheck).
 func (c *cluster) catalogGeneration(s *Store) uint64 {
-	now := time.Now().UnixNano()
-	if now-c.checked.Load() < int64(s.opts.CatalogRecheck) && s.opts.CatalogRecheck > 0 {
-		return s.gens.catalog.Load()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, err := c.pg.generation(ctx)
-	if err != nil {
-		return s.gens.catalog.Add(1)
-	}
-	c.checked.Store(now)
-	storeMax(&s.gens.catalog, uint64(n))
-	return s.gens.catalog.Load()
+	return c.recheck(s, &s.gens.catalog, &c.checked, c.pg.generation)
 }
 
-// deviceGeneration is DeviceChannelsGeneration on PostgreSQL (as
-// catalogGeneration, for app's row).
+// deviceGeneration is DeviceChannelsGeneration on PostgreSQL: app's row
+// of patchwire_device_generation (recheck).
 func (c *cluster) deviceGeneration(s *Store, app string) uint64 {
-	ctr := s.gens.deviceCounter(app)
-	now := time.Now()
-	if s.opts.CatalogRecheck > 0 {
-		c.devMu.Lock()
-		seen := c.devSeen[app]
-		c.devMu.Unlock()
-		if now.Sub(seen) < s.opts.CatalogRecheck {
-			return ctr.Load()
-		}
+	v, _ := c.devChecked.LoadOrStore(app, new(atomic.Int64))
+	return c.recheck(s, s.gens.deviceCounter(app), v.(*atomic.Int64), func(ctx context.Context) (int64, error) {
+		return c.pg.deviceGeneration(ctx, app)
+	})
+}
+
+// recheck returns the in-memory generation ctr, after moving it to the
+// row read reads when the last read (checked, unix ns) is older than
+// Options.CatalogRecheck (0: every call). A failed read moves ctr by one
+// instead: no reader then trusts its copy, and its catalog read reports
+// the failure.
+func (c *cluster) recheck(s *Store, ctr *atomic.Uint64, checked *atomic.Int64, read func(context.Context) (int64, error)) uint64 {
+	now := time.Now().UnixNano()
+	if s.opts.CatalogRecheck > 0 && now-checked.Load() < int64(s.opts.CatalogRecheck) {
+		return ctr.Load()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var n int64
-	err := c.pg.pool.QueryRow(ctx, `SELECT coalesce((SELECT n FROM patchwire_device_generation WHERE app = $1), 0)`, app).Scan(&n)
+	n, err := read(ctx)
 	if err != nil {
 		return ctr.Add(1)
 	}
-	if s.opts.CatalogRecheck > 0 {
-		c.devMu.Lock()
-		c.devSeen[app] = now
-		c.devMu.Unlock()
-	}
+	checked.Store(now)
 	storeMax(ctr, uint64(n))
 	return ctr.Load()
 }

@@ -65,6 +65,17 @@ func (p *pgKV) generation(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// deviceGeneration reads app's row of patchwire_device_generation (0 when
+// it has none yet).
+func (p *pgKV) deviceGeneration(ctx context.Context, app string) (int64, error) {
+	var n int64
+	err := p.pool.QueryRow(ctx, `SELECT coalesce((SELECT n FROM patchwire_device_generation WHERE app = $1), 0)`, app).Scan(&n)
+	if err != nil {
+		return 0, pgError("read device generation", err)
+	}
+	return n, nil
+}
+
 // WatchGenerations calls fn with the generation every node's committed
 // bumps move it to, and dev (when not nil) with an app and its device
 // generation (pgTxn.bumpDevices), until ctx ends. It listens on a dedicated connection
