@@ -44,18 +44,6 @@ func (t *pgTxn) bump() (int64, error) {
 	return n, nil
 }
 
-// BumpGeneration moves the generation in a transaction of its own and
-// returns the new value.
-func (p *pgKV) BumpGeneration(ctx context.Context) (int64, error) {
-	var n int64
-	err := p.Update(ctx, func(txn kvTxn) error {
-		var err error
-		n, err = txn.(*pgTxn).bump()
-		return err
-	})
-	return n, err
-}
-
 // generation reads the current generation.
 func (p *pgKV) generation(ctx context.Context) (int64, error) {
 	var n int64
