@@ -11,9 +11,15 @@ build:
 run: build
 	$(BIN) serve --data $(DATA)
 
+# The store's whole suite runs again on each other backend (PATCHWIRE_TEST_STORE, store/helpers_test.go):
+# objects in S3 (versitygw), and the catalog in PostgreSQL with objects in S3.
+STORE_BACKENDS ?= badger+s3 postgres+s3
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
+	@for b in $(STORE_BACKENDS); do \
+		echo "== store suite on $$b"; PATCHWIRE_TEST_STORE=$$b $(GO) test -count=1 -timeout 5m ./store/ || exit 1; \
+	done
 
 test-race:
 	$(GO) test -race -count=1 ./...

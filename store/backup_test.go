@@ -51,7 +51,9 @@ func fillFromFixtures(t *testing.T, s *Store, app string) map[manifest.Digest][]
 // every key with the same value.
 func TestBackupRestore(t *testing.T) {
 	ctx := context.Background()
-	src, _ := newTestStore(t)
+	onlyOn(t, "backup and restore are for a Badger catalog (a PostgreSQL one is backed up with pg_dump)", backendBadger, backendBadgerS3)
+	srcOpts, _ := testOptions(t)
+	src := openStore(t, srcOpts)
 	files := fillFromFixtures(t, src, "com.example.app")
 	big := []file{{"index.html", []byte("<h1>big</h1>")}, {"big.bin", randomBytes(t, 300<<10)}} // above the value threshold: in the value log
 	putFiles(t, src, big...)
@@ -71,7 +73,9 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("Backup: %+v, %v (buffer %d bytes)", bs, err, backup.Len())
 	}
 
-	dst, _ := newTestStore(t)
+	dstOpts, _ := testOptions(t)
+	dstOpts.Blobs = srcOpts.Blobs // a restored catalog beside the same bucket
+	dst := openStore(t, dstOpts)
 	rs, err := dst.Restore(ctx, bytes.NewReader(backup.Bytes()))
 	if err != nil || rs.Bytes != bs.Bytes {
 		t.Fatalf("Restore: %+v, %v", rs, err)
@@ -107,6 +111,7 @@ func frame(body []byte) []byte {
 }
 
 func TestRestoreRefusals(t *testing.T) {
+	onlyOn(t, "backup and restore are for a Badger catalog", backendBadger, backendBadgerS3)
 	ctx := context.Background()
 	src, _ := newTestStore(t)
 	fillFromFixtures(t, src, "com.example.app")

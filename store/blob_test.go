@@ -26,7 +26,7 @@ var blobBackends = []struct {
 }
 
 // openTestS3 opens the bucket of srv under prefix.
-func openTestS3(t *testing.T, srv *s3test.Server, prefix string) *S3Blobs {
+func openTestS3(t testing.TB, srv *s3test.Server, prefix string) *S3Blobs {
 	t.Helper()
 	cfg, err := ParseS3URL(srv.URL(prefix), envOf(srv.Env()))
 	if err != nil {

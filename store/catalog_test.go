@@ -372,6 +372,7 @@ func TestLoadManifestCorrupt(t *testing.T) {
 // TestCommitBundleLargest commits a bundle of Limits.MaxFiles files whose
 // objects all carry GC marks: one transaction must hold it.
 func TestCommitBundleLargest(t *testing.T) {
+	onlyOn(t, "it bulk-loads objects straight into Badger", backendBadger)
 	s, c := newTestStore(t)
 	ctx := context.Background()
 	if _, err := s.CreateApp(ctx, "app"); err != nil {

@@ -18,6 +18,7 @@ import (
 // above the cache's limit is read afresh, and with the cache off every
 // read goes to the database.
 func TestChunkCache(t *testing.T) {
+	onlyOn(t, "it damages the Badger chunks the cache keeps", backendBadger)
 	ctx := context.Background()
 	small := randomBytes(t, 40<<10)           // one chunk, in the LSM tree
 	large := randomBytes(t, maxCachedChunk+1) // one chunk above the cache's limit

@@ -20,15 +20,15 @@ var engines = []struct {
 	name string
 	open func(t *testing.T) (Options, *clock)
 }{
-	{"badger", func(t *testing.T) (Options, *clock) { return testOptions(t) }},
+	{"badger", func(t *testing.T) (Options, *clock) { return localOptions(t) }},
 	{"postgres+s3", func(t *testing.T) (Options, *clock) {
-		opts, c := testOptions(t)
+		opts, c := localOptions(t)
 		opts.Catalog = pgtest.Database(t)
 		opts.Blobs = openTestS3(t, s3test.Start(t), "objects")
 		return opts, c
 	}},
 	{"postgres+local", func(t *testing.T) (Options, *clock) {
-		opts, c := testOptions(t)
+		opts, c := localOptions(t)
 		opts.Catalog = pgtest.Database(t)
 		return opts, c
 	}},
@@ -108,9 +108,9 @@ func TestEngines(t *testing.T) {
 func twoNodes(t *testing.T, recheck time.Duration) (a, b *Store, c *clock) {
 	dsn := pgtest.Database(t)
 	blobs := openTestS3(t, s3test.Start(t), "objects")
-	oa, c := testOptions(t)
+	oa, c := localOptions(t)
 	oa.Catalog, oa.Blobs, oa.GCGrace = dsn, blobs, time.Hour
-	ob, _ := testOptions(t)
+	ob, _ := localOptions(t)
 	ob.Catalog, ob.Blobs, ob.GCGrace, ob.Now, ob.CatalogRecheck = dsn, blobs, time.Hour, c.Now, recheck
 	return openStore(t, oa), openStore(t, ob), c
 }
@@ -226,7 +226,7 @@ func TestClusterGC(t *testing.T) {
 // node without a shared blob store is refused.
 func TestClusterRefusals(t *testing.T) {
 	dsn := pgtest.Database(t)
-	opts, _ := testOptions(t)
+	opts, _ := localOptions(t)
 	opts.Catalog = dsn
 	s, err := Open(opts)
 	if err != nil {
@@ -235,7 +235,7 @@ func TestClusterRefusals(t *testing.T) {
 	if _, err := s.Backup(context.Background(), &bytes.Buffer{}); !errors.Is(err, ErrCatalogPostgres) {
 		t.Errorf("Backup = %v; want ErrCatalogPostgres", err)
 	}
-	second, _ := testOptions(t)
+	second, _ := localOptions(t)
 	second.Catalog = dsn
 	if s2, err := Open(second); err == nil || !errors.Is(err, ErrInvalid) {
 		if s2 != nil {

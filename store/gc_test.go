@@ -28,6 +28,17 @@ func objectStored(t *testing.T, s *Store, data []byte) bool {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
+	if s.external {
+		// The bytes are one blob in the blob store.
+		_, berr := s.blobs.StatBlob(context.Background(), manifest.Sum(data))
+		if berr != nil && !errors.Is(berr, ErrNotFound) {
+			t.Fatal(berr)
+		}
+		if (berr == nil) != (err == nil) {
+			t.Fatalf("om/ (%v) and the blob store (%v) disagree for %s", err, berr, manifest.Sum(data))
+		}
+		return err == nil
+	}
 	if keys := bytesKeys(t, s, manifest.Sum(data)); (len(keys) > 0) != (err == nil) {
 		t.Fatalf("om/ and the keys of the bytes (%q) disagree for %s", keys, manifest.Sum(data))
 	}

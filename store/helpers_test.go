@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/store/pgtest"
+	"github.com/patchwire/patchwire/store/s3test"
 )
 
 // clock is a controllable Options.Now.
@@ -46,10 +50,58 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 // testOptions returns options for a store in a fresh temp dir, with the
-// background GC off and a controlled clock.
+// background GC off and a controlled clock, on the backend the suite runs
+// on (testBackend).
 func testOptions(t testing.TB) (Options, *clock) {
+	opts, c := localOptions(t)
+	switch testBackend() {
+	case backendBadgerS3:
+		opts.Blobs = openTestS3(t, s3test.Shared(t), "objects")
+	case backendPostgresS3:
+		opts.Catalog = pgtest.Database(t)
+		opts.Blobs = openTestS3(t, s3test.Shared(t), "objects")
+	}
+	return opts, c
+}
+
+// localOptions are testOptions on Badger alone, whatever the suite's
+// backend: for tests that set up the engines they are about themselves.
+func localOptions(t testing.TB) (Options, *clock) {
 	c := newClock()
 	return Options{Dir: t.TempDir(), Logger: testLogger(t), GCInterval: -1, Now: c.Now}, c
+}
+
+// The backends the whole store suite runs on, chosen by the environment
+// variable PATCHWIRE_TEST_STORE (make test runs the package once on each):
+// Badger alone (the default), Badger with objects' bytes in S3
+// (versitygw), and the catalog in PostgreSQL with objects in S3 (the
+// cluster setup).
+const (
+	backendBadger     = "badger"
+	backendBadgerS3   = "badger+s3"
+	backendPostgresS3 = "postgres+s3"
+)
+
+// testBackend is the backend of this run; an unknown name panics, so a typo
+// in CI does not quietly test Badger again.
+func testBackend() string {
+	switch b := os.Getenv("PATCHWIRE_TEST_STORE"); b {
+	case "", backendBadger:
+		return backendBadger
+	case backendBadgerS3, backendPostgresS3:
+		return b
+	default:
+		panic(fmt.Sprintf("PATCHWIRE_TEST_STORE=%q: want %s, %s or %s", b, backendBadger, backendBadgerS3, backendPostgresS3))
+	}
+}
+
+// onlyOn skips the test unless the suite runs on one of backends: for
+// tests of one engine's own mechanics (Badger's files, its key layout).
+func onlyOn(t testing.TB, why string, backends ...string) {
+	t.Helper()
+	if !slices.Contains(backends, testBackend()) {
+		t.Skipf("%s: runs on %v, this run is %s", why, backends, testBackend())
+	}
 }
 
 // openStore opens a store and closes it when the test ends.

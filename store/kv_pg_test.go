@@ -12,11 +12,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/patchwire/patchwire/store/pgtest"
+	"github.com/patchwire/patchwire/store/s3test"
 )
 
-// TestMain stops the PostgreSQL server of store/pgtest, if a test started
-// one, after the tests.
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+// TestMain stops the PostgreSQL server of store/pgtest and the versitygw
+// of s3test.Shared, if a test started them, after the tests.
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	s3test.Stop()
+	os.Exit(code)
+}
 
 // openTestPG opens a pgKV on a fresh database, closed when the test ends.
 func openTestPG(t testing.TB, dsn string) *pgKV {

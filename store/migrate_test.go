@@ -100,7 +100,8 @@ func migrationSource(t *testing.T, prefix string) (*Store, *S3Blobs, string) {
 	t.Helper()
 	s3 := s3test.Start(t)
 	dsn := pgtest.Database(t)
-	s, _ := newTestStore(t)
+	opts, _ := localOptions(t) // a single-node store: what migrate moves
+	s := openStore(t, opts)
 	migrationFixture(t, s)
 	return s, openTestS3(t, s3, prefix), dsn
 }
@@ -193,7 +194,7 @@ func TestMigrateCorruptSource(t *testing.T) {
 func TestMigrateObjectsOnly(t *testing.T) {
 	s3 := s3test.Start(t)
 	ctx := context.Background()
-	opts, _ := testOptions(t)
+	opts, _ := localOptions(t)
 	s := openStore(t, opts)
 	migrationFixture(t, s)
 	before := kvValues(t, s.kv, pfxObject, pfxChunk, pfxMeta)

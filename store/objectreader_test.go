@@ -185,6 +185,7 @@ func TestObjectReaderSeeks(t *testing.T) {
 // seeking read only the om/ record: with every chunk of the object gone,
 // they still work, and the first Read reports the damage.
 func TestObjectReaderOpensMetaOnly(t *testing.T) {
+	onlyOn(t, "it damages Badger's chunk keys", backendBadger)
 	s, _ := newTestStore(t)
 	ctx := context.Background()
 	data := randomBytes(t, 3<<20+1)
@@ -360,6 +361,7 @@ func collect(t testing.TB, s *Store, c *clock) GCStats {
 // chunks, and many objects of many chunks are deleted in transactions
 // small enough for Badger (deleteKeys), not one per deleteBatch objects.
 func TestGCDeletesChunks(t *testing.T) {
+	onlyOn(t, "it counts Badger's chunk keys", backendBadger)
 	s, c := newTestStore(t)
 	ctx := context.Background()
 	big := compressible(5<<20+11, "gc")

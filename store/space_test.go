@@ -52,6 +52,7 @@ func TestOptionsValidate(t *testing.T) {
 // into the reserve fails with ErrInsufficientStorage and writes nothing; a
 // write of bytes the store already holds needs no space and succeeds.
 func TestGuardRefusesSizedWrites(t *testing.T) {
+	onlyOn(t, "objects' bytes on this disk: with a blob store they go to the bucket", backendBadger)
 	ctx := context.Background()
 	s, _ := newTestStore(t)
 	if _, err := s.CreateApp(ctx, "com.example.app"); err != nil {
@@ -108,6 +109,7 @@ func TestGuardRefusesSizedWrites(t *testing.T) {
 // every write with ErrReadOnly (issue 14 item 9: the mode a full disk at
 // start opens in, there also wrapping ErrInsufficientStorage).
 func TestReadOnlyStore(t *testing.T) {
+	onlyOn(t, "a PostgreSQL catalog refuses a read-only open (cluster.go)", backendBadger, backendBadgerS3)
 	ctx := context.Background()
 	opts, _ := testOptions(t)
 	s, err := Open(opts)

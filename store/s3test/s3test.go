@@ -1,7 +1,8 @@
 // Package s3test starts a real S3-compatible server for tests: versitygw
 // (github.com/versity/versitygw, `go install
 // github.com/versity/versitygw/cmd/versitygw@v1.8.0`) on a free 127.0.0.1
-// port, serving a temp directory, with one bucket made. A test skips, with a
+// port, serving a temp directory, with one bucket made: one server per test
+// (Start) or one per test binary with a bucket per test (Shared). A test skips, with a
 // message saying how to install it, only when the binary is missing.
 package s3test
 
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,29 +60,103 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		t.Skip("versitygw not installed (in PATH or $(go env GOPATH)/bin): go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+		t.Skip(missing)
 	}
-	s := &Server{Region: "us-east-1", AccessKey: "patchwire-test", SecretKey: randomHex(t, 20),
-		Bucket: "patchwire-" + randomHex(t, 4), Dir: t.TempDir()}
+	s, stop, err := launch(bin, t.TempDir(), randomHex(t, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	s.Bucket = "patchwire-" + randomHex(t, 4)
+	if err := s.makeBucket(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const missing = "versitygw not installed (in PATH or $(go env GOPATH)/bin): go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+
+var (
+	sharedMu   sync.Mutex
+	shared     *Server
+	sharedStop func()
+	sharedDir  string
+)
+
+// Shared is one versitygw for the whole test binary (started by the first
+// call, stopped by Stop, which the package's TestMain calls after the
+// tests), with a fresh bucket for each call: for suites that open many
+// stores, where a server per test would cost its start each time.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		t.Skip(missing)
+	}
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil {
+		dir, err := os.MkdirTemp("", "s3test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, stop, err := launch(bin, dir, randomHex(t, 20))
+		if err != nil {
+			os.RemoveAll(dir)
+			t.Fatal(err)
+		}
+		shared, sharedStop, sharedDir = s, stop, dir
+	}
+	s := *shared
+	s.Bucket = "patchwire-" + randomHex(t, 6)
+	if err := s.makeBucket(); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// Stop stops the server Shared started, if any, and removes its files.
+func Stop() {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared != nil {
+		sharedStop()
+		os.RemoveAll(sharedDir)
+		shared = nil
+	}
+}
+
+// launch starts versitygw serving dir on a free port (three tries) and
+// connects a client to it; stop kills it.
+func launch(bin, dir, secret string) (s *Server, stop func(), err error) {
+	s = &Server{Region: "us-east-1", AccessKey: "patchwire-test", SecretKey: secret, Dir: filepath.Join(dir, "data")}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port, err := freePort()
+		if err != nil {
+			return nil, nil, err
+		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := exec.CommandContext(ctx, bin, "--port", addr, "posix", s.Dir)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-		logf, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("versitygw-%d.log", attempt)))
 		if err != nil {
-			t.Fatal(err)
+			cancel()
+			return nil, nil, err
 		}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			cancel()
-			t.Fatalf("start versitygw: %v", err)
+			logf.Close()
+			return nil, nil, fmt.Errorf("start versitygw: %v", err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
 		if waitListening(addr, exited) {
-			t.Cleanup(func() { cancel(); <-exited; logf.Close() })
+			stop = func() { cancel(); <-exited; logf.Close() }
 			s.Endpoint = "http://" + addr
 			break
 		}
@@ -89,21 +165,26 @@ func Start(t testing.TB) *Server {
 		logf.Close()
 		if attempt == 2 {
 			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("versitygw did not start on %s: %s", addr, b)
+			return nil, nil, fmt.Errorf("versitygw did not start on %s: %s", addr, b)
 		}
 	}
 	c, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
 		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: s.Region, BucketLookup: minio.BucketLookupPath})
 	if err != nil {
-		t.Fatal(err)
+		stop()
+		return nil, nil, err
 	}
 	s.Client = c
+	return s, stop, nil
+}
+
+func (s *Server) makeBucket() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: s.Region}); err != nil {
-		t.Fatalf("make bucket %s: %v", s.Bucket, err)
+	if err := s.Client.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: s.Region}); err != nil {
+		return fmt.Errorf("make bucket %s: %v", s.Bucket, err)
 	}
-	return s
+	return nil
 }
 
 // URL is the --objects URL of the bucket under prefix.
@@ -133,13 +214,13 @@ func waitListening(addr string, exited <-chan struct{}) bool {
 	return false
 }
 
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(t testing.TB, n int) string {
