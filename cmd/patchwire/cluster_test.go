@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store/pgtest"
@@ -26,7 +27,7 @@ import (
 // set on a channel through node 2 is what a Capgo check on node 3
 // answers, with its downloads from node 3; node 2 SIGKILLed during a loop
 // of uploads and checks loses nothing acknowledged, and the others keep
-// serving.
+// serving; device sightings and stats sent to nodes 1 and 3 add up.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs server processes")
@@ -175,5 +176,53 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	get(t, hc, strings.Replace(u, nodes[0].url, nodes[2].url, 1), nil, http.StatusOK)
+
+	// Device sightings and stats from nodes 1 and 3 add up: four devices,
+	// two through each, check and report installing the channel's bundle.
+	last := "1.3.7"
+	devices := []string{"0c0ffee0-0000-4000-8000-000000000001", "0c0ffee0-0000-4000-8000-000000000002",
+		"0c0ffee0-0000-4000-8000-000000000003", "0c0ffee0-0000-4000-8000-000000000004"}
+	for i, id := range devices {
+		n := []int{0, 2}[i%2]
+		dev := map[string]any{"platform": "android", "device_id": id, "app_id": app, "version_build": "1.0.0",
+			"version_os": "14", "version_name": "builtin", "plugin_version": "7.0.0", "is_emulator": false, "is_prod": true}
+		for _, path := range []string{"/updates", "/stats"} {
+			if path == "/stats" {
+				dev["action"], dev["version_name"] = "set", last
+			}
+			body, _ := json.Marshal(dev)
+			resp, err := hc.Post(nodes[n].url+path, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s of device %d on node %d: %d", path, i, n+1, resp.StatusCode)
+			}
+		}
+	}
+	var st api.AppStats
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(c1.must("stats", "--app", app, "--json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		var got api.BundleStats
+		for _, b := range st.Bundles {
+			if b.Version == last {
+				got = b
+			}
+		}
+		listed := c3.must("device", "list", "--app", app)
+		all := true
+		for _, id := range devices {
+			all = all && strings.Contains(listed, id)
+		}
+		if got.Devices == int64(len(devices)) && got.Installs == int64(len(devices)) && all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats of %s through node 1 = %+v, want %d devices and installs; node 3's device list:\n%s", last, got, len(devices), listed)
+		}
+	}
 	t.Logf("%d bundles acknowledged, node 2 killed after %d of its own", len(acked), strings.Count(strings.Join(acked, " "), "2.0."))
 }
