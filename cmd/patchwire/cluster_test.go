@@ -81,20 +81,7 @@ func TestCluster(t *testing.T) {
 	c2.must("channel", "set", "production", "--app", app, "--bundle", "1.2.0")
 
 	check := func(n int) (version, url, sum string, err error) {
-		body, _ := json.Marshal(map[string]any{"platform": "android", "device_id": "44f128a5-ac7a-4c9a-be4c-224b6bf81b20",
-			"app_id": app, "version_build": "1.0.0", "version_os": "14", "version_name": "builtin", "plugin_version": "7.0.0",
-			"is_emulator": false, "is_prod": true})
-		resp, err := hc.Post(nodes[n].url+"/updates", "application/json", bytes.NewReader(body))
-		if err != nil {
-			return "", "", "", err
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var ans struct{ Version, URL, Checksum string }
-		if err := json.Unmarshal(raw, &ans); err != nil || resp.StatusCode != http.StatusOK {
-			return "", "", "", fmt.Errorf("/updates on node %d: %d %s", n+1, resp.StatusCode, raw)
-		}
-		return ans.Version, ans.URL, ans.Checksum, nil
+		return capgoCheck(hc, nodes[n].url, app, "44f128a5-ac7a-4c9a-be4c-224b6bf81b20")
 	}
 	v, u, sum, err := check(2)
 	if err != nil || v != "1.2.0" || !strings.HasPrefix(u, nodes[2].url) {
@@ -225,4 +212,23 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	t.Logf("%d bundles acknowledged, node 2 killed after %d of its own", len(acked), strings.Count(strings.Join(acked, " "), "2.0."))
+}
+
+// capgoCheck is a Capgo /updates check of an Android device on the builtin
+// bundle against base: the answer's version, zip URL and checksum.
+func capgoCheck(hc *http.Client, base, app, deviceID string) (version, url, sum string, err error) {
+	body, _ := json.Marshal(map[string]any{"platform": "android", "device_id": deviceID,
+		"app_id": app, "version_build": "1.0.0", "version_os": "14", "version_name": "builtin", "plugin_version": "7.0.0",
+		"is_emulator": false, "is_prod": true})
+	resp, err := hc.Post(base+"/updates", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", "", "", err
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ans struct{ Version, URL, Checksum string }
+	if err := json.Unmarshal(raw, &ans); err != nil || resp.StatusCode != http.StatusOK {
+		return "", "", "", fmt.Errorf("/updates on %s: %d %s", base, resp.StatusCode, raw)
+	}
+	return ans.Version, ans.URL, ans.Checksum, nil
 }

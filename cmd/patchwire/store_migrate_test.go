@@ -1,13 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/manifest"
+	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store"
+	"github.com/patchwire/patchwire/store/pgtest"
 	"github.com/patchwire/patchwire/store/s3test"
 )
 
@@ -86,5 +94,73 @@ func TestStoreMigrateCLI(t *testing.T) {
 	out, errOut, err = c.run("store", "migrate", "--from", data, "--to-objects", objects)
 	if err != nil || !strings.Contains(out, "Moved 0 objects") || !strings.Contains(out, "2 already there") {
 		t.Errorf("second run: %v %q %s", err, out, errOut)
+	}
+}
+
+// TestStoreMigrateThenServe: a single-node server's store, stopped and
+// moved by `store migrate` into a bucket and a PostgreSQL database, is
+// what a `serve --catalog --objects` node on a fresh directory serves: the
+// channel's answer, its zip and every object, and the old admin key.
+func TestStoreMigrateThenServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs server processes")
+	}
+	dsn := pgtest.Database(t)
+	s3 := s3test.Start(t)
+	bin := buildBinary(t)
+	data := t.TempDir()
+	single := startServerWith(t, bin, data, nil)
+	t.Cleanup(single.kill)
+	key, err := os.ReadFile(filepath.Join(data, server.AdminKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliAt := func(url, ca string) *cli {
+		return &cli{t: t, env: map[string]string{
+			"PATCHWIRE_CONFIG": filepath.Join(t.TempDir(), "config.json"), "PATCHWIRE_SERVER": url,
+			"PATCHWIRE_API_KEY": strings.TrimSpace(string(key)), "PATCHWIRE_CA": ca,
+		}}
+	}
+	c := cliAt(single.url, filepath.Join(data, server.SelfSignedCertFile))
+	const app = "com.example.migrated"
+	files := fixtureFiles(31)
+	c.must("app", "add", app)
+	c.must("bundle", "upload", writeBundle(t, fixtureFiles(30)), "--app", app, "--version", "1.0.0")
+	c.must("bundle", "upload", writeBundle(t, files), "--app", app, "--version", "1.1.0")
+	c.must("channel", "create", "production", "--app", app, "--public", "--policy", "none", "--platforms", "ios,android")
+	c.must("channel", "set", "production", "--app", app, "--bundle", "1.1.0")
+	single.stop()
+
+	env := map[string]string{}
+	for _, kv := range s3.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	objects := s3.URL("pw/objects")
+	mig := &cli{t: t, env: env}
+	if out, errOut, err := mig.run("store", "migrate", "--from", data, "--to-objects", objects, "--to-catalog", dsn); err != nil {
+		t.Fatalf("migrate: %v\n%s\n%s", err, out, errOut)
+	}
+
+	dir := t.TempDir()
+	node := startServerWith(t, bin, dir, s3.Env(), "--catalog", dsn, "--objects", objects, "--gc-interval", "0")
+	t.Cleanup(node.kill)
+	ca := filepath.Join(dir, server.SelfSignedCertFile)
+	hc := httpsClient(t, ca)
+	v, u, sum, err := capgoCheck(hc, node.url, app, "44f128a5-ac7a-4c9a-be4c-224b6bf81b20")
+	if err != nil || v != "1.1.0" {
+		t.Fatalf("the migrated node's check = %q, %v; want 1.1.0", v, err)
+	}
+	zip := get(t, hc, u, nil, http.StatusOK)
+	if s := sha256.Sum256(zip.body); hex.EncodeToString(s[:]) != sum {
+		t.Errorf("zip hashes to %x, the answer says %s", s, sum)
+	}
+	for name, b := range files {
+		if r := get(t, hc, node.url+"/o/"+manifest.Sum(b).String(), nil, http.StatusOK); !bytes.Equal(r.body, b) {
+			t.Errorf("/o/ of %s: %d bytes", name, len(r.body))
+		}
+	}
+	if out := cliAt(node.url, ca).must("bundle", "list", "--app", app); !strings.Contains(out, "1.0.0") || !strings.Contains(out, "1.1.0") {
+		t.Errorf("bundle list with the old admin key on the migrated node:\n%s", out)
 	}
 }
