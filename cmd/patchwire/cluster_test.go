@@ -64,12 +64,7 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca := filepath.Join(dirs[0], server.SelfSignedCertFile)
-	cliOf := func(n int) *cli {
-		return &cli{t: t, env: map[string]string{
-			"PATCHWIRE_CONFIG": filepath.Join(t.TempDir(), "config.json"), "PATCHWIRE_SERVER": nodes[n].url,
-			"PATCHWIRE_API_KEY": strings.TrimSpace(string(key)), "PATCHWIRE_CA": ca,
-		}}
-	}
+	cliOf := func(n int) *cli { return cliOfServer(t, nodes[n].url, string(key), ca) }
 	c1, c2, c3 := cliOf(0), cliOf(1), cliOf(2)
 	hc := httpsClient(t, ca)
 
@@ -231,4 +226,13 @@ func capgoCheck(hc *http.Client, base, app, deviceID string) (version, url, sum 
 		return "", "", "", fmt.Errorf("/updates on %s: %d %s", base, resp.StatusCode, raw)
 	}
 	return ans.Version, ans.URL, ans.Checksum, nil
+}
+
+// cliOfServer is a CLI logged in to the server at url with key (its CA
+// certificate file ca), through the environment.
+func cliOfServer(t *testing.T, url, key, ca string) *cli {
+	return &cli{t: t, env: map[string]string{
+		"PATCHWIRE_CONFIG": filepath.Join(t.TempDir(), "config.json"), "PATCHWIRE_SERVER": url,
+		"PATCHWIRE_API_KEY": strings.TrimSpace(key), "PATCHWIRE_CA": ca,
+	}}
 }

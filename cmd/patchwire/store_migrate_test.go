@@ -115,12 +115,7 @@ func TestStoreMigrateThenServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cliAt := func(url, ca string) *cli {
-		return &cli{t: t, env: map[string]string{
-			"PATCHWIRE_CONFIG": filepath.Join(t.TempDir(), "config.json"), "PATCHWIRE_SERVER": url,
-			"PATCHWIRE_API_KEY": strings.TrimSpace(string(key)), "PATCHWIRE_CA": ca,
-		}}
-	}
+	cliAt := func(url, ca string) *cli { return cliOfServer(t, url, string(key), ca) }
 	c := cliAt(single.url, filepath.Join(data, server.SelfSignedCertFile))
 	const app = "com.example.migrated"
 	files := fixtureFiles(31)
