@@ -104,7 +104,9 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) (BackupStats, error) {
 		return BackupStats{}, fmt.Errorf("restore: the store already holds data (restore only into an empty directory): %w", ErrExists)
 	}
 	fr := &frameReader{r: r, max: s.maxBackupFrame(), ctx: ctx, check: s.ensureSpace, remaining: remainingOf(r)}
-	if err := s.load(fr); err != nil {
+	err = s.load(fr)
+	s.metas.changed() // the load wrote om/ records, even a failed one
+	if err != nil {
 		if fr.err != nil {
 			err = fr.err
 		}

@@ -204,6 +204,7 @@ func setRaw(t testing.TB, s *Store, key, value []byte) {
 	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Set(key, value) }); err != nil {
 		t.Fatal(err)
 	}
+	s.metas.changed() // as the store's own writes do
 }
 
 func deleteRaw(t testing.TB, s *Store, key []byte) {
@@ -211,4 +212,5 @@ func deleteRaw(t testing.TB, s *Store, key []byte) {
 	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Delete(key) }); err != nil {
 		t.Fatal(err)
 	}
+	s.metas.changed() // as the store's own writes do
 }

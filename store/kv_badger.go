@@ -24,6 +24,9 @@ type badgerTxn struct{ t *badger.Txn }
 // and a presence check reads no value. Any other kvTxn takes the general
 // path.
 func badgerTxnOf(t kvTxn) (*badger.Txn, bool) {
+	if w, ok := t.(*watchedTxn); ok {
+		t = w.kvTxn
+	}
 	bt, ok := t.(badgerTxn)
 	return bt.t, ok
 }

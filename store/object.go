@@ -116,16 +116,30 @@ func (s *Store) touchObject(ctx context.Context, d manifest.Digest) (bool, error
 // StatObject returns what the store knows about d without reading its
 // bytes. An absent object is ErrNotFound.
 func (s *Store) StatObject(ctx context.Context, d manifest.Digest) (ObjectInfo, error) {
-	var info ObjectInfo
-	err := s.view(ctx, func(txn kvTxn) error {
-		var err error
-		info, err = statTxn(txn, d)
-		return err
-	})
+	m, err := s.objectMeta(ctx, d)
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("stat object: %w", err)
 	}
-	return info, nil
+	return m.info, nil
+}
+
+// objectMeta is d's decoded om/ record, from the metaCache when it keeps
+// it, else read in a transaction of its own (and kept).
+func (s *Store) objectMeta(ctx context.Context, d manifest.Digest) (objectMeta, error) {
+	if m, ok := s.metas.get(d); ok {
+		return m, nil
+	}
+	gen := s.metas.generation()
+	var m objectMeta
+	err := s.view(ctx, func(txn kvTxn) error {
+		var err error
+		m, err = getObjectMetaTxn(txn, d)
+		return err
+	})
+	if err == nil {
+		s.metas.put(d, m, gen)
+	}
+	return m, err
 }
 
 func statTxn(txn kvTxn, d manifest.Digest) (ObjectInfo, error) {

@@ -51,12 +51,7 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, maxStoredChunk(
 // read. An absent object is ErrNotFound. The reader uses ctx for every
 // chunk it reads.
 func (s *Store) OpenObject(ctx context.Context, d manifest.Digest) (*ObjectReader, error) {
-	var m objectMeta
-	err := s.view(ctx, func(txn kvTxn) error {
-		var err error
-		m, err = getObjectMetaTxn(txn, d)
-		return err
-	})
+	m, err := s.objectMeta(ctx, d)
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			s.log.Error("corrupt object", "key", fmt.Sprintf("%s%s", pfxMeta, d), "err", err)

@@ -203,6 +203,9 @@ type Store struct {
 	cache *manifestCache
 	// chunks keeps recently read small object chunks (chunkcache.go).
 	chunks *chunkCache
+	// metas keeps recently read om/ records (metacache.go); nil with a
+	// PostgreSQL catalog.
+	metas *metaCache
 	// blobs is Options.Blobs; blobLocks order its writers and the GC (blob.go).
 	blobs     Blobs
 	blobLocks digestLocks
@@ -300,7 +303,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), blobs: opts.Blobs,
+	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), metas: newMetaCache(), blobs: opts.Blobs,
 		space: space, readOnly: readOnly, node: newNodeID()}
 	if err := s.openCatalog(); err != nil {
 		s.Close()
@@ -482,7 +485,15 @@ func (s *Store) updateData(ctx context.Context, fn func(txn kvTxn) error) error 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := s.kv.Update(ctx, fn)
+		var w *watchedTxn
+		run := fn
+		if s.metas != nil {
+			run = func(txn kvTxn) error { w = &watchedTxn{kvTxn: txn}; return fn(w) }
+		}
+		err := s.kv.Update(ctx, run)
+		if err == nil && w != nil && w.wroteMeta {
+			s.metas.changed() // after the commit: see metaCache
+		}
 		if !errors.Is(err, errKVConflict) || attempt == maxRetries {
 			return err
 		}
