@@ -12,6 +12,7 @@
 # and the CPU seconds of every process (from /proc) in each run.
 #
 #   bench/cluster.sh [--duration 10s] [--concurrency 64] [--devices 1000] [--bin bin/patchwire] [--out FILE]
+#                    [--catalog-params K=V&...]   (added to the nodes' --catalog URL, e.g. pool_max_conns=32)
 set -euo pipefail
 
 DURATION=10s
@@ -19,7 +20,8 @@ CONCURRENCY=64
 DEVICES=1000
 BIN=bin/patchwire
 OUT=bench/results/cluster.md
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+PARAMS=
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
 	case "$1" in
 	--duration) DURATION=$2; shift 2 ;;
@@ -27,6 +29,7 @@ while (($#)); do
 	--devices) DEVICES=$2; shift 2 ;;
 	--bin) BIN=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--catalog-params) PARAMS=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "bench/cluster.sh: unknown argument $1" >&2; usage 2 >&2 ;;
 	esac
@@ -108,7 +111,7 @@ say "PostgreSQL on 127.0.0.1:$PGPORT ($("$PG_CTL" --version))"
 	-o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $TMP/pg -c max_connections=200" ||
 	{ cat "$TMP/pg/postgres.log" >&2; die "pg_ctl start failed"; }
 PGPID=$(head -1 "$TMP/pg/data/postmaster.pid")
-CATALOG="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
+CATALOG="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable${PARAMS:+&$PARAMS}"
 
 # --- versitygw: the shared bucket --------------------------------------------------------------------
 S3PORT=$(free_port)
@@ -309,7 +312,7 @@ model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
 	echo "# patchwire cluster benchmark: one node vs two behind nginx"
 	echo
-	echo "Made by \`bench/cluster.sh --duration $DURATION --concurrency $CONCURRENCY --devices $DEVICES\` (\`make bench-cluster\`) on $(date -u '+%Y-%m-%d %H:%M UTC'):"
+	echo "Made by \`bench/cluster.sh --duration $DURATION --concurrency $CONCURRENCY --devices $DEVICES${PARAMS:+ --catalog-params '$PARAMS'}\` (\`make bench-cluster\`) on $(date -u '+%Y-%m-%d %H:%M UTC'):"
 	echo "$cpus CPUs (${model:-unknown}), $(uname -sr), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $("$PG_CTL" --version | sed 's/^pg_ctl (PostgreSQL) /PostgreSQL /'), versitygw."
 	echo
 	echo "Everything runs on this one machine: the load generator (\`patchwire bench load --server https://LB --no-ceilings --no-http3\`,"
@@ -336,12 +339,13 @@ model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "## CPU seconds per process in each run"
 	echo
 	echo "Each run is 5 scenarios of $DURATION. \"available\": the run's wall-clock seconds × $cpus CPUs; \"rest of the machine\": the"
-	echo "busy CPU seconds of all CPUs (/proc/stat) less this benchmark's processes, i.e. what other work on the machine took. A"
-	echo "process near its share of the available CPU, or a total near it, is what bounds req/s; a large rest means the figures"
-	echo "were measured on a busy machine."
+	echo "busy CPU seconds of all CPUs (/proc/stat) less this benchmark's processes, i.e. what other work on the machine took;"
+	echo "\"machine busy\": all CPUs' busy time over the available. Near 100 % the cores, not one process, bound req/s, and a second"
+	echo "node can only split the same CPU; a large rest means the figures were measured on a busy machine. \"Total CPU µs per"
+	echo "request\": this benchmark's CPU seconds (generator, nginx, nodes, PostgreSQL, versitygw) over the run's requests."
 	echo
-	printf '| run | wall s | available CPU s | load generator | nginx | node 1 | node 2 | PostgreSQL | versitygw | total | rest of the machine | load average |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	printf '| run | wall s | available CPU s | load generator | nginx | node 1 | node 2 | PostgreSQL | versitygw | total | rest of the machine | machine busy | total CPU µs per request | load average |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for name in "${RUNS[@]}"; do
 		total=0
 		line=""
@@ -354,7 +358,11 @@ model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 		nodes=${name%%-*}
 		label="$nodes node"
 		[ "$nodes" = 1 ] || label+=s
-		echo "| $label, recheck ${name#*-} | ${WALL[$name]} | $avail |$line $total | $rest | ${LOAD[$name]} |"
+		busy=$(awk -v m="${CPU["$name machine"]}" -v a="$avail" 'BEGIN { printf "%.0f %%", 100 * m / a }')
+		reqs=0
+		for sc in "${SCENARIOS[@]}"; do reqs=$(awk -v a="$reqs" -v r="${ROW["$name $sc"]%% *}" -v d="$secs" 'BEGIN { print a + r * d }'); done
+		per=$(awk -v t="$total" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.0f", 1e6 * t / n; else print "-" }')
+		echo "| $label, recheck ${name#*-} | ${WALL[$name]} | $avail |$line $total | $rest | $busy | $per | ${LOAD[$name]} |"
 	done
 	echo
 	for recheck in 0 1s; do
