@@ -136,13 +136,15 @@ NODE_PID=() NODE_ADDR=()
 start_node() {
 	local i=$1 dir=$TMP/node$1 log=$TMP/node$1.log
 	mkdir -p "$dir"
+	: >"$log" # emptied here, before the start, so wait_for never reads an earlier start's banner
 	"$BIN" serve --data "$dir" --addr 127.0.0.1:0 --no-http3 --log-level warn \
 		--catalog "$CATALOG" --catalog-recheck "$2" --objects "$OBJECTS" --trusted-proxy 127.0.0.1/32 \
-		--device-rate 0 --device-rate-per-device 0 --gc-interval 0 --scrub-interval 0 >"$log" 2>&1 &
+		--device-rate 0 --device-rate-per-device 0 --gc-interval 0 --scrub-interval 0 >>"$log" 2>&1 &
 	NODE_PID[i]=$!
 	PIDS+=("$!")
 	wait_for "$log" "HTTPS (HTTP/1.1, HTTP/2):" "node $i"
 	NODE_ADDR[i]=$(sed -n 's|.*HTTPS (HTTP/1.1, HTTP/2): *https://||p' "$log" | head -1)
+	[ -n "${NODE_ADDR[i]}" ] || { cat "$log" >&2; die "node $i printed no address"; }
 }
 stop_node() {
 	kill "${NODE_PID[$1]}"

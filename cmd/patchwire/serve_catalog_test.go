@@ -43,14 +43,8 @@ func TestCatalogFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := c.validate()
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one naming %q", err, tc.err)
-				}
+			if wantError(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got store.Options
 			c.storeOptions(&got)
@@ -59,6 +53,22 @@ func TestCatalogFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantError checks err against want, the text an error must contain (""
+// for none), and reports whether an error was wanted (the case ends there).
+func wantError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want one naming %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }
 
 // TestServeCatalogRecheckRefused: `serve --catalog-recheck` without
