@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/patchwire
 DATA ?= ./patchwire-data
 
-.PHONY: run build test test-race fuzz bench vet fmt tools clean
+.PHONY: run build test test-race fuzz bench bench-cluster vet fmt tools clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/patchwire
@@ -48,6 +48,19 @@ bench: tools build
 	@command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
 	@command -v npm >/dev/null || (apt-get update && apt-get install -y npm)
 	$(BIN) bench suite --out bench/results $(BENCH_FLAGS)
+
+# Two nodes behind nginx on this machine (bench/cluster.sh, README "Running more than one node"):
+# PostgreSQL, versitygw, two `patchwire serve` nodes and nginx in a temp dir; `patchwire bench load`
+# through nginx balancing one node, then two, at --catalog-recheck 0 and 1s; writes
+# bench/results/cluster.md. Not part of `make test` or .ci/run. Shorter: make bench-cluster CLUSTER_FLAGS='--duration 3s'
+CLUSTER_FLAGS ?=
+bench-cluster: build
+	@command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y postgresql)
+	@command -v versitygw >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/versitygw" ] || \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	bench/cluster.sh --bin $(BIN) $(CLUSTER_FLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -64,6 +64,10 @@ type LoadOptions struct {
 	MaxRequests int64
 	// NoNginx skips the nginx ceiling, NoCeilings every ceiling.
 	NoNginx, NoCeilings bool
+	// NoHTTP3 skips the HTTP/3 phases against the server (in a long run,
+	// every device checks over HTTP/2): for a server, or a load balancer
+	// in front of one, that serves no HTTP/3.
+	NoHTTP3 bool
 	// Long runs the long-run mode instead of the phases: Devices each
 	// checking once every Interval (default 1 min), spread with jitter.
 	Long     bool
@@ -299,6 +303,9 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 		proto string
 		hc    *http.Client
 	}{{ProtoH2, h2}, {ProtoH3, h3}} {
+		if c.proto == ProtoH3 && opt.NoHTTP3 {
+			continue
+		}
 		hc := c.hc
 		measure(ScenarioCapgoUpToDate, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
 			return capgoRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.cur, false)

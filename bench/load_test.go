@@ -190,18 +190,23 @@ func TestLoadExternalServer(t *testing.T) {
 	defer cs.Close()
 	for _, opt := range []LoadOptions{
 		{Server: cs.url, AdminKey: cs.adminKey, CAFile: cs.certFile},
-		{Server: cs.url, NoSeed: true}, // after the first run's seeding
+		{Server: cs.url, NoSeed: true},                // after the first run's seeding
+		{Server: cs.url, NoSeed: true, NoHTTP3: true}, // HTTP/2 phases only
 	} {
 		opt.Exe, opt.Devices, opt.Concurrency, opt.Duration, opt.NoCeilings, opt.Logf = exe, 10, 4, 300*time.Millisecond, true, t.Logf
 		rep, err := RunLoad(ctx, opt)
 		if err != nil {
 			t.Fatalf("%+v: %v", opt, err)
 		}
-		if len(rep.Phases) != 10 || rep.ServerStats != "proc" {
+		want := 10
+		if opt.NoHTTP3 {
+			want = 5
+		}
+		if len(rep.Phases) != want || rep.ServerStats != "proc" {
 			t.Fatalf("%d phases, server figures from %s", len(rep.Phases), rep.ServerStats)
 		}
 		for _, p := range rep.Phases {
-			if p.Requests == 0 || p.Errors != 0 || p.ServerCPU < 0 {
+			if p.Requests == 0 || p.Errors != 0 || p.ServerCPU < 0 || (opt.NoHTTP3 && p.Proto != ProtoH2) {
 				t.Errorf("no-seed %v: %s %s %s: %+v", opt.NoSeed, p.Target, p.Scenario, p.Proto, p)
 			}
 		}

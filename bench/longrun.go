@@ -85,7 +85,7 @@ func runLong(ctx context.Context, opt LoadOptions, tg loadTarget, h2, h3 *http.C
 					late.Add(1)
 				}
 				hc := h2
-				if (j.dev/2)%2 == 1 {
+				if (j.dev/2)%2 == 1 && !opt.NoHTTP3 {
 					hc = h3
 				}
 				from := tg.cur

@@ -182,6 +182,57 @@ func TestClusterNotices(t *testing.T) {
 	}
 }
 
+// TestClusterRecheck: a node that trusts its generations for a while
+// (CatalogRecheck > 0) still sees another node's change: at once by the
+// notice, and, when the notice is lost (its watch stopped), once the
+// recheck has passed, not before.
+func TestClusterRecheck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		recheck time.Duration
+		lost    bool // stop node B's watch: no notice arrives
+	}{
+		{"notice", time.Hour, false},
+		{"lost notice", time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, _ := twoNodes(t, tc.recheck)
+			ctx := context.Background()
+			if _, err := a.CreateApp(ctx, "app"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.lost {
+				b.cluster.stop()
+				<-b.cluster.done
+			}
+			// Node B reads the generation row (the first call always does),
+			// and from now trusts it for the recheck.
+			g := b.CatalogGeneration()
+			read := time.Now()
+			if _, err := a.CreateChannel(ctx, api.Channel{App: "app", Name: "beta"}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.lost && b.CatalogGeneration() != g && time.Since(read) < tc.recheck*9/10 {
+				t.Fatalf("node B's generation moved %s after its read without a notice, before the recheck of %s", time.Since(read), tc.recheck)
+			}
+			limit := 5 * time.Second
+			if tc.lost {
+				limit += tc.recheck
+			}
+			for b.CatalogGeneration() == g {
+				if time.Since(read) > limit {
+					t.Fatalf("node B's generation did not move within %s of node A's channel create", limit)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			t.Logf("node B's generation moved %s after its read", time.Since(read))
+			if snap, err := b.Snapshot(ctx, "app", ""); err != nil || len(snap.Channels) != 1 || snap.Channels[0].Name != "beta" {
+				t.Fatalf("node B's snapshot = %+v, %v", snap, err)
+			}
+		})
+	}
+}
+
 // TestClusterGC: one collection at a time across the nodes, and node B's
 // collection keeps what node A committed (reachability is the shared
 // catalog's).

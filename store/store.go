@@ -93,7 +93,7 @@ type Options struct {
 	// DeviceChannelsGeneration trust their in-memory value (kept moving by
 	// the PostgreSQL notices) before reading the generation rows again.
 	// Default 0: every call reads them, so a read after another node's
-	// write returned always sees it (cluster.go).
+	// write returned always sees it (cluster.go). `serve --catalog-recheck`.
 	CatalogRecheck time.Duration
 	// ReadOnly opens the database read-only (another read-only opener may
 	// share it): every write fails with ErrReadOnly and no GC runs.

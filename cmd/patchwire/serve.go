@@ -30,7 +30,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		mem       memoryFlags
 		objects   string
 		redirect  string
-		catalog   string
+		catalog   catalogFlags
 	)
 	fs.StringVar(&cfg.DataDir, "data", "./patchwire-data", "data directory (store, TLS certificate, admin key)")
 	fs.StringVar(&cfg.Addr, "addr", ":8443", "HOST:PORT for HTTPS (TCP) and HTTP/3 (UDP)")
@@ -61,7 +61,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&scrubT, "scrub-interval", server.DefaultScrubInterval, "how often every stored bundle's objects are re-read and verified in the background (0: never)")
 	fs.StringVar(&objects, "objects", "", "keep objects' bytes in S3-compatible storage: s3://BUCKET/PREFIX?endpoint=URL&region=R[&credentials=FILE] (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); default: in the store under --data")
 	fs.StringVar(&redirect, "objects-redirect", "", "with --objects, answer /o/ and /d/ downloads with 302: \"presign\" (presigned URLs) or the bucket's public base URL; default: stream them")
-	fs.StringVar(&catalog, "catalog", "", "run the catalog in PostgreSQL, shared by every node given the same one: postgres://USER:PASS@HOST:PORT/DB (or key=value); several nodes also need --objects; default: in the store under --data")
+	catalog.register(fs)
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	hooks := webhooks.DefaultConfig()
 	fs.BoolVar(&hooks.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local, unspecified and multicast addresses (refused by default: SSRF)")
@@ -91,6 +91,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := server.CheckDeviceRates(cfg.Limits); err != nil {
 		return usageError(err.Error())
 	}
+	if err := catalog.validate(); err != nil {
+		return err
+	}
 	if cfg.PatchWait == 0 {
 		cfg.PatchWait = -1 // --patch-wait 0: switch at once
 	}
@@ -119,10 +122,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	sopts.Blobs = blobs
-	sopts.Catalog = catalog
+	catalog.storeOptions(&sopts)
 	st, err := store.Open(sopts)
 	if err != nil {
-		if catalog != "" {
+		if catalog.dsn != "" {
 			return fmt.Errorf("open store with the PostgreSQL catalog (--catalog): %w", err)
 		}
 		return fmt.Errorf("open store: %w", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/patchwire/patchwire/store"
@@ -38,14 +37,8 @@ func TestMemoryFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := m.validate()
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one naming %q", err, tc.err)
-				}
+			if wantError(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got store.Options
 			m.storeOptions(&got)
