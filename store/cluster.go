@@ -153,7 +153,7 @@ func (s *Store) openCatalog() error {
 		return err
 	}
 	s.kv, s.cluster = c.pg, c
-	s.metas = nil // other nodes write the om/ records too
+	s.metas = newMetaCache(sharedMetaTTL) // other nodes write the om/ records too
 	if n, err := c.pg.generation(ctx); err == nil {
 		s.gens.catalog.Store(uint64(n))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/patchwire/patchwire/manifest"
 )
@@ -29,21 +30,32 @@ const metaCacheEntries = 16384
 // (a chunk gone with its record is ErrNotFound; chunks are checked against
 // the record's CRCs, so nothing corrupt is served).
 //
-// A PostgreSQL catalog is written by other nodes too, so a store with one
-// has no metaCache (nil: every method is then a miss or a no-op).
+// A PostgreSQL catalog is written by other nodes too, whose commits move
+// no generation here: there a record is trusted for ttl (sharedMetaTTL)
+// after its read. What another node can have done meanwhile is delete the
+// object (the GC, an hour after its last reference went) or store it again
+// after such a deletion, with the same record but its time (the layout of
+// given bytes is the same on every node); a read of a deleted object's
+// chunk is ErrNotFound, as above. A nil metaCache keeps nothing.
 type metaCache struct {
 	gen atomic.Uint64
+	ttl time.Duration // 0: entries stand until the generation moves
 	mu  sync.RWMutex
 	m   map[manifest.Digest]metaEntry
 }
 
+// sharedMetaTTL is how long a record read from a PostgreSQL catalog is
+// trusted: a hot object's record is then read about once a second per node.
+const sharedMetaTTL = time.Second
+
 type metaEntry struct {
 	m   objectMeta
 	gen uint64
+	at  time.Time // when it was read (monotonic), for ttl
 }
 
-func newMetaCache() *metaCache {
-	return &metaCache{m: make(map[manifest.Digest]metaEntry)}
+func newMetaCache(ttl time.Duration) *metaCache {
+	return &metaCache{m: make(map[manifest.Digest]metaEntry), ttl: ttl}
 }
 
 // generation is what a reader takes before its transaction and gives put.
@@ -62,7 +74,7 @@ func (c *metaCache) get(d manifest.Digest) (objectMeta, bool) {
 	c.mu.RLock()
 	e, ok := c.m[d]
 	c.mu.RUnlock()
-	if !ok || e.gen != c.gen.Load() {
+	if !ok || e.gen != c.gen.Load() || (c.ttl > 0 && time.Since(e.at) >= c.ttl) {
 		return objectMeta{}, false
 	}
 	return e.m, true
@@ -78,7 +90,11 @@ func (c *metaCache) put(d manifest.Digest, m objectMeta, gen uint64) {
 	if len(c.m) >= metaCacheEntries {
 		clear(c.m)
 	}
-	c.m[d] = metaEntry{m: m, gen: gen}
+	e := metaEntry{m: m, gen: gen}
+	if c.ttl > 0 {
+		e.at = time.Now()
+	}
+	c.m[d] = e
 	c.mu.Unlock()
 }
 

@@ -203,8 +203,7 @@ type Store struct {
 	cache *manifestCache
 	// chunks keeps recently read small object chunks (chunkcache.go).
 	chunks *chunkCache
-	// metas keeps recently read om/ records (metacache.go); nil with a
-	// PostgreSQL catalog.
+	// metas keeps recently read om/ records (metacache.go).
 	metas *metaCache
 	// blobs is Options.Blobs; blobLocks order its writers and the GC (blob.go).
 	blobs     Blobs
@@ -303,7 +302,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: zstd decoder: %w", err)
 	}
 
-	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), metas: newMetaCache(), blobs: opts.Blobs,
+	s := &Store{kv: badgerKV{db}, db: db, opts: opts, log: log, enc: enc, dec: dec, cache: newManifestCache(16), chunks: newChunkCache(opts.ObjectCacheSize), metas: newMetaCache(0), blobs: opts.Blobs,
 		space: space, readOnly: readOnly, node: newNodeID()}
 	if err := s.openCatalog(); err != nil {
 		s.Close()
@@ -463,6 +462,9 @@ func (s *Store) updateBumping(ctx context.Context, fn func(txn kvTxn) error, bum
 	err := s.updateData(ctx, func(txn kvTxn) error {
 		if err := fn(txn); err != nil {
 			return err
+		}
+		if w, ok := txn.(*watchedTxn); ok {
+			txn = w.kvTxn
 		}
 		if pt, ok := txn.(*pgTxn); ok {
 			var err error
