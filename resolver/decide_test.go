@@ -93,6 +93,7 @@ func run(t *testing.T, rows []row) {
 			if (got.Update == nil) == (got.NoUpdate == nil) {
 				t.Fatalf("decision must have exactly one side: %+v", got)
 			}
+			fleetSame(t, s, d, got)
 			if r.want.code == "" {
 				if got.NoUpdate != nil {
 					t.Fatalf("got refusal %s (%s), want update to %s", got.NoUpdate.Code, got.NoUpdate.Message, r.want.version)
