@@ -31,7 +31,9 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 		Step:   &api.StepRef{Digest: manifest.Sum([]byte("step")), Size: 120},
 	}
 	builtin.Sequence, builtin.Update = 5, &api.Update{Target: api.TargetBundle{Version: device.BuiltinVersion}}
-	answers := []api.CheckAnswer{noUpdate, update, builtin}
+	fleet := update
+	fleet.Audience = api.AudienceFleet
+	answers := []api.CheckAnswer{noUpdate, update, builtin, fleet}
 	for _, a := range answers {
 		sc := sign(f, fuzzKey, a)
 		b, _ := sc.MarshalBinary()
@@ -41,7 +43,7 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 		bodies = append(bodies, b[:len(b)-3], append(append([]byte(nil), b...), 7))
 		payloads = append(payloads, sc.Payload[:len(sc.Payload)/2])
 	}
-	bodies = append(bodies, []byte(`{}`), []byte("PW\x02"), []byte("PW\x02\x08"), []byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
+	bodies = append(bodies, []byte(`{}`), []byte("PW\x03"), []byte("PW\x03\x08"), []byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
 	payloads = append(payloads, []byte{}, []byte{0x01, 'x', 0x01, 0x00, 0x00, 0x02}, []byte(`[]`))
 	return bodies, payloads
 }
