@@ -160,3 +160,37 @@ func TestSignedMessageAudience(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectCoversTheRequest: every field of a check request is in the
+// message a fleet answer is signed for, but the device id (device answers
+// only) and the codecs (no answer depends on them). A new request field
+// fails here until it is signed or said not to matter.
+func TestSubjectCoversTheRequest(t *testing.T) {
+	notSigned := map[string]bool{"Codecs": true}
+	deviceOnly := map[string]bool{"DeviceID": true}
+	payload, _ := answers()[4].MarshalBinary() // a fleet answer
+	base := api.SignedMessage(api.CheckRequest{}.Subject(), payload)
+	rt := reflect.TypeOf(api.CheckRequest{})
+	for i := range rt.NumField() {
+		name := rt.Field(i).Name
+		var req api.CheckRequest
+		f := reflect.ValueOf(&req).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.Append(f, reflect.ValueOf("x")))
+		case reflect.Struct: // CurrentBundle
+			f.Field(0).SetString("x")
+			f.Field(1).Index(0).SetUint(1)
+		default:
+			t.Fatalf("field %s: kind %s", name, f.Kind())
+		}
+		signed := !bytes.Equal(api.SignedMessage(req.Subject(), payload), base)
+		if want := !notSigned[name] && !deviceOnly[name]; signed != want {
+			t.Errorf("request field %s: in a fleet answer's signed message %v, want %v", name, signed, want)
+		}
+	}
+}

@@ -732,6 +732,9 @@ func TestNativeFleetAnswers(t *testing.T) {
 	reqFor := func(id string) api.CheckRequest {
 		r := checkRequest("1.0.0", v1.Digest())
 		r.DeviceID = id
+		if id == ids[2] {
+			r.Codecs = []string{delta.NameBsdiff} // no answer depends on them
+		}
 		return r
 	}
 	// post sends the check of each device; all within one second when
@@ -774,6 +777,10 @@ func TestNativeFleetAnswers(t *testing.T) {
 	after := server.NativeSignatures(e.Server)
 	if after.Fleet-before.Fleet != 1 || after.FleetCached-before.FleetCached != uint64(len(ids)-1) || after.Device != before.Device {
 		t.Errorf("signatures %+v, then %+v: want one fleet signature for %d devices", before, after, len(ids))
+	}
+	_, metrics := fetchURL(t, c, e.URL+server.PathMetrics)
+	if want := fmt.Sprintf("patchwire_native_answers_total{signature=\"fleet_cached\"} %d", after.FleetCached); !bytes.Contains(metrics, []byte(want)) {
+		t.Errorf("/metrics has no %q", want)
 	}
 
 	// Device-bound: an override of one device, a rollout drawing by id.

@@ -9,7 +9,8 @@ import (
 )
 
 // FleetAnswersKept bounds the signed fleet answers kept for the current
-// second: a few hundred bytes each, so at most about a megabyte.
+// second: each is its signed message and body, a few hundred bytes (more
+// with a release statement), so a few megabytes at most.
 const FleetAnswersKept = 2048
 
 // fleetCache keeps the signed bodies of the fleet answers issued in the

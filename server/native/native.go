@@ -4,7 +4,10 @@
 // downloads (package step, made by server/patcher). The decision is the
 // Capgo endpoint's (resolver.Decide on the in-memory catalog, as a current
 // Capgo plugin would report the device), so both protocols always agree on
-// what a device gets. It is a package of its own, like server/capgo,
+// what a device gets. An answer nothing of the device's own decided
+// (resolver.Decision.PerDevice) is a fleet answer, signed for every device
+// sending the same request, and the current second's fleet answers are
+// signed once (fleet.go). It is a package of its own, like server/capgo,
 // because it is one protocol: the server root keeps transport, admin and
 // the object endpoints, and hands this package what it needs (Deps).
 package native
