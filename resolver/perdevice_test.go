@@ -94,13 +94,7 @@ func TestDecidePerDevice(t *testing.T) {
 			func(s *Snapshot) { delete(s.Bundles, "1.3.0") }), nil, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, d := baseSnapshot(), baseDevice()
-			if tc.snap != nil {
-				tc.snap(&s)
-			}
-			if tc.dev != nil {
-				tc.dev(&d)
-			}
+			s, d := edited(tc.snap, tc.dev)
 			got := Decide(s, d)
 			switch {
 			case tc.code == "" && got.Update == nil:
