@@ -16,7 +16,8 @@ import (
 // each) and a few dozen bytes more, whatever the bundle:
 //
 //	SignedCheck: magic "PW\x03" | uint8 n (0 or 8) | key id, n bytes | signature, 64 bytes | payload
-//	payload:     audience (0x00 device, 0x01 fleet) | str channel | uvarint sequence | varint issued (Unix s) | uvarint expires-issued (s) |
+//	payload:     audience (0x00 device, 0x01 fleet) | str channel | uvarint sequence |
+//	             varint issued (Unix s) | uvarint expires-issued (s) |
 //	             0x00 | str code | str message                                   (no update)
 //	             0x01 | str version | manifest, 32 bytes | uvarint files | uvarint size |
 //	                    0x00 (no step: the built-in bundle) | 0x01 | step digest, 32 bytes | uvarint step size |

@@ -87,10 +87,10 @@ func (h *Handler) Signatures() Signatures {
 	return Signatures{Device: h.counts.device.Load(), Fleet: h.counts.fleet.Load(), FleetCached: h.counts.cached.Load()}
 }
 
-// Body is ans signed, in its wire form (api.SignedCheck.MarshalBinary):
+// signedBody is ans signed, in its wire form (api.SignedCheck.MarshalBinary):
 // a device answer signed for its device, a fleet answer taken from the
 // cache when the same one was signed in the same second.
-func (h *Handler) Body(ans api.CheckAnswer) ([]byte, error) {
+func (h *Handler) signedBody(ans api.CheckAnswer) ([]byte, error) {
 	if ans.Audience != api.AudienceFleet {
 		h.counts.device.Add(1)
 		return h.sign(ans)

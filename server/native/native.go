@@ -105,7 +105,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // handleCheck answers POST /v1/check: the same decision as the Capgo
-// endpoint, then for an update the device's step, all signed (Body).
+// endpoint, then for an update the device's step, all signed (signedBody).
 func (h *Handler) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req api.CheckRequest
 	if err := h.d.Decode(w, r, MaxCheckBody, &req); err != nil {
@@ -124,7 +124,7 @@ func (h *Handler) handleCheck(w http.ResponseWriter, r *http.Request) {
 		h.d.WriteError(w, r, err)
 		return
 	}
-	body, err := h.Body(ans)
+	body, err := h.signedBody(ans)
 	if err != nil {
 		h.d.WriteError(w, r, err)
 		return
