@@ -15,21 +15,24 @@ import (
 // check costs its signature (64 bytes), two digests for an update (32
 // each) and a few dozen bytes more, whatever the bundle:
 //
-//	SignedCheck: magic "PW\x02" | uint8 n (0 or 8) | key id, n bytes | signature, 64 bytes | payload
-//	payload:     str channel | uvarint sequence | varint issued (Unix s) | uvarint expires-issued (s) |
+//	SignedCheck: magic "PW\x03" | uint8 n (0 or 8) | key id, n bytes | signature, 64 bytes | payload
+//	payload:     audience (0x00 device, 0x01 fleet) | str channel | uvarint sequence |
+//	             varint issued (Unix s) | uvarint expires-issued (s) |
 //	             0x00 | str code | str message                                   (no update)
 //	             0x01 | str version | manifest, 32 bytes | uvarint files | uvarint size |
 //	                    0x00 (no step: the built-in bundle) | 0x01 | step digest, 32 bytes | uvarint step size |
 //	                    [release statement, release.go: only for a bundle uploaded with a release key]
 //	str:         uvarint length | bytes
 //
-// Decoding is strict: no trailing bytes, every length bounded.
+// Decoding is strict: no trailing bytes, every length bounded, no other
+// audience. Version 3 added the audience (and signs it, SignedMessage): a
+// version 2 body ("PW\x02") is refused, never read as one of version 3.
 
 // CheckContentType is the Content-Type of a SignedCheck body.
 const CheckContentType = "application/vnd.patchwire.check"
 
 // checkMagic opens a SignedCheck body; its last byte is the version.
-const checkMagic = "PW\x02"
+const checkMagic = "PW\x03"
 
 // maxAnswerString bounds one string of an answer (names are bounded far
 // lower by the server; a message is a sentence).
@@ -90,7 +93,11 @@ func (a CheckAnswer) MarshalBinary() ([]byte, error) {
 	if ttl < 0 {
 		return nil, errors.New("check answer: expires before it is issued")
 	}
-	var b []byte
+	if a.Audience != AudienceDevice && a.Audience != AudienceFleet {
+		return nil, fmt.Errorf("check answer: audience %d", a.Audience)
+	}
+	b := make([]byte, 1, 160) // an update answer's size, without a release statement
+	b[0] = byte(a.Audience)
 	b = appendStr(b, a.Channel)
 	b = binary.AppendUvarint(b, a.Sequence)
 	b = binary.AppendVarint(b, a.IssuedAt.Unix())
@@ -129,7 +136,11 @@ func (a CheckAnswer) MarshalBinary() ([]byte, error) {
 // CheckAnswerType; the subject is the verifier's to fill in.
 func (a *CheckAnswer) UnmarshalBinary(b []byte) error {
 	r := wireReader{b: b}
-	out := CheckAnswer{Type: CheckAnswerType, Channel: r.str()}
+	out := CheckAnswer{Type: CheckAnswerType, Audience: Audience(r.byte())}
+	if r.err == nil && out.Audience != AudienceDevice && out.Audience != AudienceFleet {
+		r.fail("audience")
+	}
+	out.Channel = r.str()
 	out.Sequence = r.uvarint()
 	iat := r.varint()
 	ttl := r.uvarint()

@@ -6,10 +6,13 @@
 // server; it depends on api only.
 //
 // An answer is an api.SignedCheck: the answer's binary encoding as the
-// payload, an ed25519 signature over api.SignedMessage(subject, payload)
-// (the subject being the request's app, platform and device id, so an
-// answer made for one device does not verify for another), and the key id
-// of the signing key.
+// payload, an ed25519 signature over api.SignedMessage(subject, payload),
+// and the key id of the signing key. The subject signed is the answer's
+// audience's: for a device answer the request's app, platform and device
+// id, so it does not verify for another device; for a fleet answer the
+// app, platform, an empty device id and the rest of the request (api.Base),
+// so it verifies for every device that sent the same request but for its
+// id, and for no other.
 package checksig
 
 import (
@@ -44,7 +47,7 @@ var (
 	ErrTooLarge = errors.New("check answer too large")
 )
 
-// MaxBytes bounds a signed answer (and its payload). Answers of protocol 2
+// MaxBytes bounds a signed answer (and its payload). Answers of protocol 3
 // are a few hundred bytes whatever the bundle.
 const MaxBytes = 64 << 10
 
@@ -91,9 +94,13 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return nil, errors.New("public key: want base64 of 32 bytes or a PEM PUBLIC KEY block")
 }
 
-// Subject is the subject an answer is signed for: its app, platform and
-// device id.
+// Subject is the subject an answer is signed for, as its audience says:
+// its app, platform and device id (a device answer), or its app, platform
+// and base with no device id (a fleet answer).
 func Subject(a api.CheckAnswer) api.Subject {
+	if a.Audience == api.AudienceFleet {
+		return api.Subject{App: a.App, Platform: a.Platform, Base: a.Base}
+	}
 	return api.Subject{App: a.App, Platform: a.Platform, DeviceID: a.DeviceID}
 }
 
@@ -117,7 +124,8 @@ func (s *Signer) Public() ed25519.PublicKey { return s.key.Public().(ed25519.Pub
 // KeyID is the id of the signer's key.
 func (s *Signer) KeyID() string { return s.id }
 
-// Sign encodes answer as the payload and signs it for the answer's subject.
+// Sign encodes answer as the payload and signs it for the answer's subject
+// (Subject: its audience decides which).
 func (s *Signer) Sign(answer api.CheckAnswer) (api.SignedCheck, error) {
 	payload, err := answer.MarshalBinary()
 	if err != nil {
@@ -156,11 +164,14 @@ func Parse(body []byte) (api.SignedCheck, error) {
 }
 
 // Verify checks sc's signature with the trusted keys for the subject sub
-// (the verifier's app, platform and device id) and only then decodes the
-// payload strictly: a CheckAnswer holding exactly one of NoUpdate and
-// Update, with Expires after IssuedAt; the subject is filled in. Channel,
-// freshness and sequence are the device's to judge (client/device
-// Binding).
+// (the verifier's app, platform and device id, and the base it sent:
+// api.CheckRequest.Subject) and only then decodes the payload strictly: a
+// CheckAnswer holding exactly one of NoUpdate and Update, with Expires
+// after IssuedAt; the subject is filled in (for a fleet answer too, the
+// device id being the verifier's). The payload's first byte, its audience,
+// chooses which part of sub the signature must cover (api.SignedMessage);
+// it is signed, so changing it breaks the signature. Channel, freshness
+// and sequence are the device's to judge (client/device Binding).
 func Verify(sc api.SignedCheck, keys []ed25519.PublicKey, sub api.Subject) (*api.CheckAnswer, error) {
 	if len(sc.Payload) == 0 || len(sc.Signature) == 0 {
 		return nil, fmt.Errorf("%w: no payload or no signature", ErrUnsigned)
@@ -193,7 +204,7 @@ func Verify(sc api.SignedCheck, keys []ed25519.PublicKey, sub api.Subject) (*api
 	if err := ans.UnmarshalBinary(sc.Payload); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrWrongType, err)
 	}
-	ans.App, ans.Platform, ans.DeviceID = sub.App, sub.Platform, sub.DeviceID
+	ans.App, ans.Platform, ans.DeviceID, ans.Base = sub.App, sub.Platform, sub.DeviceID, sub.Base
 	if ans.Type != api.CheckAnswerType {
 		return nil, fmt.Errorf("%w: type %q, want %q", ErrWrongType, ans.Type, api.CheckAnswerType)
 	}

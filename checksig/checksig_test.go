@@ -64,6 +64,75 @@ func TestSignVerify(t *testing.T) {
 	}
 }
 
+// TestFleetAnswer: a fleet answer verifies for every device of the app and
+// platform that sent the same base, a device answer only for its device;
+// the audience byte is signed; another app, platform or base fails.
+func TestFleetAnswer(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	keys := []ed25519.PublicKey{pub}
+	req := api.CheckRequest{App: "com.example.app", DeviceID: "0f673663-459a-44c0-a7f5-000000000001", Platform: "android",
+		NativeVersion: "1.0.0", Current: api.CurrentBundle{Version: "1.0.3"}}
+	sub := req.Subject()
+	sign := func(aud api.Audience) api.SignedCheck {
+		a := answer()
+		a.Audience, a.Base = aud, sub.Base
+		sc, err := checksig.Sign(priv, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	fleet, device := sign(api.AudienceFleet), sign(api.AudienceDevice)
+	flip := func(sc api.SignedCheck) api.SignedCheck {
+		sc.Payload = append([]byte(nil), sc.Payload...)
+		sc.Payload[0] ^= 1
+		return sc
+	}
+	with := func(f func(*api.Subject)) api.Subject {
+		o := sub
+		f(&o)
+		return o
+	}
+	otherDevice := with(func(s *api.Subject) { s.DeviceID = "0f673663-459a-44c0-a7f5-000000000002" })
+	for _, tc := range []struct {
+		name string
+		sc   api.SignedCheck
+		sub  api.Subject
+		want error
+	}{
+		{"fleet, the device that asked", fleet, sub, nil},
+		{"fleet, another device of the app", fleet, otherDevice, nil},
+		{"device, the device that asked", device, sub, nil},
+		{"device, another device", device, otherDevice, checksig.ErrBadSignature},
+		{"device, another base of the same device", device, with(func(s *api.Subject) { s.Base.Current.Version = "1.0.2" }), nil},
+		{"fleet made device", flip(fleet), otherDevice, checksig.ErrBadSignature},
+		{"fleet made device, the device that asked", flip(fleet), sub, checksig.ErrBadSignature},
+		{"device made fleet", flip(device), otherDevice, checksig.ErrBadSignature},
+		{"fleet, another app", fleet, with(func(s *api.Subject) { s.App = "com.example.other" }), checksig.ErrBadSignature},
+		{"fleet, another platform", fleet, with(func(s *api.Subject) { s.Platform = "ios" }), checksig.ErrBadSignature},
+		{"fleet, another current bundle", fleet, with(func(s *api.Subject) { s.Base.Current.Version = "1.0.2" }), checksig.ErrBadSignature},
+		{"fleet, another native version", fleet, with(func(s *api.Subject) { s.Base.NativeVersion = "2.0.0" }), checksig.ErrBadSignature},
+		{"fleet, another channel asked", fleet, with(func(s *api.Subject) { s.Base.Channel = "beta" }), checksig.ErrBadSignature},
+		{"fleet, a dev build", fleet, with(func(s *api.Subject) { s.Base.IsDev = true }), checksig.ErrBadSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := checksig.Verify(tc.sc, keys, tc.sub)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			if err != nil {
+				return
+			}
+			if got.DeviceID != tc.sub.DeviceID || got.Base != tc.sub.Base || got.App != tc.sub.App {
+				t.Errorf("subject not filled in: %+v", got)
+			}
+			if again, err := checksig.Sign(priv, *got); err != nil || string(again.Signature) != string(tc.sc.Signature) {
+				t.Errorf("the verified answer signs to another signature: %v", err)
+			}
+		})
+	}
+}
+
 func TestParseKeys(t *testing.T) {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	got, err := checksig.ParsePublicKey(checksig.PublicKeyBase64(pub))
@@ -88,6 +157,11 @@ func FuzzParseVerify(f *testing.F) {
 	sc, _ := checksig.Sign(priv, a)
 	body, _ := sc.MarshalBinary()
 	f.Add(body)
+	fa := a
+	fa.Audience = api.AudienceFleet
+	fsc, _ := checksig.Sign(priv, fa)
+	fbody, _ := fsc.MarshalBinary()
+	f.Add(fbody)
 	f.Add([]byte{})
 	other, _, _ := ed25519.GenerateKey(nil)
 	f.Fuzz(func(t *testing.T, b []byte) {

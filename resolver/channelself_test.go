@@ -100,13 +100,7 @@ func TestGetChannel(t *testing.T) {
 			map[string]any{"error": "on_premise_app", "message": "On-premise app detected"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, d := baseSnapshot(), baseDevice()
-			if tc.snap != nil {
-				tc.snap(&s)
-			}
-			if tc.dev != nil {
-				tc.dev(&d)
-			}
+			s, d := edited(tc.snap, tc.dev)
 			r := GetChannel(s, d)
 			if !reflect.DeepEqual(r.Body(), tc.body) {
 				t.Errorf("body %v, want %v", r.Body(), tc.body)

@@ -7,6 +7,15 @@ import "fmt"
 type Decision struct {
 	Update   *Update
 	NoUpdate *NoUpdate
+	// PerDevice reports that something only this device has decided the
+	// answer: its id (a rollout draw by the id, a missing id), a channel
+	// stored for it (an administrator's override or an old plugin's
+	// self-assignment, even one that turned out not to apply), its
+	// encryption key id or the provider it called from. When false, every
+	// device sending the same other inputs (app, platform, native and
+	// bundle versions, channel, build and device kind, plugin version)
+	// gets this same decision from the same snapshot, whatever its id.
+	PerDevice bool
 }
 
 // IsUpdate reports whether the device should move to d.Update.Bundle.
@@ -174,7 +183,7 @@ func Decide(s Snapshot, d Device) Decision {
 	if s.App.BlockProviderInfra && d.Provider != "" {
 		n := newNoUpdate(CodeProviderBlocked, "")
 		n.Provider = d.Provider
-		return Decision{NoUpdate: n}
+		return Decision{NoUpdate: n, PerDevice: true}
 	}
 	// 3. Native version.
 	if d.VersionBuild == Unknown {
@@ -194,17 +203,26 @@ func Decide(s Snapshot, d Device) Decision {
 	}
 	// 5. Basics.
 	if d.AppID == "" || d.DeviceID == "" || d.VersionName == "" || !d.Platform.Valid() {
-		return refuse(CodeMissingInfo, "")
+		dec := refuse(CodeMissingInfo, "")
+		dec.PerDevice = d.DeviceID == ""
+		return dec
 	}
 	// 6. Channel. A current plugin keeps its channel itself: a
 	// self-assignment stored for it (before it was current) is ignored.
 	if pluginCurrent(plugin, pluginLocalChannel) {
 		s.SelfAssigned = ""
 	}
+	// A channel stored for this device decides, even when it names no
+	// visible channel (the decision then is the fleet's, but is not
+	// claimed to be).
+	perDevice := s.Override != "" || s.SelfAssigned != ""
 	sel, ok := SelectChannel(s, d)
 	if !ok {
-		return refuse(CodeNoChannel, "")
+		dec := refuse(CodeNoChannel, "")
+		dec.PerDevice = perDevice
+		return dec
 	}
+	perDevice = perDevice || sel.Drawn
 	ch := sel.Channel
 	cur := currentVersion(d)
 	internal := sel.Target == "" || sel.Target == Builtin
@@ -215,7 +233,7 @@ func Decide(s Snapshot, d Device) Decision {
 	fail := func(c Code, msg string) Decision {
 		n := newNoUpdate(c, msg)
 		n.Channel, n.Target = ch.Name, name
-		return Decision{NoUpdate: n}
+		return Decision{NoUpdate: n, PerDevice: perDevice}
 	}
 	// versioned is a refusal that carries version and old.
 	versioned := func(c Code, msg, old string) Decision {
@@ -246,6 +264,7 @@ func Decide(s Snapshot, d Device) Decision {
 	if d.KeyID != "" && b.KeyID != "" && d.KeyID != b.KeyID && plugin.Compare(pluginKeyIDStrict) > 0 {
 		dec := fail(CodeKeyIDMismatch, "")
 		dec.NoUpdate.DeviceKeyID, dec.NoUpdate.BundleKeyID = d.KeyID, b.KeyID
+		dec.PerDevice = true
 		return dec
 	}
 	// 9. Already there.
@@ -366,7 +385,7 @@ func Decide(s Snapshot, d Device) Decision {
 		RolloutID: sel.RolloutID,
 		Manifest:  manifestDelivery(plugin),
 		Metadata:  s.App.ExposeMetadata && pluginCurrent(plugin, pluginMetadata),
-	}}
+	}, PerDevice: perDevice}
 }
 
 func platformCode(p Platform) Code {

@@ -47,6 +47,19 @@ func baseDevice() Device {
 	}
 }
 
+// edited is the base snapshot and device with snap and dev applied (each
+// may be nil).
+func edited(snap func(*Snapshot), dev func(*Device)) (Snapshot, Device) {
+	s, d := baseSnapshot(), baseDevice()
+	if snap != nil {
+		snap(&s)
+	}
+	if dev != nil {
+		dev(&d)
+	}
+	return s, d
+}
+
 // oldPluginDevice makes d an old plugin, whose channel the server keeps.
 func oldPluginDevice(d *Device) { d.PluginVersion = oldPlugin }
 
@@ -79,13 +92,7 @@ func run(t *testing.T, rows []row) {
 	t.Helper()
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			s, d := baseSnapshot(), baseDevice()
-			if r.snap != nil {
-				r.snap(&s)
-			}
-			if r.dev != nil {
-				r.dev(&d)
-			}
+			s, d := edited(r.snap, r.dev)
 			got := Decide(s, d)
 			if indexed := Decide(s.Index(), d); !reflect.DeepEqual(indexed, got) {
 				t.Fatalf("indexed snapshot decides %+v, unindexed %+v", indexed, got)
@@ -93,6 +100,7 @@ func run(t *testing.T, rows []row) {
 			if (got.Update == nil) == (got.NoUpdate == nil) {
 				t.Fatalf("decision must have exactly one side: %+v", got)
 			}
+			fleetSame(t, s, d, got)
 			if r.want.code == "" {
 				if got.NoUpdate != nil {
 					t.Fatalf("got refusal %s (%s), want update to %s", got.NoUpdate.Code, got.NoUpdate.Message, r.want.version)

@@ -11,6 +11,9 @@
 // Entry points:
 //
 //   - Decide: POST /updates, every check in the Capgo order (first wins);
+//     Decision.PerDevice says whether something only the device has (its
+//     id's rollout draw, a channel stored for it, its key id) decided it,
+//     so that the native protocol can sign the others for the whole fleet;
 //   - SelectChannel: which channel a device uses and which bundle it wants
 //     (override, stored self-assignment, defaultChannel, public channel; then
 //     the rollout);

@@ -61,6 +61,12 @@ func rolloutPick(c Channel, d Device, currentVersion string) bool {
 	return InRollout(rolloutID(c), d.DeviceID, c.Rollout.BasisPoints)
 }
 
+// rolloutDrawn reports whether rolloutPick reads the device id for c:
+// unpaused, and a share strictly between nobody and everybody.
+func rolloutDrawn(c Channel) bool {
+	return !c.Rollout.Paused && c.Rollout.BasisPoints > 0 && c.Rollout.BasisPoints < MaxBasisPoints
+}
+
 // runs reports whether the device runs bundle version v. currentVersion is
 // its version_name after the builtin substitution.
 func runs(d Device, currentVersion, v string) bool {

@@ -44,6 +44,11 @@ type Selection struct {
 	InRollout bool
 	// RolloutID is the id the device was drawn with ("" without rollout).
 	RolloutID string
+	// Drawn reports that the device's id decided InRollout: an active,
+	// unpaused rollout of more than 0 % and less than 100 %. A paused
+	// rollout is decided by the bundle the device runs, and 0 % or 100 %
+	// by nothing of the device's.
+	Drawn bool
 }
 
 // SelectChannel chooses the device's channel (protocol §8 step 6). A channel
@@ -76,6 +81,7 @@ func SelectChannel(s Snapshot, d Device) (Selection, bool) {
 	sel := Selection{Channel: ch, Source: src, Target: ch.Bundle}
 	if ch.Rollout.Active() && s.bundleLive(ch.Rollout.Bundle) {
 		sel.RolloutID = rolloutID(ch)
+		sel.Drawn = rolloutDrawn(ch)
 		if rolloutPick(ch, d, currentVersion(d)) {
 			sel.InRollout = true
 			sel.Target = ch.Rollout.Bundle

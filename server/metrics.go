@@ -37,6 +37,7 @@ const PathMetrics = "/metrics"
 //	patchwire_store_free_bytes, _reserve_bytes      the store's free disk space and reserve
 //	patchwire_store_read_only                       1 when the store is read-only
 //	patchwire_webhook_deliveries_total{status}      webhook delivery attempts: delivered, retry, failed (gave up)
+//	patchwire_native_answers_total{signature}       native check answers: device, fleet, fleet_cached (native.go)
 //
 // route is the ServeMux pattern that matched ("POST /updates", "GET
 // /o/{sha256}", ...) or "unmatched"; outcome is update, up_to_date, blocked,

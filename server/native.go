@@ -15,6 +15,7 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server/native"
 	"github.com/patchwire/patchwire/server/patcher"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // NativeConfig configures the native device protocol (POST /v1/check) and
@@ -130,6 +131,26 @@ func patchTmpDir(dataDir string) string {
 // with.
 func (s *Server) SigningPublicKey() ed25519.PublicKey {
 	return s.signer.Public()
+}
+
+// watchNative adds patchwire_native_answers_total{signature}: native check
+// answers by how they were signed (native.Signatures), read from the
+// handler's counters when scraped.
+func (m *metrics) watchNative(h *native.Handler) {
+	for _, c := range []struct {
+		label string
+		count func(native.Signatures) uint64
+	}{
+		{"device", func(s native.Signatures) uint64 { return s.Device }},
+		{"fleet", func(s native.Signatures) uint64 { return s.Fleet }},
+		{"fleet_cached", func(s native.Signatures) uint64 { return s.FleetCached }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "patchwire_native_answers_total",
+			Help:        "Native check answers (POST /v1/check) by signature: device (signed for the device), fleet (signed for every device sending the same request), fleet_cached (a fleet answer of the same second sent again).",
+			ConstLabels: prometheus.Labels{"signature": c.label},
+		}, func() float64 { return float64(c.count(h.Signatures())) }))
+	}
 }
 
 func (s *Server) nativeRoutes(mux *http.ServeMux) {

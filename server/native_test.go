@@ -334,12 +334,18 @@ func TestNativeCheckSignature(t *testing.T) {
 	if _, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, sub); err != nil {
 		t.Fatal(err)
 	}
-	// The subject is signed, not sent: the answer verifies for this device
-	// only.
+	// The subject is signed, not sent: the answer (a fleet answer, nothing
+	// of the device's decided it) verifies for no other app, platform or
+	// base (TestNativeFleetAnswers: for every other device).
+	with := func(f func(*api.Subject)) api.Subject {
+		o := sub
+		f(&o)
+		return o
+	}
 	for _, other := range []api.Subject{
-		{App: "com.example.other", Platform: sub.Platform, DeviceID: sub.DeviceID},
-		{App: sub.App, Platform: "ios", DeviceID: sub.DeviceID},
-		{App: sub.App, Platform: sub.Platform, DeviceID: "00000000-0000-4000-8000-000000000001"},
+		with(func(s *api.Subject) { s.App = "com.example.other" }),
+		with(func(s *api.Subject) { s.Platform = "ios" }),
+		with(func(s *api.Subject) { s.Base.Current.Version = "1.1.0" }),
 	} {
 		if _, err := checksig.Verify(sc, []ed25519.PublicKey{e.pub}, other); !errors.Is(err, checksig.ErrBadSignature) {
 			t.Errorf("answer verifies for %+v: %v", other, err)
@@ -705,5 +711,122 @@ func TestNativeAnswerIsConstant(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancel()
+	}
+}
+
+// TestNativeFleetAnswers: an answer nothing of the device's decided is
+// signed once for the fleet: every device sending the same request but for
+// its id gets the same bytes, which verify for each of them (and for no
+// other base); an override or a rollout draw makes it a device answer,
+// which verifies for its device only.
+func TestNativeFleetAnswers(t *testing.T) {
+	e := newNativeEnv(t)
+	va := viteapp.New(4, 300)
+	v1 := e.publish("1.0.0", va.Files())
+	va.Release(2)
+	e.publish("1.0.1", va.Files())
+	ch := e.serve("1.0.1")
+	c := e.HTTPSClient()
+	keys := []ed25519.PublicKey{e.pub}
+	ids := []string{"0f673663-459a-44c0-a7f5-000000000001", "0f673663-459a-44c0-a7f5-000000000002", "0f673663-459a-44c0-a7f5-000000000003"}
+	reqFor := func(id string) api.CheckRequest {
+		r := checkRequest("1.0.0", v1.Digest())
+		r.DeviceID = id
+		if id == ids[2] {
+			r.Codecs = []string{delta.NameBsdiff} // no answer depends on them
+		}
+		return r
+	}
+	// post sends the check of each device; all within one second when
+	// they can be (the cache keeps one second's answers).
+	post := func() []api.SignedCheck {
+		for range 5 {
+			start := time.Now().Unix()
+			var out []api.SignedCheck
+			for _, id := range ids {
+				out = append(out, e.post(c, reqFor(id)))
+			}
+			if time.Now().Unix() == start {
+				return out
+			}
+		}
+		t.Fatal("five tries each crossed a second")
+		return nil
+	}
+	before := server.NativeSignatures(e.Server)
+	scs := post()
+	for i, sc := range scs {
+		if sc.Payload[0] != byte(api.AudienceFleet) {
+			t.Fatalf("device %d: audience %d, want a fleet answer", i, sc.Payload[0])
+		}
+		if !bytes.Equal(sc.Signature, scs[0].Signature) || !bytes.Equal(sc.Payload, scs[0].Payload) {
+			t.Errorf("device %d got another fleet answer than device 0", i)
+		}
+		for _, id := range ids {
+			a, err := checksig.Verify(sc, keys, reqFor(id).Subject())
+			if err != nil || a.Audience != api.AudienceFleet || a.DeviceID != id || a.Update == nil || a.Update.Target.Version != "1.0.1" {
+				t.Fatalf("device %d's answer for device %s: %+v, %v", i, id, a, err)
+			}
+		}
+		other := reqFor(ids[0])
+		other.Current = api.CurrentBundle{Version: "builtin"}
+		if _, err := checksig.Verify(sc, keys, other.Subject()); !errors.Is(err, checksig.ErrBadSignature) {
+			t.Errorf("a fleet answer verifies for another base: %v", err)
+		}
+	}
+	after := server.NativeSignatures(e.Server)
+	if after.Fleet-before.Fleet != 1 || after.FleetCached-before.FleetCached != uint64(len(ids)-1) || after.Device != before.Device {
+		t.Errorf("signatures %+v, then %+v: want one fleet signature for %d devices", before, after, len(ids))
+	}
+	_, metrics := fetchURL(t, c, e.URL+server.PathMetrics)
+	if want := fmt.Sprintf("patchwire_native_answers_total{signature=\"fleet_cached\"} %d", after.FleetCached); !bytes.Contains(metrics, []byte(want)) {
+		t.Errorf("/metrics has no %q", want)
+	}
+
+	// Device-bound: an override of one device, a rollout drawing by id.
+	// Each answer verifies only for its device.
+	deviceOnly := func(what string) {
+		t.Helper()
+		for i, sc := range post() {
+			if sc.Payload[0] != byte(api.AudienceDevice) {
+				t.Fatalf("%s: device %d: audience %d, want a device answer", what, i, sc.Payload[0])
+			}
+			for j, id := range ids {
+				_, err := checksig.Verify(sc, keys, reqFor(id).Subject())
+				if (i == j) != (err == nil) {
+					t.Errorf("%s: device %d's answer for device %d: %v", what, i, j, err)
+				}
+			}
+		}
+	}
+	ctx := context.Background()
+	if _, err := e.Store.CreateChannel(ctx, api.Channel{App: app, Name: "pinned", Bundle: "1.0.1",
+		IOS: true, Android: true, AllowDevice: true, AllowProd: true, AllowDev: true, Policy: "major"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store.SetOverride(ctx, app, ids[1], "pinned"); err != nil {
+		t.Fatal(err)
+	}
+	scs = post()
+	if scs[1].Payload[0] != byte(api.AudienceDevice) || scs[0].Payload[0] != byte(api.AudienceFleet) || scs[2].Payload[0] != byte(api.AudienceFleet) {
+		t.Errorf("override of device 1: audiences %d %d %d, want fleet, device, fleet", scs[0].Payload[0], scs[1].Payload[0], scs[2].Payload[0])
+	}
+	if _, err := checksig.Verify(scs[1], keys, reqFor(ids[0]).Subject()); !errors.Is(err, checksig.ErrBadSignature) {
+		t.Errorf("the overridden device's answer verifies for another: %v", err)
+	}
+	if err := e.Store.ClearOverride(ctx, app, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.Rollout(ctx, app, ch.Name, api.RolloutRequest{Action: api.RolloutStart, Bundle: "1.0.0", BasisPoints: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	deviceOnly("rollout at 50 %")
+	if _, err := e.Store.Rollout(ctx, app, ch.Name, api.RolloutRequest{Action: api.RolloutPause}); err != nil {
+		t.Fatal(err)
+	}
+	for i, sc := range post() {
+		if sc.Payload[0] != byte(api.AudienceFleet) {
+			t.Errorf("paused rollout: device %d: audience %d, want a fleet answer", i, sc.Payload[0])
+		}
 	}
 }

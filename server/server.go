@@ -394,6 +394,7 @@ func (s *Server) routes() http.Handler {
 	s.webhookRoutes(mux)
 	s.metrics = newMetrics()
 	s.metrics.watchStore(s.store)
+	s.metrics.watchNative(s.native)
 	s.devLimits = newDeviceLimiter(s.cfg.Limits)
 	s.devLimits.register(s.metrics.reg)
 	deps := capgo.Deps{Store: s.store, Snapshot: s.catalog.Snapshot, PublicURL: s.cfg.PublicURL, Log: s.log, Observer: s.metrics,

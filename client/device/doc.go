@@ -12,8 +12,12 @@
 // # What a device checks
 //
 // Nothing in an answer is acted on before [VerifyCheck] has checked the
-// ed25519 signature over api.SignatureContext followed by the exact
-// payload bytes, with a key the device was configured to trust. Then the
+// ed25519 signature over api.SignedMessage (api.SignatureContext, the
+// answer's audience, this device's subject and the exact payload bytes),
+// with a key the device was configured to trust. A device answer is
+// signed for this device's id; a fleet answer for the request it sent but
+// for its id (api.Base), so it is what the server says to every device
+// sending that request. Then the
 // payload must be of type api.CheckAnswerType, bound to this device's app,
 // channel, platform and device id, not expired at the moment the check
 // started, and its sequence not below the highest one the device has

@@ -15,15 +15,17 @@ import (
 
 var fuzzKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 
-// fuzzSubject is the device the fuzzed answers are for.
-var fuzzSubject = api.Subject{App: testApp, Platform: "android", DeviceID: "d"}
+// fuzzSubject is the device the fuzzed answers are for, and the request it
+// sent (what a fleet answer is signed for).
+var fuzzSubject = api.Subject{App: testApp, Platform: "android", DeviceID: "d",
+	Base: api.Base{NativeVersion: "1.0.0", Current: api.CurrentBundle{Version: "1.0.0", Manifest: manifest.Sum([]byte("cur"))}}}
 
 func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 	now := time.Unix(1_800_000_000, 0).UTC()
 	e := manifest.Entry{Path: "a.js", Digest: manifest.Sum([]byte("a")), Size: 1}
 	to, _ := manifest.New([]manifest.Entry{e}, manifest.DefaultLimits())
 	head := api.CheckAnswer{Type: api.CheckAnswerType, App: testApp, Channel: testChannel, Platform: "android", DeviceID: "d",
-		IssuedAt: now, Expires: now.Add(time.Hour)}
+		Base: fuzzSubject.Base, IssuedAt: now, Expires: now.Add(time.Hour)}
 	noUpdate, update, builtin := head, head, head
 	noUpdate.Sequence, noUpdate.NoUpdate = 3, &api.NoUpdate{Code: "no_new_version_available"}
 	update.Sequence, update.Update = 4, &api.Update{
@@ -31,7 +33,9 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 		Step:   &api.StepRef{Digest: manifest.Sum([]byte("step")), Size: 120},
 	}
 	builtin.Sequence, builtin.Update = 5, &api.Update{Target: api.TargetBundle{Version: device.BuiltinVersion}}
-	answers := []api.CheckAnswer{noUpdate, update, builtin}
+	fleet := update
+	fleet.Audience = api.AudienceFleet
+	answers := []api.CheckAnswer{noUpdate, update, builtin, fleet}
 	for _, a := range answers {
 		sc := sign(f, fuzzKey, a)
 		b, _ := sc.MarshalBinary()
@@ -41,7 +45,7 @@ func fuzzSeeds(f *testing.F) (bodies, payloads [][]byte) {
 		bodies = append(bodies, b[:len(b)-3], append(append([]byte(nil), b...), 7))
 		payloads = append(payloads, sc.Payload[:len(sc.Payload)/2])
 	}
-	bodies = append(bodies, []byte(`{}`), []byte("PW\x02"), []byte("PW\x02\x08"), []byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
+	bodies = append(bodies, []byte(`{}`), []byte("PW\x03"), []byte("PW\x03\x08"), []byte(`{"p":{"ch":"production"},"s":"AAAA","k":"x"}`))
 	payloads = append(payloads, []byte{}, []byte{0x01, 'x', 0x01, 0x00, 0x00, 0x02}, []byte(`[]`))
 	return bodies, payloads
 }
@@ -66,6 +70,13 @@ func FuzzVerifyCheck(f *testing.F) {
 		}
 		if !ed25519.Verify(pub, api.SignedMessage(fuzzSubject, sc.Payload), sc.Signature) {
 			t.Fatal("accepted an answer whose signature does not verify")
+		}
+		// A fleet answer verifies for every device that sent the same
+		// request, a device answer for this device only.
+		other := fuzzSubject
+		other.DeviceID = "e"
+		if _, err := device.VerifyCheck(body, []ed25519.PublicKey{pub}, other); (err == nil) != (ans.Audience == api.AudienceFleet) {
+			t.Fatalf("audience %d, verified for another device: %v", ans.Audience, err)
 		}
 		exercise(t, ans)
 	})

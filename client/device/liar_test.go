@@ -222,7 +222,7 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	ans := api.CheckAnswer{
 		Type: api.CheckAnswerType, App: req.App, Channel: testChannel, Platform: req.Platform,
-		DeviceID: req.DeviceID, Sequence: l.sequence, IssuedAt: now, Expires: now.Add(l.ttl),
+		DeviceID: req.DeviceID, Base: req.Subject().Base, Sequence: l.sequence, IssuedAt: now, Expires: now.Add(l.ttl),
 	}
 	switch {
 	case l.builtin:
@@ -269,8 +269,9 @@ func (l *liar) handleCheck(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// sign signs an answer the way the server does, for the subject (app,
-// platform, device id) the answer names.
+// sign signs an answer the way the server does, for the subject the
+// answer names (app, platform, and its device id or, for a fleet answer,
+// its base).
 func sign(t testing.TB, priv ed25519.PrivateKey, a api.CheckAnswer) api.SignedCheck {
 	payload, err := a.MarshalBinary()
 	if err != nil {
@@ -281,7 +282,7 @@ func sign(t testing.TB, priv ed25519.PrivateKey, a api.CheckAnswer) api.SignedCh
 
 // subject is whom a names as the device asking.
 func subject(a api.CheckAnswer) api.Subject {
-	return api.Subject{App: a.App, Platform: a.Platform, DeviceID: a.DeviceID}
+	return api.Subject{App: a.App, Platform: a.Platform, DeviceID: a.DeviceID, Base: a.Base}
 }
 
 // signPayload signs payload bytes as is for sub.

@@ -76,6 +76,27 @@ func TestLiarUpdateChain(t *testing.T) {
 	assertRunning(t, dir, v3)
 }
 
+// TestLiarFleetAnswers: fleet answers (signed for the request the device
+// sent, not its id) are taken like device answers: an update, then
+// nothing to do.
+func TestLiarFleetAnswers(t *testing.T) {
+	v1, v2 := fixture(t, "v1", "1.0.0"), fixture(t, "v2", "1.0.1")
+	l := newLiar(t)
+	l.add(v1)
+	dir := seeded(t, v1)
+	cfg := l.config()
+	l.serve(v2)
+	l.lie(func(l *liar) {
+		l.mutate = func(a *api.CheckAnswer) { a.Audience, a.DeviceID = api.AudienceFleet, "" }
+	})
+	mustUpdate(t, dir, cfg, v2)
+	res, err := update(t, dir, cfg)
+	if err != nil || res.Outcome != device.OutcomeNoUpdate {
+		t.Fatalf("after v2: %+v, %v", res, err)
+	}
+	assertRunning(t, dir, v2)
+}
+
 // TestLiarRefusals: answers a device must refuse (security-bar §7 cases
 // 27-29); each leaves the current bundle running and installs nothing.
 func TestLiarRefusals(t *testing.T) {
@@ -86,7 +107,7 @@ func TestLiarRefusals(t *testing.T) {
 		want error
 	}{
 		{"unsigned", func(l *liar) {
-			l.rawAnswer = func() []byte { return []byte("PW\x02\x00") } // the envelope's header, no signature
+			l.rawAnswer = func() []byte { return []byte("PW\x03\x00") } // the envelope's header, no signature
 		}, device.ErrUnsigned},
 		{"plain answer", func(l *liar) {
 			l.rawAnswer = func() []byte { return []byte(`{"t":"patchwire-check/2","app":"com.example.app"}`) }
@@ -141,6 +162,25 @@ func TestLiarRefusals(t *testing.T) {
 		{"signed for another platform", func(l *liar) { l.mutate = func(a *api.CheckAnswer) { a.Platform = "ios" } }, device.ErrBadSignature},
 		{"signed for another device", func(l *liar) {
 			l.mutate = func(a *api.CheckAnswer) { a.DeviceID = "00000000-0000-4000-8000-000000000000" }
+		}, device.ErrBadSignature},
+		// A fleet answer is signed for the request but for the device id:
+		// one made for a device on another bundle, native version or
+		// channel does not verify, nor an answer whose audience changed.
+		{"fleet answer for another current bundle", func(l *liar) {
+			l.mutate = func(a *api.CheckAnswer) { a.Audience, a.Base.Current.Version = api.AudienceFleet, "0.9.0" }
+		}, device.ErrBadSignature},
+		{"fleet answer for another native version", func(l *liar) {
+			l.mutate = func(a *api.CheckAnswer) { a.Audience, a.Base.NativeVersion = api.AudienceFleet, "9.0.0" }
+		}, device.ErrBadSignature},
+		{"fleet answer for another channel asked", func(l *liar) {
+			l.mutate = func(a *api.CheckAnswer) { a.Audience, a.Base.Channel = api.AudienceFleet, "beta" }
+		}, device.ErrBadSignature},
+		{"device answer turned fleet", func(l *liar) {
+			l.resign = func(sc *api.SignedCheck) { sc.Payload[0] = byte(api.AudienceFleet) }
+		}, device.ErrBadSignature},
+		{"fleet answer turned device", func(l *liar) {
+			l.mutate = func(a *api.CheckAnswer) { a.Audience = api.AudienceFleet }
+			l.resign = func(sc *api.SignedCheck) { sc.Payload[0] = byte(api.AudienceDevice) }
 		}, device.ErrBadSignature},
 		{"expired", func(l *liar) {
 			l.mutate = func(a *api.CheckAnswer) {

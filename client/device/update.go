@@ -260,11 +260,12 @@ func (u *updater) toBuiltin(ans *api.CheckAnswer, res *Result) error {
 func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.CheckAnswer, error) {
 	st, cfg := u.st, u.cfg
 	cur := st.ptr.Current
-	body, err := json.Marshal(api.CheckRequest{
+	creq := api.CheckRequest{
 		App: cfg.App, DeviceID: st.deviceID(cfg), Platform: cfg.Platform, NativeVersion: cfg.NativeVersion,
 		Channel: cfg.Channel, Current: api.CurrentBundle{Version: cur.Version, Manifest: cur.Manifest},
 		Codecs: cfg.Codecs, IsEmulator: cfg.IsEmulator, IsDev: cfg.IsDev,
-	})
+	}
+	body, err := json.Marshal(creq)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +298,9 @@ func (u *updater) check(ctx context.Context, now time.Time, res *Result) (*api.C
 		return nil, fmt.Errorf("check: %w: answer over %d bytes", ErrTooLarge, MaxCheckBytes)
 	}
 	res.AnswerBytes = int64(len(b))
-	sub := api.Subject{App: cfg.App, Platform: cfg.Platform, DeviceID: st.deviceID(cfg)}
+	// The subject is the request as sent: a fleet answer is signed for
+	// its base (api.Base), a device answer for its device id.
+	sub := creq.Subject()
 	bind := Binding{App: cfg.App, Channel: cfg.Channel, Platform: cfg.Platform, DeviceID: sub.DeviceID, Now: now, Floors: st.tr.floor}
 	verify := func() (*api.CheckAnswer, error) {
 		ans, err := VerifyCheck(b, u.serverKeys(), sub)

@@ -4,7 +4,10 @@
 // downloads (package step, made by server/patcher). The decision is the
 // Capgo endpoint's (resolver.Decide on the in-memory catalog, as a current
 // Capgo plugin would report the device), so both protocols always agree on
-// what a device gets. It is a package of its own, like server/capgo,
+// what a device gets. An answer nothing of the device's own decided
+// (resolver.Decision.PerDevice) is a fleet answer, signed for every device
+// sending the same request, and the current second's fleet answers are
+// signed once (fleet.go). It is a package of its own, like server/capgo,
 // because it is one protocol: the server root keeps transport, admin and
 // the object endpoints, and hands this package what it needs (Deps).
 package native
@@ -74,7 +77,9 @@ func (e *Error) Error() string { return e.Message }
 
 // Handler serves the native protocol.
 type Handler struct {
-	d Deps
+	d      Deps
+	fleet  *fleetCache
+	counts signCounts
 }
 
 // New returns the protocol's handler over d.
@@ -91,7 +96,7 @@ func New(d Deps) *Handler {
 	if d.Admit == nil {
 		d.Admit = func(http.ResponseWriter, *http.Request, string) bool { return true }
 	}
-	return &Handler{d: d}
+	return &Handler{d: d, fleet: newFleetCache(FleetAnswersKept)}
 }
 
 // Register adds POST /v1/check to mux.
@@ -100,7 +105,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // handleCheck answers POST /v1/check: the same decision as the Capgo
-// endpoint, then for an update the device's step, all signed.
+// endpoint, then for an update the device's step, all signed (signedBody).
 func (h *Handler) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req api.CheckRequest
 	if err := h.d.Decode(w, r, MaxCheckBody, &req); err != nil {
@@ -119,18 +124,15 @@ func (h *Handler) handleCheck(w http.ResponseWriter, r *http.Request) {
 		h.d.WriteError(w, r, err)
 		return
 	}
-	sc, err := h.d.Signer.Sign(ans)
-	if err == nil {
-		var body []byte
-		if body, err = sc.MarshalBinary(); err == nil {
-			w.Header().Set("Content-Type", api.CheckContentType)
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
-			return
-		}
+	body, err := h.signedBody(ans)
+	if err != nil {
+		h.d.WriteError(w, r, err)
+		return
 	}
-	h.d.WriteError(w, r, err)
+	w.Header().Set("Content-Type", api.CheckContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
 // CheckRequestBounds refuses oversized fields and a malformed device id
@@ -154,12 +156,17 @@ func CheckRequestBounds(req api.CheckRequest) error {
 	return nil
 }
 
-// Answer decides and plans one check (unsigned).
+// Answer decides and plans one check (unsigned). It is a fleet answer
+// (api.AudienceFleet) unless something only the device has decided it
+// (resolver.Decision.PerDevice): nothing else of the request but its Base
+// (api.CheckRequest.Subject) goes into the decision and the plan, so
+// every device sending the same gets the same answer.
 func (h *Handler) Answer(ctx context.Context, req api.CheckRequest) (api.CheckAnswer, error) {
 	now := h.d.Now().UTC().Truncate(time.Second)
+	sub := req.Subject()
 	ans := api.CheckAnswer{
-		Type: api.CheckAnswerType, App: req.App, Channel: req.Channel, Platform: req.Platform,
-		DeviceID: req.DeviceID, IssuedAt: now, Expires: now.Add(h.d.AnswerTTL),
+		Type: api.CheckAnswerType, App: sub.App, Channel: req.Channel, Platform: sub.Platform,
+		DeviceID: sub.DeviceID, Base: sub.Base, IssuedAt: now, Expires: now.Add(h.d.AnswerTTL),
 	}
 	deviceID := strings.ToLower(req.DeviceID)
 	app, snap, err := h.d.Catalog.ForDevice(ctx, req.App, deviceID)
@@ -177,6 +184,9 @@ func (h *Handler) Answer(ctx context.Context, req api.CheckRequest) (api.CheckAn
 		IsProd:         !req.IsDev,
 		DefaultChannel: req.Channel,
 	})
+	if !dec.PerDevice {
+		ans.Audience = api.AudienceFleet
+	}
 	channel := ""
 	if dec.Update != nil {
 		channel = dec.Update.Channel
