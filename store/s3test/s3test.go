@@ -142,6 +142,7 @@ func launch(bin, dir, secret string) (s *Server, stop func(), err error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := exec.CommandContext(ctx, bin, "--port", addr, "posix", s.Dir)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+		cmd.SysProcAttr = procAttr()
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("versitygw-%d.log", attempt)))
 		if err != nil {
 			cancel()
