@@ -231,6 +231,28 @@ func (c *cluster) deviceGeneration(s *Store, app string) uint64 {
 	})
 }
 
+// generations is Store.Generations on PostgreSQL: both rows in one query
+// when either is due for its recheck, else the in-memory pair.
+func (c *cluster) generations(s *Store, app string) (uint64, uint64) {
+	v, _ := c.devChecked.LoadOrStore(app, new(atomic.Int64))
+	devChecked, devices := v.(*atomic.Int64), s.gens.deviceCounter(app)
+	now := time.Now().UnixNano()
+	if r := int64(s.opts.CatalogRecheck); r > 0 && now-c.checked.Load() < r && now-devChecked.Load() < r {
+		return s.gens.catalog.Load(), devices.Load()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cn, dn, err := c.pg.generations(ctx, app)
+	if err != nil {
+		return s.gens.catalog.Add(1), devices.Add(1) // as recheck: nobody trusts a copy
+	}
+	c.checked.Store(now)
+	devChecked.Store(now)
+	storeMax(&s.gens.catalog, uint64(cn))
+	storeMax(devices, uint64(dn))
+	return s.gens.catalog.Load(), devices.Load()
+}
+
 // recheck returns the in-memory generation ctr, after moving it to the
 // row read reads when the last read (checked, unix ns) is older than
 // Options.CatalogRecheck (0: every call). A failed read moves ctr by one

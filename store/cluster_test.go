@@ -116,7 +116,8 @@ func twoNodes(t *testing.T, recheck time.Duration) (a, b *Store, c *clock) {
 }
 
 // TestClusterFreshness: a write on one node is seen by the other's very
-// next generation read (CatalogRecheck 0), catalog and device channels.
+// next generation read (CatalogRecheck 0), catalog and device channels,
+// apart and together (Generations).
 func TestClusterFreshness(t *testing.T) {
 	a, b, _ := twoNodes(t, 0)
 	ctx := context.Background()
@@ -144,6 +145,21 @@ func TestClusterFreshness(t *testing.T) {
 	}
 	if snap, err := b.Snapshot(ctx, "app", "dev-1"); err != nil || snap.Override != "beta" {
 		t.Fatalf("node B's snapshot = %+v, %v", snap, err)
+	}
+	// Both in one read: each moves with its own writes.
+	cg, dg := b.Generations("app")
+	if _, err := a.CreateChannel(ctx, api.Channel{App: "app", Name: "gamma"}); err != nil {
+		t.Fatal(err)
+	}
+	if c2, d2 := b.Generations("app"); c2 == cg || d2 != dg {
+		t.Errorf("after a channel create, Generations = %d, %d; was %d, %d (want the catalog's moved alone)", c2, d2, cg, dg)
+	}
+	cg, dg = b.Generations("app")
+	if err := a.SetOverride(ctx, "app", "DEV-2", "gamma"); err != nil {
+		t.Fatal(err)
+	}
+	if c2, d2 := b.Generations("app"); d2 == dg || c2 < cg {
+		t.Errorf("after an override, Generations = %d, %d; was %d, %d (want the devices' moved)", c2, d2, cg, dg)
 	}
 }
 

@@ -66,6 +66,17 @@ func (s *Store) DeviceChannelsGeneration(app string) uint64 {
 	return s.gens.deviceCounter(app).Load()
 }
 
+// Generations is CatalogGeneration and app's DeviceChannelsGeneration
+// together: what a check compares its cached catalog and device records
+// with. On a PostgreSQL catalog both rows come from one query, where the
+// two calls would take two.
+func (s *Store) Generations(app string) (catalog, devices uint64) {
+	if s.cluster != nil {
+		return s.cluster.generations(s, app)
+	}
+	return s.gens.catalog.Load(), s.gens.deviceCounter(app).Load()
+}
+
 // deviceChannelsChanged is called after a committed write of app's
 // device-channel records.
 func (s *Store) deviceChannelsChanged(app string) { s.gens.deviceCounter(app).Add(1) }

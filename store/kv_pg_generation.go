@@ -64,6 +64,17 @@ func (p *pgKV) deviceGeneration(ctx context.Context, app string) (int64, error) 
 	return n, nil
 }
 
+// generations reads the catalog's row and app's device row (0 when it has
+// none yet) in one query.
+func (p *pgKV) generations(ctx context.Context, app string) (catalog, devices int64, err error) {
+	err = p.pool.QueryRow(ctx, `SELECT (SELECT n FROM patchwire_generation WHERE id = 1),
+		coalesce((SELECT n FROM patchwire_device_generation WHERE app = $1), 0)`, app).Scan(&catalog, &devices)
+	if err != nil {
+		return 0, 0, pgError("read generations", err)
+	}
+	return catalog, devices, nil
+}
+
 // WatchGenerations calls fn with the generation every node's committed
 // bumps move it to, and dev (when not nil) with an app and its device
 // generation (pgTxn.bumpDevices), until ctx ends. It listens on a dedicated connection

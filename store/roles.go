@@ -67,6 +67,8 @@ type Catalog interface {
 	CatalogGeneration() uint64
 	// DeviceChannelsGeneration changes with every device channel write of app.
 	DeviceChannelsGeneration(app string) uint64
+	// Generations is both, read together.
+	Generations(app string) (catalog, devices uint64)
 	// AppDeviceChannels reads every device channel assignment of app.
 	AppDeviceChannels(ctx context.Context, app string) (DeviceChannelMaps, error)
 	// LoadManifest reads a committed manifest.

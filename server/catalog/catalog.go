@@ -69,15 +69,21 @@ type entry struct {
 // returned before it is seen. An unknown app is an App whose Exists is
 // false.
 func (c *Catalog) App(ctx context.Context, app string) (*App, error) {
+	return c.appAt(ctx, app, c.st.CatalogGeneration())
+}
+
+// appAt is App given the catalog generation, taken before any read: an
+// App kept at gen or later (generations only grow) is current; else one is
+// read and kept at gen (a write after gen was taken moves the generation
+// again, so it is read once more).
+func (c *Catalog) appAt(ctx context.Context, app string, gen uint64) (*App, error) {
 	e := c.entry(app)
-	gen := c.st.CatalogGeneration()
-	if a := e.app.Load(); a != nil && a.gen == gen {
+	if a := e.app.Load(); a != nil && a.gen >= gen {
 		return a, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	gen = c.st.CatalogGeneration() // taken before the read: a write after it moves it again
-	if a := e.app.Load(); a != nil && a.gen == gen {
+	if a := e.app.Load(); a != nil && a.gen >= gen {
 		return a, nil
 	}
 	as, err := c.st.Snapshot(ctx, app, "")
@@ -110,9 +116,11 @@ func (c *Catalog) Snapshot(ctx context.Context, app, deviceID string) (resolver.
 	return snap, err
 }
 
-// ForDevice is Snapshot with the App it was taken from.
+// ForDevice is Snapshot with the App it was taken from. It takes both
+// generations once (store.Generations: one query on PostgreSQL).
 func (c *Catalog) ForDevice(ctx context.Context, app, deviceID string) (*App, resolver.Snapshot, error) {
-	a, err := c.App(ctx, app)
+	cg, dg := c.st.Generations(app)
+	a, err := c.appAt(ctx, app, cg)
 	if err != nil {
 		return nil, resolver.Snapshot{}, err
 	}
@@ -121,7 +129,7 @@ func (c *Catalog) ForDevice(ctx context.Context, app, deviceID string) (*App, re
 	if !a.Exists() || err != nil {
 		return a, snap, nil
 	}
-	d, err := c.devices(ctx, app)
+	d, err := c.devicesAt(ctx, app, cg, dg)
 	if err != nil {
 		return nil, resolver.Snapshot{}, err
 	}
@@ -129,17 +137,16 @@ func (c *Catalog) ForDevice(ctx context.Context, app, deviceID string) (*App, re
 	return a, snap, nil
 }
 
-// devices returns app's device-channel records, current as of the call.
-func (c *Catalog) devices(ctx context.Context, app string) (*devices, error) {
+// devicesAt returns app's device-channel records as of the generations cg
+// and dg, taken before any read (as appAt).
+func (c *Catalog) devicesAt(ctx context.Context, app string, cg, dg uint64) (*devices, error) {
 	e := c.entry(app)
-	cg, dg := c.st.CatalogGeneration(), c.st.DeviceChannelsGeneration(app)
-	if d := e.devices.Load(); d != nil && d.catalogGen == cg && d.devicesGen == dg {
+	if d := e.devices.Load(); d != nil && d.catalogGen >= cg && d.devicesGen >= dg {
 		return d, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cg, dg = c.st.CatalogGeneration(), c.st.DeviceChannelsGeneration(app)
-	if d := e.devices.Load(); d != nil && d.catalogGen == cg && d.devicesGen == dg {
+	if d := e.devices.Load(); d != nil && d.catalogGen >= cg && d.devicesGen >= dg {
 		return d, nil
 	}
 	m, err := c.st.AppDeviceChannels(ctx, app)
