@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/patchwire/patchwire/api"
+	"github.com/patchwire/patchwire/checksig"
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store/pgtest"
@@ -27,7 +29,8 @@ import (
 // set on a channel through node 2 is what a Capgo check on node 3
 // answers, with its downloads from node 3; node 2 SIGKILLed during a loop
 // of uploads and checks loses nothing acknowledged, and the others keep
-// serving; device sightings and stats sent to nodes 1 and 3 add up.
+// serving; device sightings and stats sent to nodes 1 and 3 add up, and
+// both sign native answers with the one shared key.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs server processes")
@@ -204,6 +207,30 @@ func TestCluster(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("stats of %s through node 1 = %+v, want %d devices and installs; node 3's device list:\n%s", last, got, len(devices), listed)
+		}
+	}
+	// Native checks on nodes 1 and 3: signed with the one shared key (node
+	// 1's `key signing --public`), each verifies for the device that asked.
+	pub, err := checksig.ParsePublicKey(strings.TrimSpace(c1.must("key", "signing", "--public", "--data", dirs[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 2} {
+		req := api.CheckRequest{App: app, DeviceID: devices[n], Platform: "android", NativeVersion: "1.0.0",
+			Current: api.CurrentBundle{Version: "builtin"}, Codecs: []string{"zstd-dict"}}
+		body, _ := json.Marshal(req)
+		resp, err := hc.Post(nodes[n].url+api.PathCheck, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		sc, err := checksig.Parse(raw)
+		if err != nil {
+			t.Fatalf("node %d's /v1/check: %d %v %q", n+1, resp.StatusCode, err, raw)
+		}
+		if a, err := checksig.Verify(sc, []ed25519.PublicKey{pub}, req.Subject()); err != nil || a.Update == nil || a.Update.Target.Version != last {
+			t.Errorf("node %d's native answer: %+v, %v; want %s signed with node 1's key", n+1, a, err, last)
 		}
 	}
 	t.Logf("%d bundles acknowledged, node 2 killed after %d of its own", len(acked), strings.Count(strings.Join(acked, " "), "2.0."))
