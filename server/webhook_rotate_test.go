@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -179,4 +180,24 @@ func TestWebhookRotateSecret(t *testing.T) {
 	resume()
 	publish(t, env.Store, app, "1.5.0")
 	expect(t, 6, []string{cur}, []string{old})
+
+	// No body at all: the default expiry.
+	req, err := http.NewRequest(http.MethodPost, env.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+env.AdminKey)
+	resp, err := env.HTTPSClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bare api.RotateWebhookSecretResponse
+	err = json.NewDecoder(resp.Body).Decode(&bare)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || bare.Secret == "" || bare.PreviousSecretExpires == nil ||
+		!bare.PreviousSecretExpires.Equal(clk.Now().Add(api.DefaultExpirePrevious).Round(time.Microsecond)) {
+		t.Fatalf("rotation without a body: %d %+v, %v", resp.StatusCode, bare, err)
+	}
+	publish(t, env.Store, app, "1.6.0")
+	expect(t, 7, []string{bare.Secret, cur}, []string{old})
 }
