@@ -5,11 +5,16 @@ import "time"
 // Webhook routes of the admin API (admin keys only): an app's hooks (GET
 // lists, POST adds one and answers its secret once), one hook by id
 // (DELETE), an app's delivery log (GET, ?hook=ID to narrow it), and the
-// redelivery of one finished delivery (POST).
+// redelivery of one finished delivery (POST), and the rotation of one
+// hook's secret (POST).
 const (
-	PathWebhooks          = "/api/v1/apps/{app}/webhooks"
-	PathWebhook           = "/api/v1/webhooks/{id}"
-	PathWebhookDeliveries = "/api/v1/apps/{app}/webhook-deliveries"
+	PathWebhooks = "/api/v1/apps/{app}/webhooks"
+	PathWebhook  = "/api/v1/webhooks/{id}"
+	// PathWebhookRotateSecret (POST, RotateWebhookSecretRequest) makes a
+	// hook a new secret, answered once; the previous one stays valid until
+	// it expires.
+	PathWebhookRotateSecret = "/api/v1/webhooks/{id}/rotate-secret"
+	PathWebhookDeliveries   = "/api/v1/apps/{app}/webhook-deliveries"
 	// PathWebhookRedeliver (POST) queues a finished delivery again.
 	PathWebhookRedeliver = "/api/v1/apps/{app}/webhook-deliveries/{id}/redeliver"
 	// QueryWebhook narrows PathWebhookDeliveries to one hook.
@@ -24,6 +29,9 @@ type Webhook struct {
 	URL       string    `json:"url"`
 	Events    []string  `json:"events"` // webhook.EventBundleUploaded, ...
 	CreatedAt time.Time `json:"created_at"`
+	// PreviousSecretExpires is when the secret before the current one
+	// stops signing deliveries, while it still does (after a rotation).
+	PreviousSecretExpires *time.Time `json:"previous_secret_expires,omitempty"`
 }
 
 // CreateWebhookRequest is the body of POST PathWebhooks.
@@ -35,6 +43,32 @@ type CreateWebhookRequest struct {
 // CreateWebhookResponse answers POST PathWebhooks: the hook and the secret
 // its deliveries are signed with (webhook.Verify), shown only this once.
 type CreateWebhookResponse struct {
+	Webhook
+	Secret string `json:"secret"`
+}
+
+// Bounds of RotateWebhookSecretRequest.ExpirePreviousIn.
+const (
+	// DefaultExpirePrevious is how long the previous secret stays valid
+	// when the request names no expiry.
+	DefaultExpirePrevious = 24 * time.Hour
+	// MaxExpirePrevious is the longest it may stay valid.
+	MaxExpirePrevious = 7 * 24 * time.Hour
+)
+
+// RotateWebhookSecretRequest is the body of POST PathWebhookRotateSecret
+// (optional: no body is the default).
+type RotateWebhookSecretRequest struct {
+	// ExpirePreviousIn is how long the previous secret keeps signing
+	// deliveries beside the new one, a Go duration ("24h", "90m"): ""
+	// DefaultExpirePrevious, "0" not at all, at most MaxExpirePrevious.
+	ExpirePreviousIn string `json:"expire_previous_in,omitempty"`
+}
+
+// RotateWebhookSecretResponse answers POST PathWebhookRotateSecret: the
+// hook (PreviousSecretExpires set while the previous secret still signs)
+// and its new secret, shown only this once.
+type RotateWebhookSecretResponse struct {
 	Webhook
 	Secret string `json:"secret"`
 }

@@ -27,6 +27,14 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, path(api.PathWebhook, "id", id), nil, nil)
 }
 
+// RotateWebhookSecret makes hook id a new secret, answered only this
+// once; the previous one keeps signing for req.ExpirePreviousIn.
+func (c *Client) RotateWebhookSecret(ctx context.Context, id string, req api.RotateWebhookSecretRequest) (api.RotateWebhookSecretResponse, error) {
+	var out api.RotateWebhookSecretResponse
+	err := c.do(ctx, http.MethodPost, path(api.PathWebhookRotateSecret, "id", id), req, &out)
+	return out, err
+}
+
 // WebhookDeliveries lists app's webhook deliveries, oldest first (only
 // hook's when hook is not "").
 func (c *Client) WebhookDeliveries(ctx context.Context, app, hook string) ([]api.WebhookDelivery, error) {

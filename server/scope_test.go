@@ -88,6 +88,7 @@ type scopeFixture struct {
 	victims   map[int]string  // a key id to delete, by caller
 	devices   map[int]string  // a device with an override, by caller
 	hooks     map[int]string  // a webhook to delete, by caller
+	rotate    map[int]string  // a webhook to rotate the secret of, by caller
 	failed    string          // a webhook delivery that failed, to redeliver
 }
 
@@ -99,7 +100,7 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 	ctx := context.Background()
 	st := env.Store
 	f := &scopeFixture{t: t, env: env, putUpload: map[int]string{}, putObject: map[int][]byte{},
-		commitUp: map[int]string{}, victims: map[int]string{}, devices: map[int]string{}, hooks: map[int]string{}}
+		commitUp: map[int]string{}, victims: map[int]string{}, devices: map[int]string{}, hooks: map[int]string{}, rotate: map[int]string{}}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -149,6 +150,9 @@ func newScopeFixture(t *testing.T, env *servertest.Env, callers int) *scopeFixtu
 		h, _, err := st.CreateWebhook(ctx, app, "http://127.0.0.1:9/victim", []string{webhook.EventChannelChanged})
 		must(err)
 		f.hooks[i] = h.ID
+		h, _, err = st.CreateWebhook(ctx, app, "http://127.0.0.1:9/rotated", []string{webhook.EventChannelChanged})
+		must(err)
+		f.rotate[i] = h.ID
 		obj := []byte(fmt.Sprintf("uploaded object %d", i))
 		up, err := st.CreateUpload(ctx, app, fmt.Sprintf("5.0.%d", i), manifestOf(t, obj), api.BundleMeta{})
 		must(err)
@@ -340,6 +344,9 @@ func scopeTable(t *testing.T) map[string]routeCase {
 		}},
 		"DELETE " + api.PathWebhook: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
 			return map[string]string{"id": f.hooks[i]}, nil
+		}},
+		"POST " + api.PathWebhookRotateSecret: {needAdmin, false, func(f *scopeFixture, i int) (map[string]string, []byte) {
+			return map[string]string{"id": f.rotate[i]}, jsonBody(api.RotateWebhookSecretRequest{ExpirePreviousIn: "1h"})
 		}},
 
 		// Device and object routes: no key.

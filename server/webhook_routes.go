@@ -19,6 +19,7 @@ func (s *Server) webhookRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathWebhooks, s.handleCreateWebhook)
 	mux.HandleFunc("GET "+api.PathWebhooks, s.handleListWebhooks)
 	mux.HandleFunc("DELETE "+api.PathWebhook, s.handleDeleteWebhook)
+	mux.HandleFunc("POST "+api.PathWebhookRotateSecret, s.handleRotateWebhookSecret)
 	mux.HandleFunc("GET "+api.PathWebhookDeliveries, s.handleWebhookDeliveries)
 	mux.HandleFunc("POST "+api.PathWebhookRedeliver, s.handleWebhookRedeliver)
 }
@@ -92,6 +93,49 @@ func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleRotateWebhookSecret makes a hook a new secret (answered once);
+// the body, optional, says how long the previous one keeps signing.
+func (s *Server) handleRotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, permAdmin, ""); !ok {
+		return
+	}
+	var req api.RotateWebhookSecretRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.cfg.Limits.MaxJSONBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+	}
+	expire, err := parseExpirePrevious(req.ExpirePreviousIn)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	id := r.PathValue("id")
+	hook, secret, err := s.store.RotateWebhookSecret(r.Context(), id, expire)
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no webhook %q (see `patchwire webhook list --app A`)", id))
+	}
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.RotateWebhookSecretResponse{Webhook: hook, Secret: secret})
+}
+
+// parseExpirePrevious reads RotateWebhookSecretRequest.ExpirePreviousIn:
+// "" is the default, else a Go duration from 0 to api.MaxExpirePrevious.
+func parseExpirePrevious(v string) (time.Duration, error) {
+	if v == "" {
+		return api.DefaultExpirePrevious, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > api.MaxExpirePrevious {
+		return 0, badRequest(fmt.Sprintf("expire_previous_in %q: want a duration from 0 (at once) to %s, such as 24h", v, api.MaxExpirePrevious))
+	}
+	return d, nil
 }
 
 func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request) {

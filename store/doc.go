@@ -167,8 +167,11 @@
 //	                        the same counters for one UTC hour (hour: Unix seconds, uint64 BE):
 //	                        the counts added that hour, devices the gauge after its last
 //	                        write (series.go)
-//	wh/<app>\x00<hook id>   webhook, JSON {url, events, secret, created_at} (webhook.go);
-//	                        the secret is kept as is: deliveries are signed with it
+//	wh/<app>\x00<hook id>   webhook, JSON {url, events, secret, previous, previous_expires,
+//	                        created_at} (webhook.go); the secrets are kept as they are:
+//	                        deliveries are signed with secret, and with previous (the
+//	                        one a rotation replaced) until previous_expires, then it is
+//	                        ignored (and dropped by the next rotation)
 //	wq/<app>\x00<hook id>\x00<seq>
 //	                        the hook's durable delivery queue and log (seq uint64 BE, the
 //	                        app's event sequence), JSON {id, event, type, body, status,

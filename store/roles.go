@@ -104,6 +104,9 @@ type Webhooks interface {
 	CreateWebhook(ctx context.Context, app, rawURL string, events []string) (api.Webhook, string, error)
 	// ListWebhooks lists an app's hooks.
 	ListWebhooks(ctx context.Context, app string) ([]api.Webhook, error)
+	// RotateWebhookSecret makes a hook a new secret, the previous one
+	// signing beside it for a while.
+	RotateWebhookSecret(ctx context.Context, id string, expirePrevious time.Duration) (api.Webhook, string, error)
 	// DeleteWebhook removes a hook with its queue.
 	DeleteWebhook(ctx context.Context, id string) error
 	// WebhookQueue returns each hook's next pending delivery.

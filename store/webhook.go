@@ -63,13 +63,31 @@ const (
 
 func webhookKey(app, id string) []byte { return appScopedKey(pfxWebhook, app, id) }
 
-// hookRecord is the wh/ value. The secret is kept as is: the worker signs
-// with it.
+// hookRecord is the wh/ value. The secrets are kept as they are: the
+// worker signs with them. Previous is the secret before the current one
+// (RotateWebhookSecret), which signs beside it until PreviousExpires and
+// is ignored after.
 type hookRecord struct {
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
+	URL             string     `json:"url"`
+	Events          []string   `json:"events"`
+	Secret          string     `json:"secret"`
+	Previous        string     `json:"previous,omitempty"`
+	PreviousExpires *time.Time `json:"previous_expires,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+}
+
+// previousValid reports whether r's previous secret still signs at now.
+func (r hookRecord) previousValid(now time.Time) bool {
+	return r.Previous != "" && r.PreviousExpires != nil && now.Before(*r.PreviousExpires)
+}
+
+// newWebhookSecret makes a hook secret: whsec_ and 32 random bytes.
+func newWebhookSecret() (string, error) {
+	var sb [32]byte
+	if _, err := rand.Read(sb[:]); err != nil {
+		return "", err
+	}
+	return webhookSecretPrefix + base64.RawURLEncoding.EncodeToString(sb[:]), nil
 }
 
 // randomHex is n random bytes, hex.
@@ -143,11 +161,10 @@ func (s *Store) CreateWebhook(ctx context.Context, app, rawURL string, events []
 		return api.Webhook{}, "", err
 	}
 	id = webhookIDPrefix + id
-	var sb [32]byte
-	if _, err := rand.Read(sb[:]); err != nil {
+	secret, err := newWebhookSecret()
+	if err != nil {
 		return api.Webhook{}, "", err
 	}
-	secret := webhookSecretPrefix + base64.RawURLEncoding.EncodeToString(sb[:])
 	rec := hookRecord{URL: rawURL, Events: events, Secret: secret, CreatedAt: s.now()}
 	err = s.updateData(ctx, func(txn kvTxn) error {
 		if _, err := getAppTxn(txn, app); err != nil {
@@ -172,8 +189,8 @@ func (s *Store) CreateWebhook(ctx context.Context, app, rawURL string, events []
 	return api.Webhook{ID: id, App: app, URL: rawURL, Events: events, CreatedAt: rec.CreatedAt}, secret, nil
 }
 
-// ListWebhooks lists app's hooks by id (no secrets). An unknown app is
-// ErrNotFound.
+// ListWebhooks lists app's hooks by id (no secrets; when a previous
+// secret still signs, when it stops). An unknown app is ErrNotFound.
 func (s *Store) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, error) {
 	if err := ValidateAppID(app); err != nil {
 		return nil, err
@@ -184,8 +201,9 @@ func (s *Store) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, er
 			return err
 		}
 		hooks, err := hooksTxn(txn, appScopedPrefix(pfxWebhook, app))
+		now := s.now()
 		for _, h := range hooks {
-			list = append(list, h.Webhook)
+			list = append(list, h.public(now))
 		}
 		return err
 	})
@@ -195,10 +213,29 @@ func (s *Store) ListWebhooks(ctx context.Context, app string) ([]api.Webhook, er
 	return list, nil
 }
 
-// storedHook is a hook with its secret.
+// storedHook is a hook with its record (its secrets).
 type storedHook struct {
 	api.Webhook
-	Secret string
+	rec hookRecord
+}
+
+// secrets are the secrets that sign h's deliveries at now: the current
+// one, then the previous one while it has not expired.
+func (h storedHook) secrets(now time.Time) []string {
+	if h.rec.previousValid(now) {
+		return []string{h.rec.Secret, h.rec.Previous}
+	}
+	return []string{h.rec.Secret}
+}
+
+// public is h as the API shows it at now.
+func (h storedHook) public(now time.Time) api.Webhook {
+	w := h.Webhook
+	if h.rec.previousValid(now) {
+		t := *h.rec.PreviousExpires
+		w.PreviousSecretExpires = &t
+	}
+	return w
 }
 
 // hooksTxn reads the hooks under pfx (wh/ for all, wh/<app>\x00 for one app's).
@@ -213,7 +250,7 @@ func hooksTxn(txn kvTxn, pfx []byte) ([]storedHook, error) {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("webhook %s: %v: %w", id, err, ErrCorrupt)
 		}
-		out = append(out, storedHook{api.Webhook{ID: id, App: app, URL: r.URL, Events: r.Events, CreatedAt: r.CreatedAt}, r.Secret})
+		out = append(out, storedHook{api.Webhook{ID: id, App: app, URL: r.URL, Events: r.Events, CreatedAt: r.CreatedAt}, r})
 		return nil
 	})
 	return out, err
@@ -228,19 +265,70 @@ func splitAppScoped(k []byte) (app, rest string, ok bool) {
 	return string(k[:i]), string(k[i+1:]), true
 }
 
+// hookByIDTxn finds hook id among all apps' hooks (ErrNotFound).
+func hookByIDTxn(txn kvTxn, id string) (storedHook, error) {
+	hooks, err := hooksTxn(txn, []byte(pfxWebhook))
+	if err != nil {
+		return storedHook{}, err
+	}
+	i := slices.IndexFunc(hooks, func(h storedHook) bool { return h.ID == id })
+	if i < 0 {
+		return storedHook{}, fmt.Errorf("webhook %q: %w", id, ErrNotFound)
+	}
+	return hooks[i], nil
+}
+
+// RotateWebhookSecret makes hook id a new secret and returns the hook and
+// the secret, shown only now. The secret it replaces keeps signing
+// deliveries beside the new one for expirePrevious (0: it stops at once;
+// at most api.MaxExpirePrevious, else ErrInvalid); a previous secret
+// from an earlier rotation is dropped, so a hook has at most two. An
+// unknown hook is ErrNotFound; neither error changes anything.
+func (s *Store) RotateWebhookSecret(ctx context.Context, id string, expirePrevious time.Duration) (api.Webhook, string, error) {
+	if expirePrevious < 0 || expirePrevious > api.MaxExpirePrevious {
+		return api.Webhook{}, "", invalid("expire_previous_in", expirePrevious.String(),
+			fmt.Sprintf("must be from 0 (at once) to %s", api.MaxExpirePrevious))
+	}
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return api.Webhook{}, "", err
+	}
+	var out api.Webhook
+	err = s.updateData(ctx, func(txn kvTxn) error {
+		h, err := hookByIDTxn(txn, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		rec := h.rec
+		rec.Previous, rec.PreviousExpires = "", nil
+		if expirePrevious > 0 {
+			at := now.Add(expirePrevious)
+			rec.Previous, rec.PreviousExpires = h.rec.Secret, &at
+		}
+		rec.Secret = secret
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		out = storedHook{h.Webhook, rec}.public(now)
+		return txn.Set(webhookKey(h.App, id), v)
+	})
+	if err != nil {
+		return api.Webhook{}, "", fmt.Errorf("rotate webhook secret: %w", err)
+	}
+	return out, secret, nil
+}
+
 // DeleteWebhook removes hook id with its queue and log (ErrNotFound when
 // there is no such hook); deliveries not yet sent are dropped.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	err := s.updateData(ctx, func(txn kvTxn) error {
-		hooks, err := hooksTxn(txn, []byte(pfxWebhook))
+		h, err := hookByIDTxn(txn, id)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(hooks, func(h storedHook) bool { return h.ID == id })
-		if i < 0 {
-			return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
-		}
-		app := hooks[i].App
+		app := h.App
 		// Read the app's sequence, which every publish to the hook writes:
 		// a publish committing meanwhile makes this transaction conflict
 		// and start over, so it cannot leave a row of the removed hook.

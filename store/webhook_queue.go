@@ -132,10 +132,12 @@ func (s *Store) publishTxn(txn kvTxn, ev PublishEvent, data webhook.Data) error 
 }
 
 // QueuedDelivery is the next delivery of one hook: what to send where,
-// signed with which secret, and which attempt this is.
+// signed with which secrets, and which attempt this is.
 type QueuedDelivery struct {
-	Hook     api.Webhook
-	Secret   string
+	Hook api.Webhook
+	// Secrets sign it: the hook's current secret, then its previous one
+	// while that has not expired (RotateWebhookSecret).
+	Secrets  []string
 	Seq      uint64 // its place in the hook's queue
 	Body     []byte
 	Delivery api.WebhookDelivery
@@ -151,6 +153,7 @@ func (s *Store) WebhookQueue(ctx context.Context) ([]QueuedDelivery, error) {
 		if err != nil {
 			return err
 		}
+		now := s.now()
 		for _, h := range hooks {
 			pfx := webhookQueuePrefix(h.App, h.ID)
 			err := scan(txn, pfx, true, func(key, v []byte) error {
@@ -161,7 +164,7 @@ func (s *Store) WebhookQueue(ctx context.Context) ([]QueuedDelivery, error) {
 				if r.Status != api.DeliveryPending {
 					return nil
 				}
-				out = append(out, QueuedDelivery{Hook: h.Webhook, Secret: h.Secret, Seq: binary.BigEndian.Uint64(key[len(pfx):]),
+				out = append(out, QueuedDelivery{Hook: h.public(now), Secrets: h.secrets(now), Seq: binary.BigEndian.Uint64(key[len(pfx):]),
 					Body: r.Body, Delivery: r.delivery(h.App, h.ID)})
 				return errStopScan
 			})

@@ -106,7 +106,7 @@ func TestWebhookQueueMirrorsEvents(t *testing.T) {
 		if err := json.Unmarshal(ev.Data, &data); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type != webhook.EventBundleUploaded || ev.App != app || data.Version != "1.0.0" || ev.ID != d.Delivery.Event || d.Secret == "" {
+		if ev.Type != webhook.EventBundleUploaded || ev.App != app || data.Version != "1.0.0" || ev.ID != d.Delivery.Event || len(d.Secrets) != 1 {
 			t.Errorf("head of %s: %+v %+v", d.Hook.ID, ev, data)
 		}
 	}

@@ -14,7 +14,9 @@
 //	}
 //
 // The signature is HMAC-SHA256, keyed with the hook's secret, over
-// "<unix seconds>.<body>", sent as "Patchwire-Signature: t=<unix>,v1=<hex>".
+// "<unix seconds>.<body>", sent as "Patchwire-Signature: t=<unix>,v1=<hex>";
+// while the hook's secret is being rotated, one v1 per valid secret
+// ("t=<unix>,v1=<new>,v1=<previous>"), any of which verifies.
 // The timestamp is signed too, so a receiver that refuses old timestamps
 // (Verify's tolerance) refuses a replayed delivery.
 package webhook
@@ -106,8 +108,24 @@ func Sign(secret string, t int64, body []byte) string {
 
 // SignatureHeader is the Patchwire-Signature value of body signed at t.
 func SignatureHeader(secret string, t time.Time, body []byte) string {
+	return SignatureHeaderAll([]string{secret}, t, body)
+}
+
+// SignatureHeaderAll is the Patchwire-Signature value of body signed at t
+// with each of secrets, one v1 member each, in order:
+// "t=<unix>,v1=<first>,v1=<second>". While a hook's secret is being
+// rotated its deliveries carry the new and the previous one, so a
+// receiver holding either verifies.
+func SignatureHeaderAll(secrets []string, t time.Time, body []byte) string {
 	u := t.Unix()
-	return "t=" + strconv.FormatInt(u, 10) + ",v1=" + Sign(secret, u, body)
+	var b strings.Builder
+	b.WriteString("t=")
+	b.WriteString(strconv.FormatInt(u, 10))
+	for _, s := range secrets {
+		b.WriteString(",v1=")
+		b.WriteString(Sign(s, u, body))
+	}
+	return b.String()
 }
 
 // ParseSignature splits a Patchwire-Signature value into its timestamp
@@ -148,7 +166,9 @@ func ParseSignature(header string) (t int64, sigs [][]byte, err error) {
 }
 
 // Verify checks that header signs body with secret at a time within
-// tolerance of now (tolerance <= 0: any time).
+// tolerance of now (tolerance <= 0: any time). A header may carry several
+// v1 signatures (a hook whose secret is being rotated is signed with the
+// new and the previous one): one matching is enough.
 func Verify(secret, header string, body []byte, tolerance time.Duration) error {
 	return VerifyAt(secret, header, body, tolerance, time.Now())
 }

@@ -48,6 +48,46 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifySeveralSignatures: a header signed with several secrets (a
+// rotation's overlap) verifies for a receiver holding any one of them,
+// and for no other.
+func TestVerifySeveralSignatures(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"id":"ev_2","type":"channel.changed"}`)
+	zero := strings.Repeat("00", 32)
+	tests := []struct {
+		name    string
+		signers []string // secrets the header is signed with, in order
+		extra   string   // appended to the header
+		secret  string   // the receiver's
+		want    error
+	}{
+		{"new of two", []string{"whsec_new", "whsec_old"}, "", "whsec_new", nil},
+		{"old of two", []string{"whsec_new", "whsec_old"}, "", "whsec_old", nil},
+		{"neither of two", []string{"whsec_new", "whsec_old"}, "", "whsec_other", webhook.ErrMismatch},
+		{"one of one", []string{"whsec_new"}, "", "whsec_new", nil},
+		{"old after expiry", []string{"whsec_new"}, "", "whsec_old", webhook.ErrMismatch},
+		{"match after a stranger", []string{"whsec_new", "whsec_old"}, ",v1=" + zero, "whsec_old", nil},
+		{"three v1, last matches", []string{"whsec_a", "whsec_b", "whsec_c"}, "", "whsec_c", nil},
+		{"one malformed v1 spoils all", []string{"whsec_new", "whsec_old"}, ",v1=zz", "whsec_new", webhook.ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := webhook.SignatureHeaderAll(tc.signers, now, body) + tc.extra
+			if got := strings.Count(h, "v1="); got != len(tc.signers)+strings.Count(tc.extra, "v1=") {
+				t.Fatalf("header %q has %d v1 members", h, got)
+			}
+			err := webhook.VerifyAt(tc.secret, h, body, 5*time.Minute, now)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("VerifyAt(%s, %q) = %v, want %v", tc.secret, h, err, tc.want)
+			}
+		})
+	}
+	if a, b := webhook.SignatureHeader("whsec_a", now, body), webhook.SignatureHeaderAll([]string{"whsec_a"}, now, body); a != b {
+		t.Errorf("SignatureHeader %q != SignatureHeaderAll of one %q", a, b)
+	}
+}
+
 // FuzzParseSignature feeds outside bytes to the header parser and the
 // verifier: no panic, and whatever parses re-verifies consistently.
 func FuzzParseSignature(f *testing.F) {
@@ -56,6 +96,7 @@ func FuzzParseSignature(f *testing.F) {
 	f.Add("t=1,v1=00")
 	f.Add(",,=,t=,v1=")
 	f.Add("t=99999999999999999999,v1=" + strings.Repeat("ab", 32))
+	f.Add(webhook.SignatureHeaderAll([]string{"s", "old"}, time.Unix(2, 0), body))
 	f.Fuzz(func(t *testing.T, header string) {
 		ts, sigs, err := webhook.ParseSignature(header)
 		if err != nil {

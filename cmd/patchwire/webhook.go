@@ -11,11 +11,12 @@ import (
 
 func runWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	return subcommand(ctx, env, "webhook", args, map[string]func(context.Context, *cliEnv, []string) error{
-		"add":        runWebhookAdd,
-		"list":       runWebhookList,
-		"remove":     runWebhookRemove,
-		"deliveries": runWebhookDeliveries,
-		"redeliver":  runWebhookRedeliver,
+		"add":           runWebhookAdd,
+		"list":          runWebhookList,
+		"remove":        runWebhookRemove,
+		"deliveries":    runWebhookDeliveries,
+		"redeliver":     runWebhookRedeliver,
+		"rotate-secret": runWebhookRotateSecret,
 	})
 }
 
@@ -49,8 +50,12 @@ func runWebhookAdd(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runWebhookList(ctx context.Context, env *cliEnv, args []string) error {
-	return listOfApp(ctx, env, args, "webhook list", (*client.Client).ListWebhooks, "ID\tEVENTS\tURL\tCREATED", func(h api.Webhook) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s", h.ID, strings.Join(h.Events, ","), h.URL, h.CreatedAt.Format(timeLayout))
+	return listOfApp(ctx, env, args, "webhook list", (*client.Client).ListWebhooks, "ID\tEVENTS\tURL\tCREATED\tPREVIOUS SECRET EXPIRES", func(h api.Webhook) string {
+		prev := "-"
+		if h.PreviousSecretExpires != nil {
+			prev = h.PreviousSecretExpires.Local().Format(timeLayout)
+		}
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", h.ID, strings.Join(h.Events, ","), h.URL, h.CreatedAt.Format(timeLayout), prev)
 	})
 }
 

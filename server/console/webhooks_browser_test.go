@@ -23,8 +23,10 @@ import (
 
 // TestBrowserWebhooks: an administrator adds a webhook in the console and
 // is shown its secret once; a bundle uploaded from CI reaches the receiver
-// signed with that secret, the page's delivery log says delivered, and the
-// hook is removed from the page. A read key sees no Webhooks tab.
+// signed with that secret, the page's delivery log says delivered; Rotate
+// secret shows a new secret once and the hook's row when the old one
+// stops, and the next delivery verifies with either; the hook is removed
+// from the page. A read key sees no Webhooks tab.
 func TestBrowserWebhooks(t *testing.T) {
 	chromium(t)
 	// delivery is one request the receiver got.
@@ -115,6 +117,28 @@ func TestBrowserWebhooks(t *testing.T) {
 	mu.Lock()
 	if len(got) != 2 || got[1].event.ID != got[0].event.ID {
 		t.Errorf("after Redeliver the receiver got %d deliveries, want the event twice", len(got))
+	}
+	mu.Unlock()
+
+	// Rotate secret: a new secret shown once, the old one signing beside it.
+	b.run("rotate secret", chromedp.Click(chromedp.CSS(`[data-testid="rotate-secret"]`)))
+	b.waitFor("new secret", `document.getElementById("hook-secret")?.textContent.startsWith("whsec_") && document.getElementById("hook-secret").textContent !== `+"`"+secret+"`")
+	rotated, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("hook-secret").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("previous expiry shown", `document.querySelector('[data-testid="previous-expires"]')?.textContent !== ""`)
+	b.shot("w3-webhook-secret-rotated")
+	upload(t, c, "1.1.0")
+	waitDeliveries(3)
+	mu.Lock()
+	if len(got) != 3 {
+		t.Fatalf("after the rotation the receiver got %d deliveries, want 3", len(got))
+	}
+	for _, s := range []string{secret, rotated} {
+		if err := webhook.Verify(s, got[2].header, got[2].raw, time.Minute); err != nil {
+			t.Errorf("delivery after the rotation, secret %.12s…: %v", s, err)
+		}
 	}
 	mu.Unlock()
 	b.run("remove hook", chromedp.Click(chromedp.CSS(`[data-testid="remove-hook"]`)))

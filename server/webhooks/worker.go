@@ -300,7 +300,7 @@ func (w *Worker) post(d store.QueuedDelivery) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "patchwire-webhook/1")
-	req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeader(d.Secret, time.Now(), d.Body))
+	req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeaderAll(d.Secrets, time.Now(), d.Body))
 	req.Header.Set(webhook.HeaderEvent, d.Delivery.Event)
 	req.Header.Set(webhook.HeaderDelivery, d.Delivery.ID)
 	resp, err := w.client.Do(req)

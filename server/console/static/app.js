@@ -465,15 +465,27 @@ async function pageStats(app) {
 // (store.WebhookEventTypes; the browser test checks they agree).
 const WEBHOOK_EVENTS = ["bundle.uploaded", "channel.changed", "guard.tripped", "rollout.paused"];
 
-// pageWebhooks lists an app's hooks and their deliveries, and adds and
-// removes hooks (admin keys only, as the API). added is the answer of the
-// hook just added: its secret is shown this once.
-async function pageWebhooks(app, added) {
+// pageWebhooks lists an app's hooks and their deliveries, and adds,
+// removes and rotates the secrets of hooks (admin keys only, as the API).
+// added is the answer of the hook just added, or of the rotation just
+// made (rotated true): its secret is shown this once.
+async function pageWebhooks(app, added, rotated) {
   setCrumbs([{ label: "Apps", href: "#/apps" }, { label: app }, { label: "Webhooks" }]);
   const [hooks, deliveries] = await Promise.all([api("GET", appPath(app) + "/webhooks"), api("GET", appPath(app) + "/webhook-deliveries")]);
   const hookRows = hooks.map((w) => h("tr", { "data-hook": w.id },
     h("td", { class: "mono" }, w.id), h("td", { class: "mono" }, w.url), h("td", {}, w.events.join(", ")), h("td", { class: "muted" }, fmtTime(w.created_at)),
-    h("td", {}, h("button", { class: "plain", "data-testid": "remove-hook", onclick: () => {
+    h("td", { class: "muted", "data-testid": "previous-expires" }, w.previous_secret_expires ? fmtTime(w.previous_secret_expires) : ""),
+    h("td", {}, h("button", { class: "plain", "data-testid": "rotate-secret", onclick: async () => {
+      if (!confirm("Rotate the secret of " + w.url + "? The current one keeps signing deliveries for 24 hours.")) return;
+      clearBanner();
+      try {
+        const res = await api("POST", "/api/v1/webhooks/" + enc(w.id) + "/rotate-secret", {});
+        await pageWebhooks(app, res, true);
+        showInfo("Secret of " + res.id + " rotated");
+      } catch (err) {
+        showError(err);
+      }
+    } }, "Rotate secret"), " ", h("button", { class: "plain", "data-testid": "remove-hook", onclick: () => {
       if (confirm("Remove " + w.url + " and its pending deliveries?")) act(() => api("DELETE", "/api/v1/webhooks/" + enc(w.id)), "Webhook removed");
     } }, "Remove"))));
   const deliveryRows = deliveries.map((d) => h("tr", { "data-delivery": d.id, "data-status": d.status },
@@ -495,11 +507,12 @@ async function pageWebhooks(app, added) {
       showError(err);
     }
   } }, h("label", {}, "URL", url), boxes.map((b) => h("label", {}, b, b.value)), h("button", { type: "submit", id: "add-hook" }, "Add webhook"));
-  const secret = added ? h("div", { class: "panel", id: "hook-secret-panel" }, h("h2", {}, "Secret of " + added.id),
-    h("p", {}, "Shown only now: the receiver checks each delivery's Patchwire-Signature with it."),
+  const secret = added ? h("div", { class: "panel", id: "hook-secret-panel" }, h("h2", {}, (rotated ? "New secret of " : "Secret of ") + added.id),
+    h("p", {}, "Shown only now: the receiver checks each delivery's Patchwire-Signature with it." +
+      (rotated && added.previous_secret_expires ? " The previous secret also signs deliveries until " + fmtTime(added.previous_secret_expires) + ": give the receiver this one before then." : "")),
     h("code", { class: "mono", id: "hook-secret" }, added.secret)) : null;
   replace(main, h("h1", {}, app), tabs(app, "webhooks"), secret,
-    h("div", { class: "panel" }, h("h2", {}, "Hooks"), table(["Id", "URL", "Events", "Added", ""], hookRows, { testid: "hooks", empty: "No webhooks yet." })),
+    h("div", { class: "panel" }, h("h2", {}, "Hooks"), table(["Id", "URL", "Events", "Added", "Previous secret expires", ""], hookRows, { testid: "hooks", empty: "No webhooks yet." })),
     form,
     h("div", { class: "panel" }, h("h2", {}, "Deliveries"),
       table(["Event at", "Hook", "Type", "Status", ["Attempts", "num"], "Next / done", "Last error", ""], deliveryRows, { testid: "webhook-deliveries", empty: "No deliveries yet." })));
