@@ -14,3 +14,16 @@ func httpsClient(conf *tls.Config) *http.Client {
 	t.DisableCompression = true
 	return &http.Client{Transport: t, Timeout: 60 * time.Second}
 }
+
+// https1Client is a net/http client over TLS speaking HTTP/1.1 only, with
+// up to conns connections kept: how a pull CDN fetches from its origin.
+func https1Client(conf *tls.Config, conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = conf.Clone()
+	t.TLSClientConfig.NextProtos = []string{"http/1.1"} // conf may offer h2 (an HTTP/2 transport added it)
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // no HTTP/2
+	t.DisableCompression = true
+	t.MaxIdleConnsPerHost = conns
+	return &http.Client{Transport: t, Timeout: 60 * time.Second}
+}

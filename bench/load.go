@@ -68,6 +68,9 @@ type LoadOptions struct {
 	// every device checks over HTTP/2): for a server, or a load balancer
 	// in front of one, that serves no HTTP/3.
 	NoHTTP3 bool
+	// NoHTTP1 skips the HTTP/1.1 object phases (against the server and
+	// the ceilings).
+	NoHTTP1 bool
 	// Long runs the long-run mode instead of the phases: Devices each
 	// checking once every Interval (default 1 min), spread with jitter.
 	Long     bool
@@ -98,6 +101,7 @@ const (
 
 // Protocols of a load phase.
 const (
+	ProtoH1 = "HTTP/1.1" // objects only: how a pull CDN fetches from the origin
 	ProtoH2 = "HTTP/2"
 	ProtoH3 = "HTTP/3"
 )
@@ -326,6 +330,11 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 			})
 		}
 	}
+	if len(tg.objects) > 0 && !opt.NoHTTP1 {
+		h1 := https1Client(tg.tls, opt.Concurrency)
+		measureObjects(measure, TargetPatchwire, tg.base, h1, pr, tg)
+		h1.CloseIdleConnections()
+	}
 	rep.ServerEnd = pr.read(ctx)
 
 	if !opt.NoCeilings {
@@ -504,8 +513,17 @@ func waitServed(ctx context.Context, hc *http.Client, tg loadTarget, timeout tim
 	}
 }
 
+// measureObjects runs the object phase against target at base over
+// HTTP/1.1 (hc from https1Client).
+func measureObjects(measure measureFunc, target, base string, hc *http.Client, pr probe, tg loadTarget) {
+	measure(ScenarioObject, target, ProtoH1, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+		n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
+		return shot{n: n, dl: true, err: err}
+	})
+}
+
 // ratios fills Ratios: every patchwire phase against the ceilings of its
-// protocol (HTTP/2: nginx and net/http; HTTP/3: quic-go).
+// protocol (HTTP/2 and HTTP/1.1: nginx and net/http; HTTP/3: quic-go).
 func (r *LoadReport) ratios() {
 	find := func(scenario, target, proto string) *Phase {
 		for i := range r.Phases {
@@ -520,7 +538,7 @@ func (r *LoadReport) ratios() {
 			continue
 		}
 		ceilings := []string{TargetQUICGo}
-		if p.Proto == ProtoH2 {
+		if p.Proto == ProtoH2 || p.Proto == ProtoH1 {
 			ceilings = []string{TargetNginx, TargetNetHTTP}
 		}
 		for _, target := range ceilings {

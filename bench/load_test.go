@@ -83,9 +83,12 @@ func TestRunLoad(t *testing.T) {
 		want[TargetNetHTTP+" "+s+" "+ProtoH2] = true
 		want[TargetQUICGo+" "+s+" "+ProtoH3] = true
 	}
+	want[TargetPatchwire+" "+ScenarioObject+" "+ProtoH1] = true
+	want[TargetNetHTTP+" "+ScenarioObject+" "+ProtoH1] = true
 	if !skipNginx {
 		want[TargetNginx+" "+ScenarioCapgoJSON+" "+ProtoH2] = true
 		want[TargetNginx+" "+ScenarioObject+" "+ProtoH2] = true
+		want[TargetNginx+" "+ScenarioObject+" "+ProtoH1] = true
 	}
 	for _, p := range rep.Phases {
 		k := p.Target + " " + p.Scenario + " " + p.Proto
@@ -166,7 +169,7 @@ func TestBenchLoadCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r Report
-	if err := json.Unmarshal(js, &r); err != nil || r.Load == nil || len(r.Load.Phases) != 10 {
+	if err := json.Unmarshal(js, &r); err != nil || r.Load == nil || len(r.Load.Phases) != 11 { // 10, and objects over HTTP/1.1
 		t.Fatalf("load.json: %v, %+v", err, r.Load)
 	}
 }
@@ -191,14 +194,14 @@ func TestLoadExternalServer(t *testing.T) {
 	for _, opt := range []LoadOptions{
 		{Server: cs.url, AdminKey: cs.adminKey, CAFile: cs.certFile},
 		{Server: cs.url, NoSeed: true},                // after the first run's seeding
-		{Server: cs.url, NoSeed: true, NoHTTP3: true}, // HTTP/2 phases only
+		{Server: cs.url, NoSeed: true, NoHTTP3: true, NoHTTP1: true}, // HTTP/2 phases only
 	} {
 		opt.Exe, opt.Devices, opt.Concurrency, opt.Duration, opt.NoCeilings, opt.Logf = exe, 10, 4, 300*time.Millisecond, true, t.Logf
 		rep, err := RunLoad(ctx, opt)
 		if err != nil {
 			t.Fatalf("%+v: %v", opt, err)
 		}
-		want := 10
+		want := 11 // 5 scenarios over HTTP/2 and HTTP/3, objects over HTTP/1.1
 		if opt.NoHTTP3 {
 			want = 5
 		}

@@ -59,8 +59,18 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 		}
 	}
 
+	// objects is the HTTP/1.1 object phase against a ceiling (nil without
+	// objects).
+	var objects func(target, base string, pr probe)
+	if len(tg.objects) > 0 && !opt.NoHTTP1 {
+		objects = func(target, base string, pr probe) {
+			h1 := https1Client(conf, opt.Concurrency)
+			measureObjects(measure, target, base, h1, pr, tg)
+			h1.CloseIdleConnections()
+		}
+	}
 	if !opt.NoNginx {
-		if err := runNginx(ctx, opt, rep, dir, certFile, keyFile, capgoAnswer, conf, phases); err != nil {
+		if err := runNginx(ctx, opt, rep, dir, certFile, keyFile, capgoAnswer, conf, phases, objects); err != nil {
 			rep.Notes = append(rep.Notes, "nginx ceiling skipped: "+err.Error())
 			opt.Logf("load: nginx ceiling skipped: %v", err)
 		}
@@ -83,6 +93,9 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 			hc, closeClient = &http.Client{Transport: t, Timeout: 60 * time.Second}, func() { t.Close() }
 		}
 		phases(c.target, c.name, base, hc, pr, true)
+		if c.proto == "h2" && objects != nil {
+			objects(c.target, base, pr) // the same net/http server, over HTTP/1.1
+		}
 		closeClient()
 		ch.Close()
 	}
@@ -92,10 +105,11 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 }
 
 // runNginx starts nginx on 127.0.0.1 with a temporary configuration (TLS,
-// HTTP/2) serving dir's objects as static files under /o/ and the Capgo
-// answer at POST /updates, and runs the ceiling phases against it.
+// HTTP/2 and HTTP/1.1) serving dir's objects as static files under /o/ and
+// the Capgo answer at POST /updates, and runs the ceiling phases against
+// it, then objects (when not nil) over HTTP/1.1.
 func runNginx(ctx context.Context, opt LoadOptions, rep *LoadReport, dir, certFile, keyFile string, answer []byte, conf *tls.Config,
-	phases func(target, proto, base string, hc *http.Client, pr probe, native bool)) error {
+	phases func(target, proto, base string, hc *http.Client, pr probe, native bool), objects func(target, base string, pr probe)) error {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		return errors.New("nginx not installed (Debian: nginx-light)")
@@ -182,6 +196,10 @@ http {
 		rep.Notes = append(rep.Notes, "ceiling: "+v)
 	}
 	pid := cmd.Process.Pid
-	phases(TargetNginx, ProtoH2, base, hc, probe{pids: func() []int { return withChildren(pid) }}, false)
+	pr := probe{pids: func() []int { return withChildren(pid) }}
+	phases(TargetNginx, ProtoH2, base, hc, pr, false)
+	if objects != nil {
+		objects(TargetNginx, base, pr)
+	}
 	return nil
 }
