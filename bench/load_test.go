@@ -193,7 +193,7 @@ func TestLoadExternalServer(t *testing.T) {
 	defer cs.Close()
 	for _, opt := range []LoadOptions{
 		{Server: cs.url, AdminKey: cs.adminKey, CAFile: cs.certFile},
-		{Server: cs.url, NoSeed: true},                // after the first run's seeding
+		{Server: cs.url, NoSeed: true},                               // after the first run's seeding
 		{Server: cs.url, NoSeed: true, NoHTTP3: true, NoHTTP1: true}, // HTTP/2 phases only
 	} {
 		opt.Exe, opt.Devices, opt.Concurrency, opt.Duration, opt.NoCeilings, opt.Logf = exe, 10, 4, 300*time.Millisecond, true, t.Logf

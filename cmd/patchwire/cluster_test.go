@@ -32,12 +32,7 @@ import (
 // serving; device sightings and stats sent to nodes 1 and 3 add up, and
 // both sign native answers with the one shared key.
 func TestCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs server processes")
-	}
-	dsn := pgtest.Database(t)
-	s3 := s3test.Start(t)
-	bin := buildBinary(t)
+	dsn, s3, bin := clusterParts(t)
 	objects := s3.URL("pw/objects")
 	args := []string{"--catalog", dsn, "--objects", objects, "--gc-interval", "0"}
 
@@ -262,4 +257,13 @@ func cliOfServer(t *testing.T, url, key, ca string) *cli {
 		"PATCHWIRE_CONFIG": filepath.Join(t.TempDir(), "config.json"), "PATCHWIRE_SERVER": url,
 		"PATCHWIRE_API_KEY": strings.TrimSpace(key), "PATCHWIRE_CA": ca,
 	}}
+}
+
+// clusterParts are what a cluster test runs on: a fresh PostgreSQL
+// database, a versitygw and the patchwire binary (skipped with -short).
+func clusterParts(t *testing.T) (dsn string, s3 *s3test.Server, bin string) {
+	if testing.Short() {
+		t.Skip("builds and runs server processes")
+	}
+	return pgtest.Database(t), s3test.Start(t), buildBinary(t)
 }

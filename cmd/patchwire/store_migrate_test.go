@@ -15,7 +15,6 @@ import (
 	"github.com/patchwire/patchwire/manifest"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/store"
-	"github.com/patchwire/patchwire/store/pgtest"
 	"github.com/patchwire/patchwire/store/s3test"
 )
 
@@ -102,12 +101,7 @@ func TestStoreMigrateCLI(t *testing.T) {
 // what a `serve --catalog --objects` node on a fresh directory serves: the
 // channel's answer, its zip and every object, and the old admin key.
 func TestStoreMigrateThenServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs server processes")
-	}
-	dsn := pgtest.Database(t)
-	s3 := s3test.Start(t)
-	bin := buildBinary(t)
+	dsn, s3, bin := clusterParts(t)
 	data := t.TempDir()
 	single := startServerWith(t, bin, data, nil)
 	t.Cleanup(single.kill)
