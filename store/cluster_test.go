@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -285,6 +286,41 @@ func TestClusterGC(t *testing.T) {
 	}
 	if hasObject(t, a, orphan.data) {
 		t.Error("the orphan is still stored")
+	}
+}
+
+// TestClusterStaleRecord: node A keeps an object's record in memory
+// (metaCache, trusted sharedMetaTTL); node B's GC deletes the object; A's
+// next open or read of it is ErrNotFound, never damage and never bytes.
+func TestClusterStaleRecord(t *testing.T) {
+	a, b, c := twoNodes(t, 0)
+	ctx := context.Background()
+	orphan := []byte("uploaded on node A, never committed")
+	d := manifest.Sum(orphan)
+	putFiles(t, a, file{"orphan", orphan})
+	if _, err := a.StatObject(ctx, d); err != nil { // kept in A's cache
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := b.CollectGarbage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(2 * time.Hour)
+	}
+	if hasObject(t, b, orphan) {
+		t.Fatal("node B's GC left the orphan")
+	}
+	r, err := a.OpenObject(ctx, d)
+	if err == nil {
+		var got []byte
+		got, err = io.ReadAll(r)
+		r.Close()
+		if len(got) > 0 {
+			t.Fatalf("node A served %d bytes of an object node B deleted", len(got))
+		}
+	}
+	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("node A's open and read of an object node B deleted: %v; want ErrNotFound", err)
 	}
 }
 
