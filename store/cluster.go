@@ -222,15 +222,6 @@ func (c *cluster) catalogGeneration(s *Store) uint64 {
 	return c.recheck(s, &s.gens.catalog, &c.checked, c.pg.generation)
 }
 
-// deviceGeneration is DeviceChannelsGeneration on PostgreSQL: app's row
-// of patchwire_device_generation (recheck).
-func (c *cluster) deviceGeneration(s *Store, app string) uint64 {
-	v, _ := c.devChecked.LoadOrStore(app, new(atomic.Int64))
-	return c.recheck(s, s.gens.deviceCounter(app), v.(*atomic.Int64), func(ctx context.Context) (int64, error) {
-		return c.pg.deviceGeneration(ctx, app)
-	})
-}
-
 // generations is Store.Generations on PostgreSQL: both rows in one query
 // when either is due for its recheck, else the in-memory pair.
 func (c *cluster) generations(s *Store, app string) (uint64, uint64) {

@@ -60,10 +60,8 @@ func (s *Store) CatalogGeneration() uint64 {
 //
 // On a PostgreSQL catalog it is app's shared row, as CatalogGeneration.
 func (s *Store) DeviceChannelsGeneration(app string) uint64 {
-	if s.cluster != nil {
-		return s.cluster.deviceGeneration(s, app)
-	}
-	return s.gens.deviceCounter(app).Load()
+	_, devices := s.Generations(app)
+	return devices
 }
 
 // Generations is CatalogGeneration and app's DeviceChannelsGeneration

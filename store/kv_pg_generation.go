@@ -53,17 +53,6 @@ func (p *pgKV) generation(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// deviceGeneration reads app's row of patchwire_device_generation (0 when
-// it has none yet).
-func (p *pgKV) deviceGeneration(ctx context.Context, app string) (int64, error) {
-	var n int64
-	err := p.pool.QueryRow(ctx, `SELECT coalesce((SELECT n FROM patchwire_device_generation WHERE app = $1), 0)`, app).Scan(&n)
-	if err != nil {
-		return 0, pgError("read device generation", err)
-	}
-	return n, nil
-}
-
 // generations reads the catalog's row and app's device row (0 when it has
 // none yet) in one query.
 func (p *pgKV) generations(ctx context.Context, app string) (catalog, devices int64, err error) {

@@ -65,9 +65,9 @@ type Catalog interface {
 	Snapshot(ctx context.Context, app, deviceID string) (AppSnapshot, error)
 	// CatalogGeneration changes with every write to apps, bundles or channels.
 	CatalogGeneration() uint64
-	// DeviceChannelsGeneration changes with every device channel write of app.
-	DeviceChannelsGeneration(app string) uint64
-	// Generations is both, read together.
+	// Generations is CatalogGeneration and app's device channel
+	// generation (it changes with every device channel write of app), read
+	// together.
 	Generations(app string) (catalog, devices uint64)
 	// AppDeviceChannels reads every device channel assignment of app.
 	AppDeviceChannels(ctx context.Context, app string) (DeviceChannelMaps, error)

@@ -8,7 +8,7 @@
 // cycle.
 //
 // It is versioned by the store's generations (store.CatalogGeneration,
-// store.DeviceChannelsGeneration), counters in memory that move after
+// store.Generations), counters in memory that move after
 // every committed write a decision must see and before that write
 // returns: while they stand still, a check touches no Badger transaction;
 // once they move, the next check reads the app again, so every change is
