@@ -324,15 +324,12 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 			return nativeRequest(ctx, hc, tg, int(i%int64(opt.Devices)), tg.old, rnd.Float64() < opt.DownloadShare)
 		})
 		if len(tg.objects) > 0 {
-			measure(ScenarioObject, TargetPatchwire, c.proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
-				n, err := get(ctx, hc, tg.base+tg.objects[i%int64(len(tg.objects))])
-				return shot{n: n, dl: true, err: err}
-			})
+			measureObjects(measure, TargetPatchwire, c.proto, tg.base, hc, pr, tg)
 		}
 	}
 	if len(tg.objects) > 0 && !opt.NoHTTP1 {
 		h1 := https1Client(tg.tls, opt.Concurrency)
-		measureObjects(measure, TargetPatchwire, tg.base, h1, pr, tg)
+		measureObjects(measure, TargetPatchwire, ProtoH1, tg.base, h1, pr, tg)
 		h1.CloseIdleConnections()
 	}
 	rep.ServerEnd = pr.read(ctx)
@@ -513,10 +510,10 @@ func waitServed(ctx context.Context, hc *http.Client, tg loadTarget, timeout tim
 	}
 }
 
-// measureObjects runs the object phase against target at base over
-// HTTP/1.1 (hc from https1Client).
-func measureObjects(measure measureFunc, target, base string, hc *http.Client, pr probe, tg loadTarget) {
-	measure(ScenarioObject, target, ProtoH1, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
+// measureObjects runs the object phase against target at base over proto
+// (hc speaks it): GETs of the bundle's objects in turn.
+func measureObjects(measure measureFunc, target, proto, base string, hc *http.Client, pr probe, tg loadTarget) {
+	measure(ScenarioObject, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
 		n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
 		return shot{n: n, dl: true, err: err}
 	})

@@ -52,10 +52,7 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 			})
 		}
 		if len(tg.objects) > 0 {
-			measure(ScenarioObject, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
-				n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
-				return shot{n: n, dl: true, err: err}
-			})
+			measureObjects(measure, target, proto, base, hc, pr, tg)
 		}
 	}
 
@@ -65,7 +62,7 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 	if len(tg.objects) > 0 && !opt.NoHTTP1 {
 		objects = func(target, base string, pr probe) {
 			h1 := https1Client(conf, opt.Concurrency)
-			measureObjects(measure, target, base, h1, pr, tg)
+			measureObjects(measure, target, ProtoH1, base, h1, pr, tg)
 			h1.CloseIdleConnections()
 		}
 	}

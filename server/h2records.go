@@ -24,8 +24,9 @@ const h2RecordPayload = 16<<10 - 9
 // out in h2RecordPayload pieces: four frames.
 const h2CopyBuffer = 4 * h2RecordPayload
 
-// h2CopyBuffers pools the copy buffers, one per object body in flight.
-var h2CopyBuffers = sync.Pool{New: func() any { b := make([]byte, h2CopyBuffer); return &b }}
+// copyBuffers pools the copy buffers, one per object body in flight, of
+// every protocol (recordAlignedWriter, pooledCopyWriter).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, h2CopyBuffer); return &b }}
 
 // recordAlignedWriter is a response writer whose ReadFrom (which
 // http.ServeContent's copy uses) hands the body to the HTTP/2 server in
@@ -45,7 +46,7 @@ func alignRecords(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 }
 
 // pooledCopyWriter is a response writer whose ReadFrom copies through a
-// buffer of h2CopyBuffers, written in one piece each: without it
+// buffer of copyBuffers, written in one piece each: without it
 // http.ServeContent's copy allocates 32 KiB per response (the writers
 // wrapping the response hide its own ReadFrom), 7 % of an HTTP/1.1 object
 // GET's CPU.
@@ -55,8 +56,8 @@ type pooledCopyWriter struct {
 
 // ReadFrom copies src to the response.
 func (a pooledCopyWriter) ReadFrom(src io.Reader) (int64, error) {
-	bp := h2CopyBuffers.Get().(*[]byte)
-	defer h2CopyBuffers.Put(bp)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
 	return io.CopyBuffer(struct{ io.Writer }{a.ResponseWriter}, struct{ io.Reader }{src}, *bp)
 }
 
@@ -65,8 +66,8 @@ func (a pooledCopyWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter
 
 // ReadFrom copies src to the response, filling each frame.
 func (a recordAlignedWriter) ReadFrom(src io.Reader) (int64, error) {
-	bp := h2CopyBuffers.Get().(*[]byte)
-	defer h2CopyBuffers.Put(bp)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
 	buf := *bp
 	var total int64
 	for {
