@@ -198,19 +198,18 @@ func allKeys(t testing.TB, s *Store) []string {
 	return out
 }
 
-// setRaw writes key=value straight into the kv store, bypassing the store.
+// setRaw writes key=value straight into the kv store, bypassing the store's
+// checks; through updateData, whose watch keeps the om/ record cache true.
 func setRaw(t testing.TB, s *Store, key, value []byte) {
 	t.Helper()
-	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Set(key, value) }); err != nil {
+	if err := s.updateData(context.Background(), func(txn kvTxn) error { return txn.Set(key, value) }); err != nil {
 		t.Fatal(err)
 	}
-	s.metas.changed() // as the store's own writes do
 }
 
 func deleteRaw(t testing.TB, s *Store, key []byte) {
 	t.Helper()
-	if err := s.kv.Update(context.Background(), func(txn kvTxn) error { return txn.Delete(key) }); err != nil {
+	if err := s.updateData(context.Background(), func(txn kvTxn) error { return txn.Delete(key) }); err != nil {
 		t.Fatal(err)
 	}
-	s.metas.changed() // as the store's own writes do
 }
