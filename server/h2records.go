@@ -12,12 +12,11 @@ import (
 // Go's HTTP/2 server cuts a handler's write into DATA frames of up to the
 // peer's maximum frame size, 16 KiB unless the peer raised it, and writes
 // each frame with its 9-byte header as one write to the TLS connection: 16
-// KiB and 9 bytes, which TLS sends as two records in two system calls, the
-// second carrying the 9 bytes alone. A body handed to the server in pieces
-// of 16 KiB less those 9 bytes makes every frame one full record and one
-// system call instead, half the writes per byte of a large object (on a
-// virtual machine, where a system call is dear, the object throughput's
-// largest cost after the encryption).
+// KiB and 9 bytes, which TLS seals as two records, the second carrying the
+// 9 bytes alone. A body handed to the server in pieces of 16 KiB less those
+// 9 bytes makes every frame one full record instead: half the records (and,
+// where a write is not gathered with others by coalescingConn, half the
+// system calls) per byte of a large object.
 const h2RecordPayload = 16<<10 - 9
 
 // h2CopyBuffer is the bytes recordAlignedWriter reads before writing them

@@ -273,7 +273,7 @@ func (s *Server) Serve() error {
 	}
 	errc := make(chan error, 3)
 	n := 1
-	go func() { errc <- ignoreClosed(s.https.ServeTLS(s.tcpLn, "", "")) }()
+	go func() { errc <- ignoreClosed(s.https.ServeTLS(coalescingListener{s.tcpLn}, "", "")) }()
 	if s.h3 != nil {
 		n++
 		s.h3Up.Store(true)

@@ -294,10 +294,18 @@ func TestWebhookGivesUp(t *testing.T) {
 	publish(t, env.Store, app, "1.0.0")
 	publish(t, env.Store, app, "1.1.0")
 	waitFor(t, "the second event", func() bool { return len(rc.got(app)) == 1 })
-	ds, err := admin.WebhookDeliveries(ctx, app, h.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The receiver has the event before the server records its answer and
+	// counts it.
+	var ds []api.WebhookDelivery
+	waitFor(t, "the second delivery's record and count", func() bool {
+		var err error
+		ds, err = admin.WebhookDeliveries(ctx, app, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := strings.Contains(metricsText(t, env), `patchwire_webhook_deliveries_total{status="delivered"} 1`+"\n")
+		return len(ds) == 2 && ds[1].Status != api.DeliveryPending && counted
+	})
 	if len(ds) != 2 || ds[0].Status != api.DeliveryFailed || ds[0].Attempts != 3 || !strings.Contains(ds[0].LastError, "500") ||
 		ds[1].Status != api.DeliveryDelivered || ds[1].Attempts != 1 {
 		t.Errorf("deliveries %+v", ds)

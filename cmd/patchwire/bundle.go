@@ -85,7 +85,7 @@ func runBundleUpload(ctx context.Context, env *cliEnv, args []string) error {
 	defer src.Close()
 	if !noIndex {
 		if err := manifest.CheckIndex(src.Manifest()); err != nil {
-			return fmt.Errorf("%s: %w (pass --no-index-check if that is intended)", rest[0], err)
+			return fmt.Errorf("%s: %w", rest[0], err)
 		}
 	}
 	var upload manifest.Source = src

@@ -125,7 +125,7 @@ func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		b.shot("failed-" + strings.NewReplacer(" ", "-", "/", "_").Replace(what))
 		b.t.Fatalf("%s: %v (page problems: %v)", what, err, b.pageProblems())
 	}
 }
