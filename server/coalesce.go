@@ -25,18 +25,20 @@ import (
 // socket's back-pressure, as a full kernel buffer gives); a write error is
 // returned by every Write after it; SetWriteDeadline, SetDeadline and Close
 // first wait until the bytes written before them went out, under the
-// deadline in force and for at most closeFlushTimeout. (crypto/tls sets a
-// deadline of now right after writing its close_notify alert, to fail any
-// later write: the alert must still go out, or an HTTP/1.1 body that ends
-// at the connection's close reads as cut.)
+// deadline in force (Close, and a connection without one, for at most
+// closeFlushTimeout). crypto/tls sets a deadline of now right after
+// writing its close_notify alert, to fail any later write: the alert must
+// still go out, or an HTTP/1.1 body that ends at the connection's close
+// reads as cut.
 
 // coalesceLimit is the pending bytes above which Write waits for the
 // flusher; a Write may take the buffer past it by its own length (a TLS
 // record, at most about 16 KiB).
 const coalesceLimit = 64 << 10
 
-// closeFlushTimeout bounds how long a new deadline or Close waits for the
-// pending bytes to go out to a peer that stopped reading.
+// closeFlushTimeout bounds how long Close, or a new deadline where none was
+// in force, waits for the pending bytes to go out to a peer that stopped
+// reading.
 const closeFlushTimeout = 5 * time.Second
 
 // coalesceBuffers pools the pending buffers of busy connections.
@@ -162,28 +164,34 @@ func (c *coalescingConn) SetDeadline(t time.Time) error {
 // set.
 func (c *coalescingConn) afterDrain(t time.Time, set func(time.Time) error) error {
 	c.mu.Lock()
-	c.drain()
+	c.drain(false)
 	c.deadline = t
 	c.mu.Unlock()
 	return set(t)
 }
 
 // drain waits, with c.mu held, until the flusher has sent what is pending
-// and stopped, under the write deadline in force but for at most drainFor:
-// then the write fails and what is left is dropped.
-func (c *coalescingConn) drain() {
+// and stopped, under the write deadline in force, as a plain connection's
+// blocked Write would; with no deadline in force, or when closing, for at
+// most drainFor: then the write fails and what is left is dropped.
+func (c *coalescingConn) drain(closing bool) {
 	if !c.flushing {
 		return
 	}
-	stop := time.AfterFunc(c.drainFor, func() { c.Conn.SetWriteDeadline(time.Now()) })
+	var stop *time.Timer
+	if c.deadline.IsZero() || closing && time.Until(c.deadline) > c.drainFor {
+		stop = time.AfterFunc(c.drainFor, func() { c.Conn.SetWriteDeadline(time.Now()) })
+	}
 	for c.flushing {
 		c.cond.Wait()
 	}
-	stop.Stop()
+	if stop != nil {
+		stop.Stop()
+	}
 }
 
-// Close sends the pending bytes, giving up after closeFlushTimeout, and
-// closes the connection.
+// Close sends the pending bytes, giving up after closeFlushTimeout (or the
+// write deadline, if sooner), and closes the connection.
 func (c *coalescingConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -192,7 +200,7 @@ func (c *coalescingConn) Close() error {
 	}
 	c.closed = true
 	c.cond.Broadcast()
-	c.drain()
+	c.drain(true)
 	c.mu.Unlock()
 	return c.Conn.Close()
 }

@@ -258,6 +258,28 @@ func TestCoalescingConnDeadlinesAndClose(t *testing.T) {
 			t.Fatal("Close still waits on a stalled peer, past drainFor")
 		}
 	})
+	t.Run("a new deadline waits for the old one, not drainFor", func(t *testing.T) {
+		// As a plain connection's Write would block until the deadline in
+		// force (HTTP/1.1 moves it at every request).
+		c, _ := pipePair(t)
+		c.drainFor = 10 * time.Millisecond
+		old := time.Now().Add(300 * time.Millisecond)
+		if err := c.SetWriteDeadline(old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetWriteDeadline(time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if early := old.Sub(time.Now()); early > 0 {
+			t.Errorf("the new deadline was set %s before the old one passed", early)
+		}
+		if _, err := c.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("Write after the stalled bytes hit the old deadline: %v", err)
+		}
+	})
 	t.Run("a deadline fails a write blocked on a stalled peer", func(t *testing.T) {
 		c, _ := pipePair(t)
 		c.drainFor = time.Hour
