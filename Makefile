@@ -47,6 +47,7 @@ BENCH_FLAGS ?= --duration 10s
 bench: tools build
 	@command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
 	@command -v npm >/dev/null || (apt-get update && apt-get install -y npm)
+	@command -v h2load >/dev/null || (apt-get update && apt-get install -y nghttp2-client)
 	$(BIN) bench suite --out bench/results $(BENCH_FLAGS)
 
 # Two nodes behind nginx on this machine (bench/cluster.sh, README "Running more than one node"):

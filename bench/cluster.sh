@@ -247,7 +247,7 @@ declare -A ROW     # "run scenario" -> "req/s p99 errors"
 SCENARIOS=()
 # bench_load NAME DURATION: `patchwire bench load` through the load balancer into $TMP/NAME.md.
 bench_load() {
-	"$BIN" bench load --server "$LB" --admin-key "$ADMIN_KEY" --ca "$TMP/node1/tls-cert.pem" --no-ceilings --no-http3 --no-http1 \
+	"$BIN" bench load --server "$LB" --admin-key "$ADMIN_KEY" --ca "$TMP/node1/tls-cert.pem" --no-ceilings --no-http3 --no-http1 --no-h2load \
 		--duration "$2" --concurrency "$CONCURRENCY" --devices "$DEVICES" --out "$TMP" --name "$1" >"$TMP/$1.out" 2>&1 ||
 		{ cat "$TMP/$1.out" >&2; die "bench load ($1) failed"; }
 }

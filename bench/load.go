@@ -69,8 +69,9 @@ type LoadOptions struct {
 	// in front of one, that serves no HTTP/3.
 	NoHTTP3 bool
 	// NoHTTP1 skips the HTTP/1.1 object phases (against the server and
-	// the ceilings).
-	NoHTTP1 bool
+	// the ceilings), NoH2Load the object phases with h2load as the client
+	// (ProtoH2Load; skipped with a note where h2load is not installed).
+	NoHTTP1, NoH2Load bool
 	// Long runs the long-run mode instead of the phases: Devices each
 	// checking once every Interval (default 1 min), spread with jitter.
 	Long     bool
@@ -327,10 +328,8 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 			measureObjects(measure, TargetPatchwire, c.proto, tg.base, hc, pr, tg)
 		}
 	}
-	if len(tg.objects) > 0 && !opt.NoHTTP1 {
-		h1 := https1Client(tg.tls, opt.Concurrency)
-		measureObjects(measure, TargetPatchwire, ProtoH1, tg.base, h1, pr, tg)
-		h1.CloseIdleConnections()
+	if objects := otherObjectPhases(ctx, opt, rep, measure, tg, tg.tls, work); objects != nil {
+		objects(TargetPatchwire, tg.base, pr)
 	}
 	rep.ServerEnd = pr.read(ctx)
 
@@ -519,6 +518,27 @@ func measureObjects(measure measureFunc, target, proto, base string, hc *http.Cl
 	})
 }
 
+// otherObjectPhases returns what runs the object phases beside the Go
+// client's HTTP/2 and HTTP/3 ones against a target at base: over HTTP/1.1
+// (unless NoHTTP1) and with h2load (unless NoH2Load); nil when there are
+// none.
+func otherObjectPhases(ctx context.Context, opt LoadOptions, rep *LoadReport, measure measureFunc, tg loadTarget, conf *tls.Config,
+	work string) func(target, base string, pr probe) {
+	if len(tg.objects) == 0 || opt.NoHTTP1 && opt.NoH2Load {
+		return nil
+	}
+	return func(target, base string, pr probe) {
+		if !opt.NoHTTP1 {
+			h1 := https1Client(conf, opt.Concurrency)
+			measureObjects(measure, target, ProtoH1, base, h1, pr, tg)
+			h1.CloseIdleConnections()
+		}
+		if !opt.NoH2Load {
+			measureObjectsH2load(ctx, opt, rep, target, base, pr, tg, work)
+		}
+	}
+}
+
 // ratios fills Ratios: every patchwire phase against the ceilings of its
 // protocol (HTTP/2 and HTTP/1.1: nginx and net/http; HTTP/3: quic-go).
 func (r *LoadReport) ratios() {
@@ -535,7 +555,7 @@ func (r *LoadReport) ratios() {
 			continue
 		}
 		ceilings := []string{TargetQUICGo}
-		if p.Proto == ProtoH2 || p.Proto == ProtoH1 {
+		if p.Proto == ProtoH2 || p.Proto == ProtoH1 || p.Proto == ProtoH2Load {
 			ceilings = []string{TargetNginx, TargetNetHTTP}
 		}
 		for _, target := range ceilings {

@@ -56,16 +56,8 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 		}
 	}
 
-	// objects is the HTTP/1.1 object phase against a ceiling (nil without
-	// objects).
-	var objects func(target, base string, pr probe)
-	if len(tg.objects) > 0 && !opt.NoHTTP1 {
-		objects = func(target, base string, pr probe) {
-			h1 := https1Client(conf, opt.Concurrency)
-			measureObjects(measure, target, ProtoH1, base, h1, pr, tg)
-			h1.CloseIdleConnections()
-		}
-	}
+	// objects is the HTTP/1.1 and h2load object phases against a ceiling.
+	objects := otherObjectPhases(ctx, opt, rep, measure, tg, conf, work)
 	if !opt.NoNginx {
 		if err := runNginx(ctx, opt, rep, dir, certFile, keyFile, capgoAnswer, conf, phases, objects); err != nil {
 			rep.Notes = append(rep.Notes, "nginx ceiling skipped: "+err.Error())
@@ -91,7 +83,7 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 		}
 		phases(c.target, c.name, base, hc, pr, true)
 		if c.proto == "h2" && objects != nil {
-			objects(c.target, base, pr) // the same net/http server, over HTTP/1.1
+			objects(c.target, base, pr) // the same net/http server, over HTTP/1.1 and to h2load
 		}
 		closeClient()
 		ch.Close()
@@ -104,7 +96,7 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 // runNginx starts nginx on 127.0.0.1 with a temporary configuration (TLS,
 // HTTP/2 and HTTP/1.1) serving dir's objects as static files under /o/ and
 // the Capgo answer at POST /updates, and runs the ceiling phases against
-// it, then objects (when not nil) over HTTP/1.1.
+// it, then objects (when not nil: over HTTP/1.1 and to h2load).
 func runNginx(ctx context.Context, opt LoadOptions, rep *LoadReport, dir, certFile, keyFile string, answer []byte, conf *tls.Config,
 	phases func(target, proto, base string, hc *http.Client, pr probe, native bool), objects func(target, base string, pr probe)) error {
 	bin, err := exec.LookPath("nginx")

@@ -176,6 +176,7 @@ type loadFlags struct {
 	noCeilings  *bool
 	noHTTP3     *bool
 	noHTTP1     *bool
+	noH2Load    *bool
 	long        *bool
 	interval    *time.Duration
 }
@@ -196,6 +197,7 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 		noCeilings:  fs.Bool("no-ceilings", false, "skip every ceiling (nginx, net/http, quic-go)"),
 		noHTTP3:     fs.Bool("no-http3", false, "skip the HTTP/3 phases against the server (a server or load balancer without HTTP/3)"),
 		noHTTP1:     fs.Bool("no-http1", false, "skip the HTTP/1.1 object phases (how a pull CDN fetches from the origin)"),
+		noH2Load:    fs.Bool("no-h2load", false, "skip the object phases with nghttp2's h2load as the HTTP/2 client (skipped anyway where h2load is not installed)"),
 		long:        fs.Bool("long", false, "long-run mode: --devices each checking once every --interval with jitter for --duration"),
 		interval:    fs.Duration("interval", time.Minute, "long run: how often each device checks"),
 	}
@@ -208,7 +210,7 @@ func (f *loadFlags) options(env *cliEnv) bench.LoadOptions {
 	}
 	return bench.LoadOptions{Server: *f.server, AllowRemote: *f.allowRemote, CAFile: *f.ca, AdminKey: key, NoSeed: *f.noSeed, App: *f.app,
 		Devices: *f.devices, Concurrency: *f.concurrency, Duration: *f.duration, DownloadShare: *f.download,
-		NoNginx: *f.noNginx, NoCeilings: *f.noCeilings, NoHTTP3: *f.noHTTP3, NoHTTP1: *f.noHTTP1, Long: *f.long, Interval: *f.interval, Stderr: env.stderr, Logf: benchLogf(env)}
+		NoNginx: *f.noNginx, NoCeilings: *f.noCeilings, NoHTTP3: *f.noHTTP3, NoHTTP1: *f.noHTTP1, NoH2Load: *f.noH2Load, Long: *f.long, Interval: *f.interval, Stderr: env.stderr, Logf: benchLogf(env)}
 }
 
 // runBenchCeiling is the hidden `patchwire bench ceiling`: a bare net/http
