@@ -85,7 +85,8 @@ func parseH2load(out, log []byte) (h2loadResult, error) {
 }
 
 // measureObjectsH2load runs the h2load object phase against target at base
-// and adds it to rep; without h2load on PATH it adds a note instead.
+// and adds it to rep (its LoadCPU is h2load's); without h2load on PATH it
+// adds a note instead.
 func measureObjectsH2load(ctx context.Context, opt LoadOptions, rep *LoadReport, target, base string, pr probe, tg loadTarget, work string) {
 	bin, err := exec.LookPath("h2load")
 	if err != nil {
@@ -118,7 +119,7 @@ func measureObjectsH2load(ctx context.Context, opt LoadOptions, rep *LoadReport,
 	if err == nil {
 		err = runErr
 	}
-	p := Phase{Scenario: ScenarioObject, Target: target, Proto: ProtoH2Load, ServerCPU: -1, ServerPeakRSS: s1.PeakRSS}
+	p := Phase{Scenario: ScenarioObject, Target: target, Proto: ProtoH2Load}
 	if err != nil {
 		p.Errors, p.FirstError = 1, "h2load: "+err.Error()
 	} else {
@@ -135,16 +136,5 @@ func measureObjectsH2load(ctx context.Context, opt LoadOptions, rep *LoadReport,
 	if cmd.ProcessState != nil {
 		p.LoadCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	}
-	if s0.CPU >= 0 && s1.CPU >= 0 {
-		p.ServerCPU = s1.CPU - s0.CPU
-	}
-	if p.ServerPeakRSS < 0 {
-		p.ServerPeakRSS = s1.RSS
-	}
-	rep.Phases = append(rep.Phases, p)
-	opt.Logf("  %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.1f MB/s, server CPU %.1f s, h2load CPU %.1f s", p.PerSecond, p.P50ms, p.P99ms, p.Errors,
-		p.BytesPerSec/1e6, p.ServerCPU, p.LoadCPU)
-	if p.FirstError != "" {
-		opt.Logf("  first error: %s", p.FirstError)
-	}
+	addPhase(opt, rep, p, s0, s1)
 }

@@ -289,19 +289,7 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 		s1 := pr.read(ctx)
 		p.Scenario, p.Target, p.Proto = scenario, target, proto
 		p.LoadCPU = selfCPU() - self0
-		p.ServerCPU, p.ServerPeakRSS = -1, s1.PeakRSS
-		if s0.CPU >= 0 && s1.CPU >= 0 {
-			p.ServerCPU = s1.CPU - s0.CPU
-		}
-		if p.ServerPeakRSS < 0 {
-			p.ServerPeakRSS = s1.RSS
-		}
-		rep.Phases = append(rep.Phases, p)
-		opt.Logf("  %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.1f MB/s, server CPU %.1f s, load CPU %.1f s", p.PerSecond, p.P50ms, p.P99ms, p.Errors,
-			p.BytesPerSec/1e6, p.ServerCPU, p.LoadCPU)
-		if p.FirstError != "" {
-			opt.Logf("  first error: %s", p.FirstError)
-		}
+		addPhase(opt, rep, p, s0, s1)
 	}
 
 	for _, c := range []struct {
@@ -516,6 +504,24 @@ func measureObjects(measure measureFunc, target, proto, base string, hc *http.Cl
 		n, err := get(ctx, hc, base+tg.objects[i%int64(len(tg.objects))])
 		return shot{n: n, dl: true, err: err}
 	})
+}
+
+// addPhase fills p's server figures from the target's stats before (s0)
+// and after (s1) it, adds it to rep and logs it.
+func addPhase(opt LoadOptions, rep *LoadReport, p Phase, s0, s1 ProcStats) {
+	p.ServerCPU, p.ServerPeakRSS = -1, s1.PeakRSS
+	if s0.CPU >= 0 && s1.CPU >= 0 {
+		p.ServerCPU = s1.CPU - s0.CPU
+	}
+	if p.ServerPeakRSS < 0 {
+		p.ServerPeakRSS = s1.RSS
+	}
+	rep.Phases = append(rep.Phases, p)
+	opt.Logf("  %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.1f MB/s, server CPU %.1f s, load CPU %.1f s", p.PerSecond, p.P50ms, p.P99ms, p.Errors,
+		p.BytesPerSec/1e6, p.ServerCPU, p.LoadCPU)
+	if p.FirstError != "" {
+		opt.Logf("  first error: %s", p.FirstError)
+	}
 }
 
 // otherObjectPhases returns what runs the object phases beside the Go
