@@ -32,7 +32,9 @@
 // public channel, or targets an existing server (--server, seeded with
 // --admin-key, or --no-seed). Simulated devices check with the Capgo
 // protocol (/updates) and the native one (/v1/check), up to date and
-// getting an update, over HTTPS (HTTP/2) and HTTP/3, then GET objects.
+// getting an update, over HTTPS (HTTP/2) and HTTP/3, then GET objects
+// (also over HTTP/1.1, and over HTTP/2 with nghttp2's h2load as the client:
+// [ProtoH2Load]).
 // Every phase reports req/s, p50/p95/p99, errors, bytes/s, the server
 // process's CPU seconds and peak RSS (from /proc, or its /metrics when it
 // is remote) apart from the load generator's own (getrusage), and is
