@@ -166,7 +166,7 @@ func TestLongRun(t *testing.T) {
 func TestBenchLoadCommand(t *testing.T) {
 	exe := patchwireExe(t)
 	out := t.TempDir()
-	cmd := exec.Command(exe, "bench", "load", "--duration", "300ms", "--concurrency", "4", "--devices", "10", "--no-ceilings", "--out", out)
+	cmd := exec.Command(exe, "bench", "load", "--duration", "300ms", "--concurrency", "4", "--devices", "10", "--no-ceilings", "--no-h2load", "--out", out)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
