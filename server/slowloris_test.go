@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/server"
 	"github.com/patchwire/patchwire/server/servertest"
 )
@@ -81,5 +83,47 @@ func trickleHeader(conn net.Conn, stop <-chan struct{}) {
 		if _, err := io.WriteString(conn, "X"); err != nil {
 			return
 		}
+	}
+}
+
+// TestStalledReaderIsFreed follows security-bar case 32 on the server's
+// side: a client that asks for a large object over HTTPS/1.1 and stops
+// reading holds its handler and its connection's write queue
+// (coalesce.go) until WriteTimeout: then the handler's goroutine is gone.
+func TestStalledReaderIsFreed(t *testing.T) {
+	env := servertest.Start(t, servertest.WithLimits(server.Limits{WriteTimeout: time.Second}))
+	body := randomBytes(8<<20, 32)
+	d := putObjects(t, env, body)[0]
+	raw, err := net.Dial("tcp", env.Server.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	conf := env.TLSConfig()
+	conf.ServerName, conf.NextProtos = "127.0.0.1", []string{"http/1.1"}
+	tc := tls.Client(raw, conf)
+	if _, err := io.WriteString(tc, "GET /o/"+d.String()+" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	serving := func() bool {
+		buf := make([]byte, 1<<20)
+		return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("(*Server).serveObject"))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !serving() {
+		t.Fatal("no handler is writing the object to the stalled reader")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for serving() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if serving() {
+		t.Fatal("the stalled reader's handler still runs 20 s on, past WriteTimeout (1 s)")
+	}
+	if resp, err := env.HTTPSClient().Get(env.URL + api.PathHealth); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("health after the stalled reader: %v", err)
 	}
 }
