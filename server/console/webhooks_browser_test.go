@@ -141,6 +141,30 @@ func TestBrowserWebhooks(t *testing.T) {
 		}
 	}
 	mu.Unlock()
+	if hooks, err := c.ListWebhooks(ctx, browserApp); err != nil || len(hooks) != 1 || hooks[0].PreviousSecretExpires == nil ||
+		time.Until(*hooks[0].PreviousSecretExpires) < 23*time.Hour || time.Until(*hooks[0].PreviousSecretExpires) > 25*time.Hour {
+		t.Errorf("after the default rotation the previous secret expires %+v, want in 24 h (%v)", hooks, err)
+	}
+
+	// Rotate again, the old secret stopping at once: only the newest signs.
+	b.run("rotate at once", chromedp.SetValue(chromedp.CSS(`[data-testid="rotate-overlap"]`), "0"),
+		chromedp.Click(chromedp.CSS(`[data-testid="rotate-secret"]`)))
+	b.waitFor("newest secret", `document.getElementById("hook-secret")?.textContent.startsWith("whsec_") && document.getElementById("hook-secret").textContent !== `+"`"+rotated+"`")
+	newest, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("hook-secret").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("no previous expiry", `document.querySelector('[data-testid="previous-expires"]')?.textContent === ""`)
+	upload(t, c, "1.2.0")
+	waitDeliveries(4)
+	mu.Lock()
+	if err := webhook.Verify(newest, got[3].header, got[3].raw, time.Minute); err != nil {
+		t.Errorf("delivery after the rotation at once, newest secret: %v", err)
+	}
+	if err := webhook.Verify(rotated, got[3].header, got[3].raw, time.Minute); err == nil {
+		t.Error("the secret rotated out at once still signs deliveries")
+	}
+	mu.Unlock()
 	b.run("remove hook", chromedp.Click(chromedp.CSS(`[data-testid="remove-hook"]`)))
 	b.waitFor("hook removed", `document.querySelectorAll('tr[data-hook]').length === 0`)
 	if hooks, err := c.ListWebhooks(ctx, browserApp); err != nil || len(hooks) != 0 {

@@ -464,6 +464,9 @@ async function pageStats(app) {
 // WEBHOOK_EVENTS are the event types a hook may subscribe to
 // (store.WebhookEventTypes; the browser test checks they agree).
 const WEBHOOK_EVENTS = ["bundle.uploaded", "channel.changed", "guard.tripped", "rollout.paused"];
+// ROTATE_OVERLAPS: how long a rotated-out secret may keep signing beside the
+// new one (the API's expire_previous_in; its default is 24h, its most 7 days).
+const ROTATE_OVERLAPS = [["24h", "for 24 hours"], ["1h", "for 1 hour"], ["168h", "for 7 days"], ["0", "not at all"]];
 
 // pageWebhooks lists an app's hooks and their deliveries, and adds,
 // removes and rotates the secrets of hooks (admin keys only, as the API).
@@ -472,22 +475,28 @@ const WEBHOOK_EVENTS = ["bundle.uploaded", "channel.changed", "guard.tripped", "
 async function pageWebhooks(app, added, rotated) {
   setCrumbs([{ label: "Apps", href: "#/apps" }, { label: app }, { label: "Webhooks" }]);
   const [hooks, deliveries] = await Promise.all([api("GET", appPath(app) + "/webhooks"), api("GET", appPath(app) + "/webhook-deliveries")]);
-  const hookRows = hooks.map((w) => h("tr", { "data-hook": w.id },
+  const hookRows = hooks.map((w) => {
+    const overlap = h("select", { "data-testid": "rotate-overlap", "aria-label": "The current secret keeps signing" },
+      ROTATE_OVERLAPS.map(([v, label]) => h("option", { value: v, selected: v === "24h" }, label)));
+    return h("tr", { "data-hook": w.id },
     h("td", { class: "mono" }, w.id), h("td", { class: "mono" }, w.url), h("td", {}, w.events.join(", ")), h("td", { class: "muted" }, fmtTime(w.created_at)),
     h("td", { class: "muted", "data-testid": "previous-expires" }, w.previous_secret_expires ? fmtTime(w.previous_secret_expires) : ""),
     h("td", {}, h("button", { class: "plain", "data-testid": "rotate-secret", onclick: async () => {
-      if (!confirm("Rotate the secret of " + w.url + "? The current one keeps signing deliveries for 24 hours.")) return;
+      const keep = overlap.value === "0" ? "The current one stops signing deliveries at once." :
+        "The current one keeps signing deliveries " + overlap.selectedOptions[0].textContent + ".";
+      if (!confirm("Rotate the secret of " + w.url + "? " + keep)) return;
       clearBanner();
       try {
-        const res = await api("POST", "/api/v1/webhooks/" + enc(w.id) + "/rotate-secret", {});
+        const res = await api("POST", "/api/v1/webhooks/" + enc(w.id) + "/rotate-secret", { expire_previous_in: overlap.value });
         await pageWebhooks(app, res, true);
         showInfo("Secret of " + res.id + " rotated");
       } catch (err) {
         showError(err);
       }
-    } }, "Rotate secret"), " ", h("button", { class: "plain", "data-testid": "remove-hook", onclick: () => {
+    } }, "Rotate secret"), " ", h("label", { class: "muted" }, "old one signs ", overlap), " ", h("button", { class: "plain", "data-testid": "remove-hook", onclick: () => {
       if (confirm("Remove " + w.url + " and its pending deliveries?")) act(() => api("DELETE", "/api/v1/webhooks/" + enc(w.id)), "Webhook removed");
-    } }, "Remove"))));
+    } }, "Remove")));
+  });
   const deliveryRows = deliveries.map((d) => h("tr", { "data-delivery": d.id, "data-status": d.status },
     h("td", { class: "muted" }, fmtTime(d.created_at)), h("td", { class: "mono" }, d.hook), h("td", {}, d.type),
     h("td", {}, h("span", { class: d.status === "failed" ? "badge warn" : "badge" }, d.status)), h("td", { class: "num" }, d.attempts),
