@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -63,7 +64,7 @@ func parseH2load(out, log []byte) (h2loadResult, error) {
 	if t := h2loadTLS.FindSubmatch(out); t != nil {
 		r.tls = string(t[1]) + " " + string(t[2])
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(log)))
+	sc := bufio.NewScanner(bytes.NewReader(log))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < 3 {

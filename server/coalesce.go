@@ -114,6 +114,14 @@ func takeBuffer(spare **[]byte) *[]byte {
 	return coalesceBuffers.Get().(*[]byte)
 }
 
+// putBuffer gives b (if any) back to coalesceBuffers.
+func putBuffer(b *[]byte) {
+	if b != nil {
+		*b = (*b)[:0]
+		coalesceBuffers.Put(b)
+	}
+}
+
 // flush sends the pending bytes, batch after batch, until none are left or
 // a write fails; then it gives the buffers back and stops.
 func (c *coalescingConn) flush() {
@@ -125,25 +133,19 @@ func (c *coalescingConn) flush() {
 		c.mu.Unlock()
 		_, err := c.Conn.Write(*out)
 		c.mu.Lock()
-		if c.pending == nil {
-			c.pending, out = out, nil
-			*c.pending = (*c.pending)[:0]
-		}
-		if out != nil {
-			c.spare = out
+		if c.spare == nil {
+			c.spare = out // the next batch's buffer
+		} else {
+			putBuffer(out) // no Write took the spare meanwhile
 		}
 		if err != nil {
 			c.err = err
 		}
 		c.cond.Broadcast()
 	}
-	for _, b := range []**[]byte{&c.pending, &c.spare} {
-		if *b != nil {
-			**b = (**b)[:0]
-			coalesceBuffers.Put(*b)
-			*b = nil
-		}
-	}
+	putBuffer(c.pending)
+	putBuffer(c.spare)
+	c.pending, c.spare = nil, nil
 	c.flushing = false
 	c.cond.Broadcast()
 }
