@@ -1,15 +1,12 @@
 package bench
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/patchwire/patchwire/manifest"
 )
-
-func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // syntheticApp is release rev of a deterministic web app for the load
 // benchmark: an index.html, 24 JavaScript chunks (about 1.2 MB in all), a

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -29,15 +28,6 @@ func withBundles(t *testing.T, versions ...string) (*servertest.Env, *client.Cli
 		}
 	}
 	return env, c
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func apiCode(err error) string {

@@ -32,10 +32,6 @@ import (
 // default (Config.PatchWait).
 const DefaultPatchWait = 10 * time.Minute
 
-// switchPoll is how often prepareSwitch looks whether a pair the patcher
-// is already making is done.
-const switchPoll = 20 * time.Millisecond
-
 // switches tracks the runners of pending switches, one per channel.
 type switches struct {
 	mu   sync.Mutex

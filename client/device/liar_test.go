@@ -460,13 +460,6 @@ func (l *liar) handleObject(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(string(body)))
 }
 
-// setObject replaces what a URL path serves.
-func (l *liar) setObject(urlPath string, b []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.objects[urlPath] = b
-}
-
 func (l *liar) objectRequests() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
