@@ -23,6 +23,7 @@ import (
 	"github.com/patchwire/patchwire/server/capgo"
 	"github.com/patchwire/patchwire/server/catalog"
 	"github.com/patchwire/patchwire/server/console"
+	"github.com/patchwire/patchwire/server/internal/http2"
 	"github.com/patchwire/patchwire/server/native"
 	"github.com/patchwire/patchwire/server/patcher"
 	"github.com/patchwire/patchwire/server/webhooks"
@@ -173,6 +174,12 @@ func (s *Server) Listen() error {
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnContext:       s.tcpConnContext,
+	}
+	// HTTP/2 through the fork of x/net's server whose connections write
+	// their frames into 64 KiB, not 4 KiB (server/internal/http2's doc).
+	if err := http2.ConfigureServer(s.https, nil); err != nil {
+		s.closeListeners()
+		return fmt.Errorf("configure HTTP/2: %w", err)
 	}
 	if s.udpConn != nil {
 		if err := s.listenQUIC(); err != nil {

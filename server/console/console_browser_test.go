@@ -174,6 +174,15 @@ func (b *browser) waitFor(what, js string) {
 	})
 }
 
+// clickLive runs js (which may set form values first) and clicks the
+// element sel in one script, polled until sel is there: a page that
+// re-renders (after an action, or on its refresh timer) can replace the node
+// chromedp.Click found before its click lands.
+func (b *browser) clickLive(what, sel, js string) {
+	b.t.Helper()
+	b.waitFor(what, `(() => { const e = document.querySelector(`+"`"+sel+"`"+`); if (!e) return false; `+js+`; e.click(); return true })()`)
+}
+
 // device simulates one Capgo device: an update check, then a stats event.
 func device(t *testing.T, env *servertest.Env, n int, customID, action, version string) string {
 	t.Helper()

@@ -112,7 +112,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	b.waitFor("delivered", `document.querySelector('tr[data-status="delivered"]')?.textContent.includes("bundle.uploaded")`)
 	b.waitFor("secret gone", `document.getElementById("hook-secret") === null`)
 	b.shot("w2-webhook-delivered")
-	b.run("redeliver", chromedp.Click(chromedp.CSS(`[data-testid="redeliver"]`)))
+	b.clickLive("redeliver", `[data-testid="redeliver"]`, "")
 	waitDeliveries(2)
 	mu.Lock()
 	if len(got) != 2 || got[1].event.ID != got[0].event.ID {
@@ -121,7 +121,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	mu.Unlock()
 
 	// Rotate secret: a new secret shown once, the old one signing beside it.
-	b.run("rotate secret", chromedp.Click(chromedp.CSS(`[data-testid="rotate-secret"]`)))
+	b.clickLive("rotate secret", `[data-testid="rotate-secret"]`, "")
 	b.waitFor("new secret", `document.getElementById("hook-secret")?.textContent.startsWith("whsec_") && document.getElementById("hook-secret").textContent !== `+"`"+secret+"`")
 	rotated, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("hook-secret").textContent`))
 	if err != nil {
@@ -147,8 +147,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	}
 
 	// Rotate again, the old secret stopping at once: only the newest signs.
-	b.run("rotate at once", chromedp.SetValue(chromedp.CSS(`[data-testid="rotate-overlap"]`), "0"),
-		chromedp.Click(chromedp.CSS(`[data-testid="rotate-secret"]`)))
+	b.clickLive("rotate at once", `[data-testid="rotate-secret"]`, `document.querySelector('[data-testid="rotate-overlap"]').value = "0"`)
 	b.waitFor("newest secret", `document.getElementById("hook-secret")?.textContent.startsWith("whsec_") && document.getElementById("hook-secret").textContent !== `+"`"+rotated+"`")
 	newest, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("hook-secret").textContent`))
 	if err != nil {
