@@ -55,6 +55,11 @@ type pooledCopyWriter struct {
 
 // ReadFrom copies src to the response.
 func (a pooledCopyWriter) ReadFrom(src io.Reader) (int64, error) {
+	if l, ok := src.(*io.LimitedReader); ok {
+		if lr, ok := l.R.(lender); ok {
+			return writeLent(a.ResponseWriter, lr, l, h2CopyBuffer)
+		}
+	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	return io.CopyBuffer(struct{ io.Writer }{a.ResponseWriter}, struct{ io.Reader }{src}, *bp)
@@ -65,6 +70,11 @@ func (a pooledCopyWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter
 
 // ReadFrom copies src to the response, filling each frame.
 func (a recordAlignedWriter) ReadFrom(src io.Reader) (int64, error) {
+	if l, ok := src.(*io.LimitedReader); ok {
+		if lr, ok := l.R.(lender); ok {
+			return writeLent(a.ResponseWriter, lr, l, h2RecordPayload)
+		}
+	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
@@ -92,3 +102,38 @@ func (a recordAlignedWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // Unwrap gives http.ResponseController the response writer underneath.
 func (a recordAlignedWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// lender is a reader that lends its bytes instead of copying them into the
+// caller's buffer (store.ObjectReader's Next: a slice of its checked
+// chunk).
+type lender interface {
+	Next(max int) ([]byte, error)
+}
+
+// writeLent writes the l.N bytes of body l, whose reader is r, to w in
+// pieces of at most piece bytes lent by r, and counts them off l.N: the
+// copy http.ServeContent's io.CopyN would make into a buffer is not made.
+// A Write must not retain its argument (io.Writer; HTTP/2 frames it in its
+// serve loop before Write returns, HTTP/3 copies or sends it), so the lent
+// slice is never held past the next Next.
+func writeLent(w io.Writer, r lender, l *io.LimitedReader, piece int) (int64, error) {
+	var total int64
+	for l.N > 0 {
+		b, err := r.Next(int(min(l.N, int64(piece))))
+		if len(b) > 0 {
+			n, werr := w.Write(b)
+			total += int64(n)
+			l.N -= int64(n)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -123,7 +123,12 @@ func TestStalledReaderIsFreed(t *testing.T) {
 	if serving() {
 		t.Fatal("the stalled reader's handler still runs 20 s on, past WriteTimeout (1 s)")
 	}
-	if resp, err := env.HTTPSClient().Get(env.URL + api.PathHealth); err != nil || resp.StatusCode != 200 {
+	resp, err := env.HTTPSClient().Get(env.URL + api.PathHealth)
+	if err != nil {
 		t.Fatalf("health after the stalled reader: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health after the stalled reader: %s", resp.Status)
 	}
 }

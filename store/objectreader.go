@@ -90,6 +90,32 @@ func (r *ObjectReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Next returns the next at most max bytes from the Read position (fewer at
+// a chunk's end) and moves the position past them, as Read would, but lends
+// them: the slice is the reader's checked chunk, not a copy, so a body
+// written from it is copied once less. It stays valid until the next call
+// of any of the reader's methods, and Next must not run concurrently with
+// them (nor with ReadAt). At the end it returns nil and io.EOF.
+func (r *ObjectReader) Next(max int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.off >= r.size {
+		r.release()
+		return nil, io.EOF
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	b, start, err := r.chunkAt(r.off)
+	if err != nil {
+		return nil, err
+	}
+	b = b[r.off-start:]
+	b = b[:min(len(b), max)]
+	r.off += int64(len(b))
+	return b, nil
+}
+
 // Seek implements io.Seeker; it reads nothing.
 func (r *ObjectReader) Seek(offset int64, whence int) (int64, error) {
 	switch whence {

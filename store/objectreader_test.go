@@ -168,6 +168,27 @@ func TestObjectReaderSeeks(t *testing.T) {
 					t.Errorf("ReadAt [%d,%d) = %d, %v", span[0], span[1], k, err)
 				}
 			}
+			// Next lends the same bytes, never across a chunk's end nor
+			// more than asked.
+			for _, max := range []int{1, 700, 999, 4096} {
+				if _, err := r.Seek(3, io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+				var lent []byte
+				for {
+					b, err := r.Next(max)
+					if err == io.EOF {
+						break
+					}
+					if err != nil || len(b) == 0 || len(b) > max {
+						t.Fatalf("Next(%d) after %d bytes = %d bytes, %v", max, len(lent), len(b), err)
+					}
+					lent = append(lent, b...)
+				}
+				if !bytes.Equal(lent, whole[min(3, n):]) {
+					t.Errorf("Next(%d) lent %d bytes, not the %d from offset 3", max, len(lent), n-min(3, n))
+				}
+			}
 			if end, _ := r.Seek(0, io.SeekEnd); end != int64(n) {
 				t.Errorf("Seek end = %d", end)
 			}
