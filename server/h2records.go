@@ -29,7 +29,9 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, h2CopyBuffer); r
 
 // recordAlignedWriter is a response writer whose ReadFrom (which
 // http.ServeContent's copy uses) hands the body to the HTTP/2 server in
-// h2RecordPayload pieces; only the last piece of a body is shorter.
+// h2RecordPayload pieces; only the last piece of a body is shorter. An
+// object's body is written from the pieces its reader lends (writeLent),
+// any other through a buffer of copyBuffers.
 type recordAlignedWriter struct {
 	http.ResponseWriter
 }
@@ -44,11 +46,12 @@ func alignRecords(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 	return recordAlignedWriter{w}
 }
 
-// pooledCopyWriter is a response writer whose ReadFrom copies through a
-// buffer of copyBuffers, written in one piece each: without it
-// http.ServeContent's copy allocates 32 KiB per response (the writers
-// wrapping the response hide its own ReadFrom), 7 % of an HTTP/1.1 object
-// GET's CPU.
+// pooledCopyWriter is a response writer whose ReadFrom writes an object's
+// body from the pieces its reader lends (writeLent, up to h2CopyBuffer
+// bytes each), and copies any other body through a buffer of copyBuffers,
+// written in one piece each: without it http.ServeContent's copy allocates
+// 32 KiB per response (the writers wrapping the response hide its own
+// ReadFrom), 7 % of an HTTP/1.1 object GET's CPU.
 type pooledCopyWriter struct {
 	http.ResponseWriter
 }
