@@ -58,10 +58,8 @@ type pooledCopyWriter struct {
 
 // ReadFrom copies src to the response.
 func (a pooledCopyWriter) ReadFrom(src io.Reader) (int64, error) {
-	if l, ok := src.(*io.LimitedReader); ok {
-		if lr, ok := l.R.(lender); ok {
-			return writeLent(a.ResponseWriter, lr, l, h2CopyBuffer)
-		}
+	if r, l := lentBody(src); r != nil {
+		return writeLent(a.ResponseWriter, r, l, h2CopyBuffer)
 	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
@@ -73,10 +71,8 @@ func (a pooledCopyWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter
 
 // ReadFrom copies src to the response, filling each frame.
 func (a recordAlignedWriter) ReadFrom(src io.Reader) (int64, error) {
-	if l, ok := src.(*io.LimitedReader); ok {
-		if lr, ok := l.R.(lender); ok {
-			return writeLent(a.ResponseWriter, lr, l, h2RecordPayload)
-		}
+	if r, l := lentBody(src); r != nil {
+		return writeLent(a.ResponseWriter, r, l, h2RecordPayload)
 	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
@@ -111,6 +107,18 @@ func (a recordAlignedWriter) Unwrap() http.ResponseWriter { return a.ResponseWri
 // chunk).
 type lender interface {
 	Next(max int) ([]byte, error)
+}
+
+// lentBody returns the lender under src, the body http.ServeContent copies
+// (io.CopyN: a LimitedReader over the content), and that LimitedReader; a
+// nil lender when src is not one.
+func lentBody(src io.Reader) (lender, *io.LimitedReader) {
+	if l, ok := src.(*io.LimitedReader); ok {
+		if r, ok := l.R.(lender); ok {
+			return r, l
+		}
+	}
+	return nil, nil
 }
 
 // writeLent writes the l.N bytes of body l, whose reader is r, to w in
