@@ -37,6 +37,7 @@ type Server struct {
 	store       *store.Store
 	log         *slog.Logger
 	handler     http.Handler
+	warm        *warmPool // workers with grown stacks for HTTP/2 and HTTP/3 requests (warm.go)
 	tlsConfig   *tls.Config
 	fingerprint string
 	authLimiter *authLimiter     // failed authentications per address and key id (authlimit.go)
@@ -111,6 +112,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	s.unsubscribe = st.Subscribe(s.patcher.OnPublish)
 	s.handler = s.routes()
+	s.warm = newWarmPool(warmWorkers, warmIdle)
 	s.switches = newSwitches()
 	s.resumeSwitches()
 	s.hooks = webhooks.New(st, cfg.Webhooks, log, s.metrics.webhookDelivery)
@@ -165,7 +167,7 @@ func (s *Server) Listen() error {
 	}
 	lim := s.cfg.Limits
 	s.https = &http.Server{
-		Handler:           s.altSvc(s.handler),
+		Handler:           s.altSvc(s.warm.warmStacks(s.handler)),
 		TLSConfig:         s.tlsConfig.Clone(),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
@@ -219,7 +221,7 @@ func (s *Server) listenQUIC() error {
 	}
 	s.quicLn = gatedListener{Listener: ln, gate: s.quicGate}
 	s.h3 = &http3.Server{
-		Handler:        s.deadlines(s.handler),
+		Handler:        s.warm.warmStacks(s.deadlines(s.handler)),
 		TLSConfig:      tlsConf,
 		MaxHeaderBytes: lim.MaxHeaderBytes,
 		IdleTimeout:    lim.IdleTimeout,

@@ -61,7 +61,6 @@ func decodeRequest(body []byte, o *object, s schema) (*request, *apiError) {
 
 // handleUpdates answers POST /updates, the update check.
 func (h *Handler) handleUpdates(w http.ResponseWriter, r *http.Request) {
-	growStack(0)
 	req, _, bp, failed := h.readRequest(w, r, h.lim.UpdateBody, schemaUpdate)
 	if failed != "" {
 		h.obs.UpdateCheck("rejected", failed)
@@ -93,20 +92,6 @@ func (h *Handler) handleUpdates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeUpdate(w, r, req.AppID, dec.Update)
-}
-
-// growStack grows the goroutine's stack to its working size (8 KiB) in one
-// step, while it is still shallow. HTTP/2 and HTTP/3 run every request on a
-// new goroutine, whose small stack would otherwise be grown (and copied,
-// every frame adjusted) twice or three times deeper down, in JSON decoding,
-// Badger and the resolver: that was 14 % of the CPU of the loopback
-// benchmark (client included), and is about 5 % with this.
-//
-//go:noinline
-func growStack(n int) byte {
-	var pad [5 << 10]byte
-	pad[n&(len(pad)-1)] = byte(n)
-	return pad[(n*31)&(len(pad)-1)]
 }
 
 // report is the device sighting of a request.
