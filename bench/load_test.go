@@ -235,3 +235,39 @@ func TestLoadExternalServer(t *testing.T) {
 		t.Errorf("from /metrics: %+v", s)
 	}
 }
+
+// TestCheckBodies: the bodies made beforehand are the ones a check would
+// encode when sent, and a device or bundle outside them is encoded then.
+func TestCheckBodies(t *testing.T) {
+	tg := loadTarget{app: "com.example.app", codecs: []string{"zstd"},
+		old: bundleRef{version: "1.0.0"}, cur: bundleRef{version: "1.0.1"}}
+	tg.old.digest[0], tg.cur.digest[0] = 1, 2
+	tg.bodies = newCheckBodies(tg, 3)
+	other := bundleRef{version: "0.9.0"}
+	cases := []struct {
+		name   string
+		device int
+		b      bundleRef
+		made   bool
+	}{
+		{"old bundle", 0, tg.old, true},
+		{"current bundle", 2, tg.cur, true},
+		{"device past those made", 3, tg.cur, false},
+		{"another bundle", 1, other, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, p := range []struct {
+				proto        int
+				body, encode func(loadTarget, int, bundleRef) []byte
+			}{{bodyCapgo, capgoBody, encodeCapgoBody}, {bodyNative, nativeBody, encodeNativeBody}} {
+				if made := tg.bodies.of(p.proto, tg, c.device, c.b) != nil; made != c.made {
+					t.Fatalf("protocol %d: made beforehand %v, want %v", p.proto, made, c.made)
+				}
+				if got, want := p.body(tg, c.device, c.b), p.encode(tg, c.device, c.b); string(got) != string(want) {
+					t.Fatalf("protocol %d: body %s, want %s", p.proto, got, want)
+				}
+			}
+		})
+	}
+}

@@ -42,7 +42,7 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 	conf := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	phases := func(target, proto, base string, hc *http.Client, pr probe, native bool) {
 		measure(ScenarioCapgoJSON, target, proto, pr, func(ctx context.Context, i int64, _ *rand.Rand) shot {
-			b, err := post(ctx, hc, base+"/updates", capgoBody(tg, int(i%int64(opt.Devices)), tg.old.version))
+			b, err := post(ctx, hc, base+"/updates", capgoBody(tg, int(i%int64(opt.Devices)), tg.old))
 			return shot{n: int64(len(b)), err: err}
 		})
 		if native {
