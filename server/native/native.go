@@ -138,12 +138,13 @@ func (h *Handler) handleCheck(w http.ResponseWriter, r *http.Request) {
 // CheckRequestBounds refuses oversized fields and a malformed device id
 // before any work, as an *Error.
 func CheckRequestBounds(req api.CheckRequest) error {
-	for name, v := range map[string]string{
-		"app_id": req.App, "device_id": req.DeviceID, "platform": req.Platform,
-		"native_version": req.NativeVersion, "channel": req.Channel, "current.version": req.Current.Version,
+	// In order: when several fields are too long, the first is named.
+	for _, f := range [...]struct{ name, v string }{
+		{"app_id", req.App}, {"device_id", req.DeviceID}, {"platform", req.Platform},
+		{"native_version", req.NativeVersion}, {"channel", req.Channel}, {"current.version", req.Current.Version},
 	} {
-		if len(v) > 256 {
-			return &Error{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s is %d bytes, at most 256", name, len(v))}
+		if len(f.v) > 256 {
+			return &Error{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s is %d bytes, at most 256", f.name, len(f.v))}
 		}
 	}
 	if len(req.Codecs) > 16 {
