@@ -352,6 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		s.warm.close()
 		s.unsubscribe()
 		s.hooks.Close()
 		s.patcher.Close()

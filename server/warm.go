@@ -29,6 +29,8 @@ type warmPool struct {
 	workers atomic.Int32
 	max     int32         // at most this many workers; past it, requests run inline
 	idle    time.Duration // a worker with nothing to do this long exits
+	closed  chan struct{} // closed by close: idle workers exit
+	once    sync.Once
 }
 
 // warmJob is one request on its way to a worker and back.
@@ -47,8 +49,12 @@ var warmJobs = sync.Pool{New: func() any { return &warmJob{done: make(chan struc
 
 // newWarmPool is a pool of up to max workers that exit after idle.
 func newWarmPool(max int, idle time.Duration) *warmPool {
-	return &warmPool{jobs: make(chan *warmJob), max: int32(max), idle: idle}
+	return &warmPool{jobs: make(chan *warmJob), max: int32(max), idle: idle, closed: make(chan struct{})}
 }
+
+// close ends the idle workers, and each busy one when its request is done.
+// A request served after it still runs, on a worker of its own.
+func (p *warmPool) close() { p.once.Do(func() { close(p.closed) }) }
 
 // warmStacks runs next's HTTP/2 and HTTP/3 requests on p's workers.
 // HTTP/1.1 requests run inline: their connection's goroutine serves
@@ -95,7 +101,7 @@ func (p *warmPool) serve(h http.Handler, w http.ResponseWriter, r *http.Request)
 }
 
 // work runs j and then whatever job comes next, until it has been idle for
-// p.idle.
+// p.idle or the pool is closed.
 func (p *warmPool) work(j *warmJob) {
 	defer p.workers.Add(-1)
 	idle := time.NewTimer(p.idle)
@@ -106,6 +112,8 @@ func (p *warmPool) work(j *warmJob) {
 		select {
 		case j = <-p.jobs:
 		case <-idle.C:
+			return
+		case <-p.closed:
 			return
 		}
 	}

@@ -110,6 +110,28 @@ func TestWarmPoolBound(t *testing.T) {
 	}
 }
 
+// TestWarmPoolClose: closing the pool ends its idle workers; a request
+// after it is still served.
+func TestWarmPoolClose(t *testing.T) {
+	p := newWarmPool(4, time.Hour)
+	h := p.warmStacks(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	serve := func() string {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.ProtoMajor = 2
+		h.ServeHTTP(rec, r)
+		return rec.Body.String()
+	}
+	serve()
+	waitWorkers(t, p, 1)
+	p.close()
+	p.close() // twice is harmless
+	waitWorkers(t, p, 0)
+	if got := serve(); got != "ok" {
+		t.Fatalf("body %q after close", got)
+	}
+}
+
 // waitWorkers waits until p has n workers.
 func waitWorkers(t *testing.T, p *warmPool, n int32) {
 	t.Helper()
