@@ -197,37 +197,44 @@ type loadTarget struct {
 // of its CPU). Index [protocol][0 old, 1 cur][device].
 type checkBodies [2][2][][]byte
 
+// The protocols of checkBodies, and their encoders.
 const (
 	bodyCapgo = iota
 	bodyNative
 )
 
+var bodyEncoders = [2]func(tg loadTarget, i int, b bundleRef) []byte{bodyCapgo: encodeCapgoBody, bodyNative: encodeNativeBody}
+
 // newCheckBodies encodes the bodies of tg's first n devices.
 func newCheckBodies(tg loadTarget, n int) *checkBodies {
 	var cb checkBodies
-	for k, b := range []bundleRef{tg.old, tg.cur} {
-		cb[bodyCapgo][k], cb[bodyNative][k] = make([][]byte, n), make([][]byte, n)
-		for i := range n {
-			cb[bodyCapgo][k][i], cb[bodyNative][k][i] = encodeCapgoBody(tg, i, b), encodeNativeBody(tg, i, b)
+	for proto, encode := range bodyEncoders {
+		for k, b := range []bundleRef{tg.old, tg.cur} {
+			cb[proto][k] = make([][]byte, n)
+			for i := range n {
+				cb[proto][k][i] = encode(tg, i, b)
+			}
 		}
 	}
 	return &cb
 }
 
-// of is the body of device i running b, or nil if not made beforehand.
-func (cb *checkBodies) of(proto int, tg loadTarget, i int, b bundleRef) []byte {
-	k := 0
-	switch b {
-	case tg.cur:
-		k = 1
-	case tg.old:
-	default:
-		return nil
+// checkBody is device i's check body for proto running b: the one made
+// beforehand, else encoded now.
+func checkBody(tg loadTarget, proto, i int, b bundleRef) []byte {
+	if cb := tg.bodies; cb != nil {
+		k := -1
+		switch b {
+		case tg.old:
+			k = 0
+		case tg.cur:
+			k = 1
+		}
+		if k >= 0 && i < len(cb[proto][k]) {
+			return cb[proto][k][i]
+		}
 	}
-	if cb == nil || i >= len(cb[proto][k]) {
-		return nil
-	}
-	return cb[proto][k][i]
+	return bodyEncoders[proto](tg, i, b)
 }
 
 // RunLoad runs the load benchmark: with Long the long run, else the
@@ -712,12 +719,7 @@ func percentiles(lats []time.Duration) (p50, p95, p99 float64) {
 func deviceID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
 
 // capgoBody is device i's Capgo check running b.
-func capgoBody(tg loadTarget, i int, b bundleRef) []byte {
-	if body := tg.bodies.of(bodyCapgo, tg, i, b); body != nil {
-		return body
-	}
-	return encodeCapgoBody(tg, i, b)
-}
+func capgoBody(tg loadTarget, i int, b bundleRef) []byte { return checkBody(tg, bodyCapgo, i, b) }
 
 // encodeCapgoBody encodes device i's Capgo check running b.
 func encodeCapgoBody(tg loadTarget, i int, b bundleRef) []byte {
@@ -758,12 +760,7 @@ func capgoRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, b 
 }
 
 // nativeBody is device i's POST /v1/check running b.
-func nativeBody(tg loadTarget, i int, b bundleRef) []byte {
-	if body := tg.bodies.of(bodyNative, tg, i, b); body != nil {
-		return body
-	}
-	return encodeNativeBody(tg, i, b)
-}
+func nativeBody(tg loadTarget, i int, b bundleRef) []byte { return checkBody(tg, bodyNative, i, b) }
 
 // encodeNativeBody encodes device i's POST /v1/check running b.
 func encodeNativeBody(tg loadTarget, i int, b bundleRef) []byte {

@@ -243,6 +243,17 @@ func TestCheckBodies(t *testing.T) {
 		old: bundleRef{version: "1.0.0"}, cur: bundleRef{version: "1.0.1"}}
 	tg.old.digest[0], tg.cur.digest[0] = 1, 2
 	tg.bodies = newCheckBodies(tg, 3)
+	// marked: the same table with every body replaced by a marker, to see
+	// which checks take theirs from it.
+	marked := tg
+	marked.bodies = newCheckBodies(tg, 3)
+	for proto := range marked.bodies {
+		for k := range marked.bodies[proto] {
+			for i := range marked.bodies[proto][k] {
+				marked.bodies[proto][k][i] = []byte("made")
+			}
+		}
+	}
 	other := bundleRef{version: "0.9.0"}
 	cases := []struct {
 		name   string
@@ -261,7 +272,7 @@ func TestCheckBodies(t *testing.T) {
 				proto        int
 				body, encode func(loadTarget, int, bundleRef) []byte
 			}{{bodyCapgo, capgoBody, encodeCapgoBody}, {bodyNative, nativeBody, encodeNativeBody}} {
-				if made := tg.bodies.of(p.proto, tg, c.device, c.b) != nil; made != c.made {
+				if made := string(checkBody(marked, p.proto, c.device, c.b)) == "made"; made != c.made {
 					t.Fatalf("protocol %d: made beforehand %v, want %v", p.proto, made, c.made)
 				}
 				if got, want := p.body(tg, c.device, c.b), p.encode(tg, c.device, c.b); string(got) != string(want) {

@@ -79,8 +79,7 @@ func (p *warmPool) serve(h http.Handler, w http.ResponseWriter, r *http.Request)
 	default:
 		if p.workers.Add(1) > p.max {
 			p.workers.Add(-1)
-			j.h, j.w, j.r = nil, nil, nil
-			warmJobs.Put(j)
+			j.put()
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -88,8 +87,7 @@ func (p *warmPool) serve(h http.Handler, w http.ResponseWriter, r *http.Request)
 	}
 	<-j.done
 	aborted, v := j.aborted, j.panicVal
-	*j = warmJob{done: j.done}
-	warmJobs.Put(j)
+	j.put()
 	if aborted {
 		if v == nil {
 			// The handler called runtime.Goexit: net/http treats an
@@ -117,6 +115,12 @@ func (p *warmPool) work(j *warmJob) {
 			return
 		}
 	}
+}
+
+// put clears j (keeping its done channel) and returns it to warmJobs.
+func (j *warmJob) put() {
+	*j = warmJob{done: j.done}
+	warmJobs.Put(j)
 }
 
 // run serves the job's request and signals done, also when the handler
