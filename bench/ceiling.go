@@ -188,8 +188,8 @@ func writeSelfSigned(certFile, keyFile string) (*x509.CertPool, error) {
 }
 
 // startCeiling starts `exe bench ceiling --proto proto` serving dir.
-func startCeiling(ctx context.Context, exe, proto, dir, certFile, keyFile string, stderr io.Writer) (*child, string, error) {
-	c, err := startChild(ctx, exe, []string{"bench", "ceiling", "--proto", proto, "--dir", dir, "--cert", certFile, "--key", keyFile}, CeilingListening, stderr)
+func startCeiling(ctx context.Context, cpus cpuSplit, exe, proto, dir, certFile, keyFile string, stderr io.Writer) (*child, string, error) {
+	c, err := startChild(ctx, cpus, exe, []string{"bench", "ceiling", "--proto", proto, "--dir", dir, "--cert", certFile, "--key", keyFile}, CeilingListening, stderr)
 	if err != nil {
 		return nil, "", err
 	}

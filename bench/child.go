@@ -28,7 +28,7 @@ type child struct {
 // startChild runs exe args and waits (up to a minute) for the line of its
 // standard output that starts with prefix; the rest of its output goes to
 // stderr (standard error) and is thrown away (standard output).
-func startChild(ctx context.Context, exe string, args []string, prefix string, stderr io.Writer) (*child, error) {
+func startChild(ctx context.Context, cpus cpuSplit, exe string, args []string, prefix string, stderr io.Writer) (*child, error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
 	dieWithParent(cmd)
@@ -36,7 +36,7 @@ func startChild(ctx context.Context, exe string, args []string, prefix string, s
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := cpus.start(cmd); err != nil {
 		return nil, err
 	}
 	c := &child{cmd: cmd, done: make(chan error, 1)}
@@ -101,12 +101,13 @@ type childServer struct {
 	url, dir, adminKey, certFile, keyFile string
 }
 
-// startChildServer starts exe serve on a fresh data dir.
-func startChildServer(ctx context.Context, exe, dir string, stderr io.Writer) (*childServer, error) {
+// startChildServer starts exe serve on a fresh data dir, on the target
+// CPUs of cpus.
+func startChildServer(ctx context.Context, cpus cpuSplit, exe, dir string, stderr io.Writer) (*childServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	c, err := startChild(ctx, exe, serverArgs(dir), "HTTPS (HTTP/1.1, HTTP/2):", stderr)
+	c, err := startChild(ctx, cpus, exe, serverArgs(dir), "HTTPS (HTTP/1.1, HTTP/2):", stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net/http"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
 )
 
 // httpsClient is a net/http client over TCP (HTTP/2) trusting conf.
@@ -26,4 +28,18 @@ func https1Client(conf *tls.Config, conns int) *http.Client {
 	t.DisableCompression = true
 	t.MaxIdleConnsPerHost = conns
 	return &http.Client{Transport: t, Timeout: 60 * time.Second}
+}
+
+// loadClient is the load generator's client over proto (ProtoH2 or
+// ProtoH3) trusting conf, and what closes its connections: one connection
+// carries every request in flight (up to inFlight idle ones are kept for
+// HTTP/2's sake).
+func loadClient(proto string, conf *tls.Config, inFlight int) (*http.Client, func()) {
+	if proto == ProtoH3 {
+		t := &http3.Transport{TLSClientConfig: conf, DisableCompression: true}
+		return &http.Client{Transport: t, Timeout: 60 * time.Second}, func() { t.Close() }
+	}
+	hc := httpsClient(conf)
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = inFlight
+	return hc, hc.CloseIdleConnections
 }

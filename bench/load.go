@@ -21,8 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go/http3"
-
 	"github.com/patchwire/patchwire/api"
 	"github.com/patchwire/patchwire/client"
 	"github.com/patchwire/patchwire/delta"
@@ -72,6 +70,12 @@ type LoadOptions struct {
 	// the ceilings), NoH2Load the object phases with h2load as the client
 	// (ProtoH2Load; skipped with a note where h2load is not installed).
 	NoHTTP1, NoH2Load bool
+	// ShareCPUs runs the load generator on the same CPUs as its targets.
+	// By default (on Linux, with 2 CPUs or more) the server, nginx and
+	// the ceilings run on the first half of the CPUs this process may
+	// use and the generator on the rest; an external Server is not moved
+	// and should be started on the first half (taskset -c).
+	ShareCPUs bool
 	// Long runs the long-run mode instead of the phases: Devices each
 	// checking once every Interval (default 1 min), spread with jitter.
 	Long     bool
@@ -79,6 +83,8 @@ type LoadOptions struct {
 	// Stderr receives the children's standard error (default os.Stderr).
 	Stderr io.Writer
 	Logf   func(string, ...any)
+
+	cpus cpuSplit // set by RunLoad from ShareCPUs
 }
 
 // The scenarios of a load phase.
@@ -168,9 +174,11 @@ type LoadReport struct {
 	ServerStart ProcStats `json:"server_start"`
 	ServerEnd   ProcStats `json:"server_end"`
 	// LoadPeakRSS is the load generator's own peak RSS.
-	LoadPeakRSS int64    `json:"load_peak_rss"`
-	Long        *LongRun `json:"long,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	LoadPeakRSS int64 `json:"load_peak_rss"`
+	// CPUs says where the generator and its targets ran (cpuSplit).
+	CPUs  string   `json:"cpus"`
+	Long  *LongRun `json:"long,omitempty"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // bundleRef is a bundle a simulated device runs.
@@ -281,6 +289,14 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 		}
 		opt.Exe = exe
 	}
+	if !opt.ShareCPUs {
+		opt.cpus = splitCPUs()
+	}
+	restore, err := opt.cpus.pinSelf()
+	if err != nil {
+		return nil, fmt.Errorf("bench: keeping the load generator on %s: %w", cpuList(opt.cpus.load), err)
+	}
+	defer restore()
 	work, err := os.MkdirTemp("", "patchwire-load-")
 	if err != nil {
 		return nil, err
@@ -291,7 +307,11 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	if opt.Long {
 		mode = "long"
 	}
-	rep := &LoadReport{Mode: mode, Devices: opt.Devices, Concurrency: opt.Concurrency, Duration: opt.Duration.Seconds(), DownloadShare: opt.DownloadShare}
+	rep := &LoadReport{Mode: mode, Devices: opt.Devices, Concurrency: opt.Concurrency, Duration: opt.Duration.Seconds(), DownloadShare: opt.DownloadShare,
+		CPUs: opt.cpus.String()}
+	if opt.cpus.pinned() && opt.Server != "" {
+		rep.CPUs += " (the external server where it was started: start it with taskset -c to keep it on the first)"
+	}
 	tg, files, pr, stop, err := setupTarget(ctx, opt, work, rep)
 	if err != nil {
 		return nil, err
@@ -299,12 +319,10 @@ func RunLoad(ctx context.Context, opt LoadOptions) (*LoadReport, error) {
 	defer stop()
 	rep.ServerStats = pr.source()
 
-	h2 := httpsClient(tg.tls)
-	h2.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
-	defer h2.CloseIdleConnections()
-	h3t := &http3.Transport{TLSClientConfig: tg.tls, DisableCompression: true}
-	defer h3t.Close()
-	h3 := &http.Client{Transport: h3t, Timeout: 60 * time.Second}
+	h2, close2 := loadClient(ProtoH2, tg.tls, opt.Concurrency)
+	defer close2()
+	h3, close3 := loadClient(ProtoH3, tg.tls, opt.Concurrency)
+	defer close3()
 	pr.hc = h2
 	rep.ServerStart = pr.read(ctx)
 
@@ -391,7 +409,7 @@ func setupTarget(ctx context.Context, opt LoadOptions, work string, rep *LoadRep
 	var pr probe
 	var admin *client.Client
 	if opt.Server == "" {
-		cs, err := startChildServer(ctx, opt.Exe, filepath.Join(work, "server"), opt.Stderr)
+		cs, err := startChildServer(ctx, opt.cpus, opt.Exe, filepath.Join(work, "server"), opt.Stderr)
 		if err != nil {
 			return tg, nil, pr, stop, err
 		}

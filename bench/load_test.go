@@ -73,6 +73,9 @@ func TestRunLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if splitCPUs().pinned() && !strings.Contains(rep.CPUs, "run on CPU") {
+		t.Errorf("the generator and its targets should have run apart: %q", rep.CPUs)
+	}
 	want := map[string]bool{}
 	for _, proto := range []string{ProtoH2, ProtoH3} {
 		for _, s := range []string{ScenarioCapgoUpToDate, ScenarioCapgoUpdate, ScenarioNativeUpToDate, ScenarioNativeUpdate, ScenarioObject} {
@@ -196,7 +199,7 @@ func TestLoadRefusesRemote(t *testing.T) {
 func TestLoadExternalServer(t *testing.T) {
 	exe := patchwireExe(t)
 	ctx := context.Background()
-	cs, err := startChildServer(ctx, exe, filepath.Join(t.TempDir(), "server"), os.Stderr)
+	cs, err := startChildServer(ctx, cpuSplit{}, exe, filepath.Join(t.TempDir(), "server"), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

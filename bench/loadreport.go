@@ -21,6 +21,15 @@ func fmtInt(n int) string {
 	return fmt.Sprint(n)
 }
 
+// cpus is where the processes ran; reports from before the split shared
+// the CPUs.
+func (r *LoadReport) cpus() string {
+	if r.CPUs == "" {
+		return cpuSplit{}.String()
+	}
+	return r.CPUs
+}
+
 // Markdown writes the load tables.
 func (r *LoadReport) Markdown(w io.Writer) {
 	if r.Mode == "long" && r.Long != nil {
@@ -30,8 +39,8 @@ func (r *LoadReport) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "## Load: checks and downloads per second\n\n")
 	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, %d requests in flight, %.1f s per phase, %.0f%% of update checks followed by "+
 		"their download (not in the check's latency); bundle %s MB in %d objects. All traffic on 127.0.0.1; the load generator, the server and each ceiling "+
-		"are separate processes sharing this machine's cores. Server CPU s and peak RSS are the target process's alone, load-gen CPU s the generator's: where it nears the phase's seconds the generator, not the target, bounds req/s, and a ratio near 1 says only that.\n\n",
-		r.Server, r.ServerStats, r.Devices, r.Concurrency, r.Duration, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects)
+		"are separate processes: %s. Server CPU s and peak RSS are the target process's alone, load-gen CPU s the generator's: where either nears the phase's seconds times its CPUs, that process bounds req/s, and a ratio near 1 says only that.\n\n",
+		r.Server, r.ServerStats, r.Devices, r.Concurrency, r.Duration, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects, r.cpus())
 	fmt.Fprintf(w, "| scenario | target | proto | req/s | p50 ms | p99 ms | errors | MB/s | server CPU s | load-gen CPU s | server peak RSS MiB |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
@@ -63,8 +72,8 @@ func (r *LoadReport) markdownLong(w io.Writer) {
 	l := r.Long
 	fmt.Fprintf(w, "## Load: long run\n\n")
 	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, each checking every %g s at its own offset (Capgo and native, "+
-		"HTTP/2 and HTTP/3 in turn), %.1f%% of them on the old bundle downloading the update once; %d workers; %.0f s.\n\n",
-		r.Server, r.ServerStats, r.Devices, l.Interval, 100*r.DownloadShare, r.Concurrency, l.Seconds)
+		"HTTP/2 and HTTP/3 in turn), %.1f%% of them on the old bundle downloading the update once; %d workers; %.0f s; %s.\n\n",
+		r.Server, r.ServerStats, r.Devices, l.Interval, 100*r.DownloadShare, r.Concurrency, l.Seconds, r.cpus())
 	fmt.Fprintf(w, "| checks | checks/s | p50 ms | p95 ms | p99 ms | errors | late | updates | downloads | MB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(w, "| %d | %.0f | %.2f | %.2f | %.2f | %d | %d | %d | %d | %.1f |\n\n", l.Checks, l.PerSecond, l.P50ms, l.P95ms, l.P99ms, l.Errors, l.Late,
 		l.Updates, l.Downloads, float64(l.Bytes)/1e6)

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/quic-go/quic-go/http3"
 )
 
 // measureFunc runs one phase of scenario against target over proto and
@@ -65,22 +63,13 @@ func runCeilings(ctx context.Context, opt LoadOptions, rep *LoadReport, tg loadT
 		}
 	}
 	for _, c := range []struct{ proto, target, name string }{{"h2", TargetNetHTTP, ProtoH2}, {"h3", TargetQUICGo, ProtoH3}} {
-		ch, base, err := startCeiling(ctx, opt.Exe, c.proto, dir, certFile, keyFile, opt.Stderr)
+		ch, base, err := startCeiling(ctx, opt.cpus, opt.Exe, c.proto, dir, certFile, keyFile, opt.Stderr)
 		if err != nil {
 			return err
 		}
 		pid := ch.pid()
 		pr := probe{pids: func() []int { return []int{pid} }}
-		var hc *http.Client
-		var closeClient func()
-		if c.proto == "h2" {
-			hc = httpsClient(conf)
-			hc.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
-			closeClient = hc.CloseIdleConnections
-		} else {
-			t := &http3.Transport{TLSClientConfig: conf, DisableCompression: true}
-			hc, closeClient = &http.Client{Transport: t, Timeout: 60 * time.Second}, func() { t.Close() }
-		}
+		hc, closeClient := loadClient(c.name, conf, opt.Concurrency)
 		phases(c.target, c.name, base, hc, pr, true)
 		if c.proto == "h2" && objects != nil {
 			objects(c.target, base, pr) // the same net/http server, over HTTP/1.1 and to h2load
@@ -152,7 +141,7 @@ http {
 	cmd := exec.Command(bin, "-e", filepath.Join(root, "error.log"), "-p", root, "-c", cfgFile)
 	cmd.Stderr = opt.Stderr
 	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := opt.cpus.start(cmd); err != nil {
 		return err
 	}
 	defer func() {
@@ -167,9 +156,8 @@ http {
 		}
 	}()
 	base := "https://" + addr
-	hc := httpsClient(conf)
-	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = opt.Concurrency
-	defer hc.CloseIdleConnections()
+	hc, closeClient := loadClient(ProtoH2, conf, opt.Concurrency)
+	defer closeClient()
 	var up bool
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if _, err := post(ctx, hc, base+"/updates", []byte("{}")); err == nil {

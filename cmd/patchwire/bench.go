@@ -179,6 +179,7 @@ type loadFlags struct {
 	noH2Load    *bool
 	long        *bool
 	interval    *time.Duration
+	shareCPUs   *bool
 }
 
 func addLoadFlags(fs *flag.FlagSet) *loadFlags {
@@ -200,6 +201,8 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 		noH2Load:    fs.Bool("no-h2load", false, "skip the object phases with nghttp2's h2load as the HTTP/2 client (skipped anyway where h2load is not installed)"),
 		long:        fs.Bool("long", false, "long-run mode: --devices each checking once every --interval with jitter for --duration"),
 		interval:    fs.Duration("interval", time.Minute, "long run: how often each device checks"),
+		shareCPUs: fs.Bool("share-cpus", false, "run the load generator on the same CPUs as the server and the ceilings (default, on Linux with 2 CPUs or more: "+
+			"they run on the first half of them, the generator on the rest; an external --server stays where it was started)"),
 	}
 }
 
@@ -210,7 +213,7 @@ func (f *loadFlags) options(env *cliEnv) bench.LoadOptions {
 	}
 	return bench.LoadOptions{Server: *f.server, AllowRemote: *f.allowRemote, CAFile: *f.ca, AdminKey: key, NoSeed: *f.noSeed, App: *f.app,
 		Devices: *f.devices, Concurrency: *f.concurrency, Duration: *f.duration, DownloadShare: *f.download,
-		NoNginx: *f.noNginx, NoCeilings: *f.noCeilings, NoHTTP3: *f.noHTTP3, NoHTTP1: *f.noHTTP1, NoH2Load: *f.noH2Load, Long: *f.long, Interval: *f.interval, Stderr: env.stderr, Logf: benchLogf(env)}
+		NoNginx: *f.noNginx, NoCeilings: *f.noCeilings, NoHTTP3: *f.noHTTP3, NoHTTP1: *f.noHTTP1, NoH2Load: *f.noH2Load, Long: *f.long, Interval: *f.interval, ShareCPUs: *f.shareCPUs, Stderr: env.stderr, Logf: benchLogf(env)}
 }
 
 // runBenchCeiling is the hidden `patchwire bench ceiling`: a bare net/http
