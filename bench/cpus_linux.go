@@ -15,13 +15,18 @@ func splitCPUs() cpuSplit {
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
 		return cpuSplit{}
 	}
+	return halves(cpusOf(&set))
+}
+
+// cpusOf is the CPU numbers in set, in order.
+func cpusOf(set *unix.CPUSet) []int {
 	var cpus []int
 	for c := 0; c < len(set)*64 && len(cpus) < set.Count(); c++ {
 		if set.IsSet(c) {
 			cpus = append(cpus, c)
 		}
 	}
-	return halves(cpus)
+	return cpus
 }
 
 // cpuSet is cpus as a kernel CPU mask.

@@ -42,13 +42,7 @@ func threadCPUs(t *testing.T) []int {
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
 		t.Fatal(err)
 	}
-	var cpus []int
-	for c := 0; len(cpus) < set.Count(); c++ {
-		if set.IsSet(c) {
-			cpus = append(cpus, c)
-		}
-	}
-	return cpus
+	return cpusOf(&set)
 }
 
 // pinnedSplit is this machine's split, or skips the test on one CPU.
