@@ -33,13 +33,16 @@ func https1Client(conf *tls.Config, conns int) *http.Client {
 // loadClient is the load generator's client over proto (ProtoH2 or
 // ProtoH3) trusting conf, and what closes its connections: one connection
 // carries every request in flight (up to inFlight idle ones are kept for
-// HTTP/2's sake).
+// HTTP/2's sake). It has no timeout of its own: a phase's context bounds
+// each request (a client timeout costs a timer per request), and a long
+// run sets one (see runLong).
 func loadClient(proto string, conf *tls.Config, inFlight int) (*http.Client, func()) {
 	if proto == ProtoH3 {
 		t := &http3.Transport{TLSClientConfig: conf, DisableCompression: true}
-		return &http.Client{Transport: t, Timeout: 60 * time.Second}, func() { t.Close() }
+		return &http.Client{Transport: t}, func() { t.Close() }
 	}
 	hc := httpsClient(conf)
+	hc.Timeout = 0
 	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = inFlight
 	return hc, hc.CloseIdleConnections
 }

@@ -49,6 +49,7 @@ type LongSample struct {
 
 // runLong runs the long-run mode.
 func runLong(ctx context.Context, opt LoadOptions, tg loadTarget, h2, h3 *http.Client, pr probe) (*LongRun, error) {
+	h2, h3 = withTimeout(h2, longRequestTimeout), withTimeout(h3, longRequestTimeout)
 	n := opt.Devices
 	rnd := rand.New(rand.NewPCG(1, 2))
 	offset := make([]time.Duration, n)
@@ -183,4 +184,15 @@ dispatch:
 		res.FirstError = e
 	}
 	return res, nil
+}
+
+// longRequestTimeout bounds each request of a long run, which lasts
+// longer than any request should.
+const longRequestTimeout = time.Minute
+
+// withTimeout is hc with each request bounded by d.
+func withTimeout(hc *http.Client, d time.Duration) *http.Client {
+	c := *hc
+	c.Timeout = d
+	return &c
 }
