@@ -43,6 +43,9 @@
 // inlined (HTTP/2), and the hidden `patchwire bench ceiling` — a bare
 // net/http handler (HTTP/2) and a bare quic-go http3.Server (HTTP/3)
 // answering the server's own answers and objects from memory ([RunCeiling]).
+// The generator is kept from being the bound where it can be: on Linux it
+// runs on CPUs of its own, each device's check bodies are encoded once,
+// and its garbage collector runs at GOGC 400 while it loads.
 // The long run ([LongRun]) has many devices each checking once an interval
 // at its own offset, a share of them downloading the update, and reports
 // p99, errors and the server's RSS, goroutines and FDs from start to end.

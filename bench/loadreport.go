@@ -37,10 +37,10 @@ func (r *LoadReport) Markdown(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "## Load: checks and downloads per second\n\n")
-	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, %d requests in flight, %.1f s per phase, %.0f%% of update checks followed by "+
+	fmt.Fprintf(w, "Server: %s (server figures from %s). %d simulated devices, %d requests in flight, %.1f s per phase (each target warmed for %.1f s unmeasured before its first phase over each protocol), %.0f%% of update checks followed by "+
 		"their download (not in the check's latency); bundle %s MB in %d objects. All traffic on 127.0.0.1; the load generator, the server and each ceiling "+
 		"are separate processes: %s. Server CPU s and peak RSS are the target process's alone, load-gen CPU s the generator's: where either nears the phase's seconds times its CPUs, that process bounds req/s, and a ratio near 1 says only that.\n\n",
-		r.Server, r.ServerStats, r.Devices, r.Concurrency, r.Duration, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects, r.cpus())
+		r.Server, r.ServerStats, r.Devices, r.Concurrency, r.Duration, r.Warmup, 100*r.DownloadShare, mb(r.BundleBytes), r.Objects, r.cpus())
 	fmt.Fprintf(w, "| scenario | target | proto | req/s | p50 ms | p99 ms | errors | MB/s | server CPU s | load-gen CPU s | server peak RSS MiB |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
