@@ -856,6 +856,7 @@ func nativeRequest(ctx context.Context, hc *http.Client, tg loadTarget, i int, b
 	return s
 }
 
+// post POSTs body to u as JSON and returns the answer whole.
 func post(ctx context.Context, hc *http.Client, u string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -874,39 +875,41 @@ func post(ctx context.Context, hc *http.Client, u string, body []byte) ([]byte, 
 	return b, err
 }
 
-func get(ctx context.Context, hc *http.Client, u string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %s", u, resp.Status)
-	}
+// get GETs u and counts its body's bytes, keeping none.
+func get(ctx context.Context, hc *http.Client, u string) (n int64, err error) {
+	err = fetch(ctx, hc, u, func(r io.Reader) (err error) {
+		n, err = io.Copy(io.Discard, r)
+		return err
+	})
 	return n, err
 }
 
 // getBytes GETs u whole.
-func getBytes(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
+func getBytes(ctx context.Context, hc *http.Client, u string) (b []byte, err error) {
+	err = fetch(ctx, hc, u, func(r io.Reader) (err error) {
+		b, err = io.ReadAll(r)
+		return err
+	})
+	return b, err
+}
+
+// fetch GETs u and hands its body to read; a status other than 200 is an
+// error once the body is read.
+func fetch(ctx context.Context, hc *http.Client, u string, read func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	err = read(resp.Body)
 	if err == nil && resp.StatusCode != http.StatusOK {
 		err = fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	return b, err
+	return err
 }
 
 // fmtMiB is n bytes in MiB, "?" when unknown (negative).

@@ -33,8 +33,9 @@ func TestImportDirections(t *testing.T) {
 		"client/device":                    {"api", "checksig", "delta", "manifest", "step"},
 		"client/capgo":                     {"api", "manifest"},
 		"server/servertest":                {"client", "server", "store", "api", "manifest"},
-		"store/s3test":                     {},
-		"store/pgtest":                     {},
+		"store/s3test":                     {"store/internal/testserver"},
+		"store/pgtest":                     {"store/internal/testserver"},
+		"store/internal/testserver":        {},
 	}
 	const mod = "github.com/patchwire/patchwire/"
 	for pkg, ok := range allowed {

@@ -14,10 +14,7 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/patchwire/patchwire/store/internal/testserver"
 )
 
 // Server is a running PostgreSQL.
@@ -90,7 +88,7 @@ func Run(m *testing.M) int {
 func Database(t testing.TB) string {
 	t.Helper()
 	s := start(t)
-	name := "patchwire_test_" + randomHex(t, 6)
+	name := "patchwire_test_" + testserver.RandomHex(t, 6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.admin(ctx, "CREATE DATABASE "+name); err != nil {
@@ -170,7 +168,7 @@ func launch(initdb, pgCtl string) (*Server, error) {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 	for attempt := 0; ; attempt++ {
-		s.Port, err = freePort()
+		s.Port, err = testserver.FreePort()
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -258,21 +256,4 @@ func nobody() (*syscall.Credential, error) {
 		return nil, fmt.Errorf("user nobody: uid %q gid %q", u.Uid, u.Gid)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

@@ -8,8 +8,6 @@ package s3test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/patchwire/patchwire/store/internal/testserver"
 )
 
 // Server is a running versitygw.
@@ -62,12 +61,12 @@ func Start(t testing.TB) *Server {
 	if bin == "" {
 		t.Skip(missing)
 	}
-	s, stop, err := launch(bin, t.TempDir(), randomHex(t, 20))
+	s, stop, err := launch(bin, t.TempDir(), testserver.RandomHex(t, 20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	s.Bucket = "patchwire-" + randomHex(t, 4)
+	s.Bucket = "patchwire-" + testserver.RandomHex(t, 4)
 	if err := s.makeBucket(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +99,7 @@ func Shared(t testing.TB) *Server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, stop, err := launch(bin, dir, randomHex(t, 20))
+		s, stop, err := launch(bin, dir, testserver.RandomHex(t, 20))
 		if err != nil {
 			os.RemoveAll(dir)
 			t.Fatal(err)
@@ -108,7 +107,7 @@ func Shared(t testing.TB) *Server {
 		shared, sharedStop, sharedDir = s, stop, dir
 	}
 	s := *shared
-	s.Bucket = "patchwire-" + randomHex(t, 6)
+	s.Bucket = "patchwire-" + testserver.RandomHex(t, 6)
 	if err := s.makeBucket(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +133,7 @@ func launch(bin, dir, secret string) (s *Server, stop func(), err error) {
 		return nil, nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -213,21 +212,4 @@ func waitListening(addr string, exited <-chan struct{}) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
